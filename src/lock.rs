@@ -1,0 +1,241 @@
+//! Locks around the page table: the threading policy's half of the seam.
+//!
+//! [`SpinLock`] is the multithreaded build's lock. It only ever spins —
+//! never `memory.atomic.wait` — so the browser main thread, where waiting
+//! traps, may call every function of the crate. Its critical sections are
+//! table work only (no zeroing, no `memory.grow`, no allocation), which keeps
+//! a spinning main thread's wait short.
+//!
+//! [`NoLock`] is the single-threaded build's: it does nothing and makes the
+//! instance `!Sync`, so the compiler refuses to share it between threads.
+
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{const_fn, spin_loop, UnsafeCell};
+use core::cell::Cell;
+use core::marker::PhantomData;
+
+/// A lock that can guard the page table.
+///
+/// # Safety
+///
+/// Implementors must guarantee, if `Self: Sync`: between a `lock` that
+/// returns and the matching `unlock`, no other `lock` on the same value
+/// returns, in any thread; `lock` has acquire and `unlock` release ordering,
+/// so what one holder wrote is seen by the next. A type that is not `Sync`
+/// may do nothing: it is confined to one thread, and the crate never nests
+/// `lock` calls on one value.
+pub unsafe trait TableLock {
+    /// An unlocked lock.
+    #[cfg(not(loom))]
+    const INIT: Self;
+
+    /// An unlocked lock (loom's primitives cannot be built in a constant).
+    #[cfg(loom)]
+    fn init() -> Self;
+
+    /// Takes the lock, spinning as long as needed.
+    fn lock(&self);
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that they hold the lock.
+    unsafe fn unlock(&self);
+}
+
+/// An unlocked `L`, in constant context where possible.
+macro_rules! lock_init {
+    ($l:ty) => {{
+        #[cfg(not(loom))]
+        let lock = <$l as $crate::lock::TableLock>::INIT;
+        #[cfg(loom)]
+        let lock = <$l as $crate::lock::TableLock>::init();
+        lock
+    }};
+}
+pub(crate) use lock_init;
+
+/// A test-and-test-and-set spinlock that never waits, safe on the browser
+/// main thread. It implements [`lock_api::RawMutex`], so
+/// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
+#[derive(Debug)]
+pub struct SpinLock {
+    /// `true` while held.
+    locked: AtomicBool,
+}
+
+impl SpinLock {
+    const_fn! {
+        /// An unlocked spinlock.
+        pub const fn new() -> Self {
+            Self { locked: AtomicBool::new(false) }
+        }
+    }
+
+    /// Takes the lock, spinning (never blocking) until it is free.
+    #[inline]
+    pub fn lock(&self) {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            // Spin on a plain load so waiting cores do not fight over the
+            // cache line, and let the shim yield under loom.
+            while self.locked.load(Ordering::Relaxed) {
+                spin_loop();
+            }
+        }
+    }
+
+    /// Takes the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that they hold the lock.
+    #[inline]
+    pub unsafe fn unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+
+    /// Whether some thread holds the lock right now.
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for SpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: `lock` returns only after swapping `locked` from false to true
+// with acquire ordering, and only `unlock` (release) sets it back, so at most
+// one holder exists at a time and each sees its predecessor's writes.
+unsafe impl TableLock for SpinLock {
+    #[cfg(not(loom))]
+    const INIT: Self = Self::new();
+
+    #[cfg(loom)]
+    fn init() -> Self {
+        Self::new()
+    }
+
+    fn lock(&self) {
+        SpinLock::lock(self)
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock (trait contract).
+        unsafe { SpinLock::unlock(self) }
+    }
+}
+
+// SAFETY: as for `TableLock` above; the guard marker is `GuardSend` because
+// nothing ties the lock to the thread that took it.
+#[cfg(not(loom))]
+unsafe impl lock_api::RawMutex for SpinLock {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = Self::new();
+    type GuardMarker = lock_api::GuardSend;
+
+    fn lock(&self) {
+        SpinLock::lock(self)
+    }
+
+    fn try_lock(&self) -> bool {
+        SpinLock::try_lock(self)
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock (`RawMutex` contract).
+        unsafe { SpinLock::unlock(self) }
+    }
+
+    fn is_locked(&self) -> bool {
+        SpinLock::is_locked(self)
+    }
+}
+
+/// The single-threaded build's lock: no lock at all. Being `!Sync`, it makes
+/// the instance `!Sync`, so only one thread can ever reach the table.
+#[derive(Debug, Default)]
+pub struct NoLock {
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: `NoLock` is not `Sync`, so the contract only asks that the crate
+// never nests `lock` calls, which `Locked::with` ensures.
+unsafe impl TableLock for NoLock {
+    #[cfg(not(loom))]
+    const INIT: Self = Self {
+        _not_sync: PhantomData,
+    };
+
+    #[cfg(loom)]
+    fn init() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    fn lock(&self) {}
+
+    #[inline]
+    unsafe fn unlock(&self) {}
+}
+
+/// Data that is only reached with its lock held.
+#[derive(Debug)]
+pub(crate) struct Locked<L, T> {
+    lock: L,
+    /// Accessed only inside `with`, between `lock` and `unlock`.
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: `data` is only accessed in `with`, with `lock` held; a `Sync` lock
+// excludes other threads for that span (`TableLock` contract), and `T: Send`
+// lets the data be used from whichever thread holds the lock.
+unsafe impl<L: TableLock + Sync, T: Send> Sync for Locked<L, T> {}
+
+impl<L: TableLock, T> Locked<L, T> {
+    const_fn! {
+        pub(crate) const fn new(lock: L, data: T) -> Self {
+            Self { lock, data: UnsafeCell::new(data) }
+        }
+    }
+
+    /// Runs `f` on the data with the lock held. `f` must not call `with` on
+    /// the same value (the crate's closures are table code only).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        struct Unlock<'a, L: TableLock>(&'a L);
+        impl<L: TableLock> Drop for Unlock<'_, L> {
+            fn drop(&mut self) {
+                // SAFETY: created right after `lock` returned, dropped once.
+                unsafe { self.0.unlock() }
+            }
+        }
+        self.lock.lock();
+        let _unlock = Unlock(&self.lock);
+        self.data.with_mut(|data| {
+            // SAFETY:
+            // - the lock is held until `_unlock` drops, after `f` returns;
+            // - for a `Sync` lock no other thread holds it (`TableLock`);
+            //   for a non-`Sync` one the value never left this thread;
+            // - `with` is not re-entered from `f`, so this is the only
+            //   reference to the data.
+            f(unsafe { &mut *data })
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The platform seam: what wasm-vmem needs from a linear memory.
+//!
+//! The core is generic over [`LinearMemory`] and contains no
+//! `cfg(target_arch)`: the real wasm memory ([`Wasm32Memory`], on wasm32)
+//! and the native simulation ([`SimMemory`]) are two implementations of the
+//! same trait, one file each.
+
+pub mod sim;
+pub use sim::SimMemory;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm32;
+#[cfg(target_arch = "wasm32")]
+pub use wasm32::Wasm32Memory;
+
+/// A linear memory that only grows, in 64 KiB wasm pages.
+///
+/// Addresses are plain `usize` values: on wasm32 linear memory starts at
+/// address 0, where a pointer cannot be offset from null, so pointers are
+/// made from addresses with exposed provenance instead.
+///
+/// # Safety
+///
+/// Implementors must guarantee:
+/// - the bytes `base() .. base() + size() * WASM_PAGE_SIZE` are valid for
+///   reads and writes and never move; `base()` is a multiple of
+///   [`WASM_PAGE_SIZE`](crate::WASM_PAGE_SIZE);
+/// - `size()` never decreases;
+/// - when `grow(delta)` returns `Some(old)`, the pages `old .. old + delta`
+///   belong to the caller alone: no other `grow` call (by this or any other
+///   thread) returned any of them;
+/// - if `grown_pages_read_zero()` is `true`, those pages read zero when
+///   `grow` returns (the wasm spec guarantees this for `memory.grow`);
+/// - `fill` and `read_byte` behave like `ptr::write_bytes` and `ptr::read`
+///   on the addresses given.
+pub unsafe trait LinearMemory {
+    /// Current size in wasm pages (64 KiB).
+    fn size(&self) -> usize;
+
+    /// Grows by `delta` wasm pages; returns the previous size in wasm pages,
+    /// or `None` if the memory cannot grow that far.
+    fn grow(&self, delta: usize) -> Option<usize>;
+
+    /// Address of byte 0 of the memory.
+    fn base(&self) -> usize;
+
+    /// The maximum size in wasm pages, when one is known.
+    fn maximum(&self) -> Option<usize>;
+
+    /// Whether pages returned by `grow` read zero. When `false`, the table
+    /// treats fresh pages as dirty and zeroes them before handing them out.
+    fn grown_pages_read_zero(&self) -> bool {
+        true
+    }
+
+    /// Sets `len` bytes from `addr` to `byte`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee:
+    /// - `addr .. addr + len` lies inside the memory;
+    /// - no other thread accesses those bytes concurrently.
+    unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
+        // SAFETY:
+        // - the range is inside the memory (caller), which is valid for
+        //   writes (trait contract) and was exposed by `base()`;
+        // - no concurrent access to it (caller).
+        unsafe { core::ptr::write_bytes(core::ptr::with_exposed_provenance_mut::<u8>(addr), byte, len) }
+    }
+
+    /// Reads the byte at `addr`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee:
+    /// - `addr` lies inside the memory;
+    /// - no other thread writes that byte concurrently.
+    unsafe fn read_byte(&self, addr: usize) -> u8 {
+        // SAFETY:
+        // - `addr` is inside the memory (caller), valid for reads (trait);
+        // - no concurrent write (caller).
+        unsafe { core::ptr::with_exposed_provenance::<u8>(addr).read() }
+    }
+}
+
+// SAFETY: forwards every item to `T`, which upholds the contract.
+unsafe impl<T: LinearMemory + ?Sized> LinearMemory for &T {
+    fn size(&self) -> usize {
+        (**self).size()
+    }
+    fn grow(&self, delta: usize) -> Option<usize> {
+        (**self).grow(delta)
+    }
+    fn base(&self) -> usize {
+        (**self).base()
+    }
+    fn maximum(&self) -> Option<usize> {
+        (**self).maximum()
+    }
+    fn grown_pages_read_zero(&self) -> bool {
+        (**self).grown_pages_read_zero()
+    }
+    unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { (**self).fill(addr, len, byte) }
+    }
+    unsafe fn read_byte(&self, addr: usize) -> u8 {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { (**self).read_byte(addr) }
+    }
+}

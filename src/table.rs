@@ -1,0 +1,730 @@
+//! The page-state table: the exact state of every page an instance owns.
+//!
+//! # Encoding
+//!
+//! `pages[i]` is the [`PageState`] of the 16 KiB page at linear-memory
+//! offset `i * PAGE_SIZE`, for every page below `pages.len()`, which is the
+//! end of the last growth this instance has seen. Pages the instance did not
+//! grow itself (data, stack, the global allocator's heap, anything grown by
+//! other code) are `Foreign` and stay so. Metadata is one byte per page of
+//! linear memory (plus the run list), so it grows with the memory managed.
+//!
+//! `free` lists the maximal runs of free pages (`FreeZero` or `FreeDirty`):
+//! sorted by start, disjoint and never adjacent, i.e. always coalesced.
+//! `count[s]` is the number of pages in state `s`.
+//!
+//! # Locking and allocation
+//!
+//! A `Table` is plain data with no unsafe code. The single-threaded build
+//! owns it outright; the multithreaded build keeps it behind its spinlock,
+//! and every method here runs under that lock. No method allocates: capacity
+//! comes from outside the lock through [`Storage`], so a critical section
+//! never calls the global allocator, which may itself `memory.grow`.
+//!
+//! Contents are never touched here either. Operations that need zeroing or a
+//! sentinel record [`Step`]s in a bounded [`Plan`], which the caller carries
+//! out after releasing the lock, on pages it owns at that moment.
+
+use crate::stats::Stats;
+use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
+use alloc::collections::TryReserveError;
+use alloc::vec::Vec;
+
+/// 16 KiB pages per 64 KiB wasm page.
+pub(crate) const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE / PAGE_SIZE;
+
+/// The state of one page.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum PageState {
+    /// Not grown by this instance: never handed out, touched or zeroed.
+    Foreign = 0,
+    /// Free and known to read zero (fresh from `memory.grow`, or zeroed).
+    FreeZero,
+    /// Free and may hold old data.
+    FreeDirty,
+    /// Reserved and committed: the owner's data.
+    Committed,
+    /// Claimed by a `reserve` still in progress; its claimer zeroes it.
+    ClaimedDirty,
+    /// Reserved, decommitted, and reads zero (the eager policy).
+    DecommittedZero,
+    /// Reserved, decommitted, holds a sentinel at its first byte and maybe
+    /// old data (the lazy policy).
+    DecommittedDirty,
+}
+
+const STATES: usize = 7;
+
+impl PageState {
+    fn is_reserved(self) -> bool {
+        matches!(
+            self,
+            PageState::Committed | PageState::DecommittedZero | PageState::DecommittedDirty
+        )
+    }
+}
+
+/// A run of pages `start .. start + len`, in page indices.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Run {
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+}
+
+impl Run {
+    pub(crate) fn end(self) -> usize {
+        self.start + self.len
+    }
+}
+
+/// What to do with the contents of a run of pages, outside the lock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Action {
+    /// Fill with zeros.
+    Zero,
+    /// Check that each page's first byte is still the sentinel (a
+    /// use-after-decommit guard), then fill with zeros.
+    CheckSentinelThenZero,
+    /// Write the sentinel at each page's first byte.
+    WriteSentinel,
+}
+
+/// One content action over a run of pages.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Step {
+    pub(crate) run: Run,
+    pub(crate) action: Action,
+}
+
+/// Steps recorded per lock acquisition; a longer operation takes the lock
+/// again for the next batch.
+pub(crate) const PLAN_STEPS: usize = 16;
+
+/// A bounded list of content actions, recorded under the lock.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    steps: [Step; PLAN_STEPS],
+    len: usize,
+}
+
+impl Plan {
+    pub(crate) const fn new() -> Self {
+        const EMPTY: Step = Step {
+            run: Run { start: 0, len: 0 },
+            action: Action::Zero,
+        };
+        Self {
+            steps: [EMPTY; PLAN_STEPS],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps[..self.len]
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Adds `page` with `action`, extending the last step when contiguous.
+    /// Returns `false`, recording nothing, when a new step is needed and
+    /// the plan is full.
+    fn push(&mut self, page: usize, action: Action) -> bool {
+        if let Some(last) = self.steps[..self.len].last_mut() {
+            if last.action == action && last.run.end() == page {
+                last.run.len += 1;
+                return true;
+            }
+        }
+        if self.len == PLAN_STEPS {
+            return false;
+        }
+        self.steps[self.len] = Step {
+            run: Run {
+                start: page,
+                len: 1,
+            },
+            action,
+        };
+        self.len += 1;
+        true
+    }
+}
+
+/// The table's two vectors, allocated outside the lock and swapped in.
+#[derive(Debug, Default)]
+pub(crate) struct Storage {
+    pages: Vec<PageState>,
+    free: Vec<Run>,
+}
+
+impl Storage {
+    /// Storage able to describe `pages` pages without reallocating.
+    pub(crate) fn try_with_capacity(pages: usize) -> Result<Self, TryReserveError> {
+        let mut storage = Storage::default();
+        storage.pages.try_reserve_exact(pages)?;
+        storage.free.try_reserve_exact(free_runs_bound(pages))?;
+        Ok(storage)
+    }
+}
+
+/// The most free runs `pages` pages can hold: runs are separated by at
+/// least one page that is not free.
+fn free_runs_bound(pages: usize) -> usize {
+    pages / 2 + 1
+}
+
+/// Counters that are not derived from page states.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    grows: u64,
+    grown_pages: usize,
+    bytes_zeroed: u64,
+    bytes_zero_skipped: u64,
+    sentinel_violations: u64,
+    peak_reserved_pages: usize,
+}
+
+/// The page-state table. See the module documentation for its invariants.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// State of each page of linear memory below the end of our last growth.
+    pages: Vec<PageState>,
+    /// Maximal free runs, sorted, disjoint, never adjacent.
+    free: Vec<Run>,
+    /// Pages per state, indexed by `PageState as usize`.
+    count: [usize; STATES],
+    counters: Counters,
+}
+
+const PAGE_BYTES: u64 = PAGE_SIZE as u64;
+
+impl Table {
+    pub(crate) const fn new() -> Self {
+        Self {
+            pages: Vec::new(),
+            free: Vec::new(),
+            count: [0; STATES],
+            counters: Counters {
+                grows: 0,
+                grown_pages: 0,
+                bytes_zeroed: 0,
+                bytes_zero_skipped: 0,
+                sentinel_violations: 0,
+                peak_reserved_pages: 0,
+            },
+        }
+    }
+
+    /// Pages the table can describe without allocating.
+    pub(crate) fn capacity(&self) -> usize {
+        let by_free = self.free.capacity().saturating_sub(1).saturating_mul(2);
+        self.pages.capacity().min(by_free)
+    }
+
+    /// Moves the contents into `spare` if it is larger, leaving the old
+    /// (empty or smaller) storage in `spare` to be freed outside the lock.
+    pub(crate) fn adopt(&mut self, spare: &mut Storage) {
+        if spare.pages.capacity() < self.pages.len()
+            || spare.free.capacity() < free_runs_bound(self.pages.len())
+        {
+            return;
+        }
+        spare.pages.clear();
+        spare.pages.extend_from_slice(&self.pages);
+        spare.free.clear();
+        spare.free.extend_from_slice(&self.free);
+        core::mem::swap(&mut self.pages, &mut spare.pages);
+        core::mem::swap(&mut self.free, &mut spare.free);
+    }
+
+    /// Pages currently reserved (committed, decommitted or being claimed).
+    pub(crate) fn reserved_pages(&self) -> usize {
+        self.n(PageState::Committed)
+            + self.n(PageState::ClaimedDirty)
+            + self.n(PageState::DecommittedZero)
+            + self.n(PageState::DecommittedDirty)
+    }
+
+    fn n(&self, state: PageState) -> usize {
+        self.count[state as usize]
+    }
+
+    fn set(&mut self, page: usize, state: PageState) {
+        let old = core::mem::replace(&mut self.pages[page], state);
+        self.count[old as usize] -= 1;
+        self.count[state as usize] += 1;
+    }
+
+    fn push_page(&mut self, state: PageState) {
+        debug_assert!(self.pages.len() < self.pages.capacity(), "table allocates");
+        self.pages.push(state);
+        self.count[state as usize] += 1;
+    }
+
+    /// Whether every page of `start .. start + len` is reserved by a caller
+    /// (committed or decommitted; not free, foreign, being claimed or out of
+    /// bounds).
+    pub(crate) fn is_reserved(&self, start: usize, len: usize) -> bool {
+        match start.checked_add(len) {
+            Some(end) if end <= self.pages.len() => {
+                self.pages[start..end].iter().all(|s| s.is_reserved())
+            }
+            _ => false,
+        }
+    }
+
+    /// The best-fitting free run for `len` pages whose address is a multiple
+    /// of `align` pages, `base` being the page number of offset 0: the
+    /// smallest run that fits, the lowest address among equals. Returns the
+    /// first page of the fit.
+    pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<usize> {
+        let mut best: Option<(usize, usize)> = None;
+        for run in &self.free {
+            if run.len < len || best.is_some_and(|(size, _)| run.len >= size) {
+                continue;
+            }
+            let start = align_up(base + run.start, align) - base;
+            if start + len <= run.end() {
+                best = Some((run.len, start));
+                if run.len == len {
+                    break;
+                }
+            }
+        }
+        best.map(|(_, start)| start)
+    }
+
+    /// How many pages past `memory_pages` (the memory's current end) must be
+    /// grown for `len` pages aligned to `align` pages to fit, if nobody else
+    /// grows first. A free run ending at our end, when that is also the
+    /// memory's end, is extended rather than wasted (stitching).
+    pub(crate) fn growth_needed(
+        &self,
+        len: usize,
+        align: usize,
+        base: usize,
+        memory_pages: usize,
+    ) -> usize {
+        let start = match self.free.last() {
+            Some(run) if run.end() == self.pages.len() && self.pages.len() == memory_pages => {
+                run.start
+            }
+            _ => memory_pages,
+        };
+        let start = align_up(base + start, align) - base;
+        (start + len).saturating_sub(memory_pages).max(1)
+    }
+
+    /// Takes `start .. start + len`, which [`find`](Self::find) returned, out
+    /// of the free runs. Pages that read zero become committed at once;
+    /// dirty ones become `ClaimedDirty`, for [`commit_batch`] to zero.
+    ///
+    /// [`commit_batch`]: Self::commit_batch
+    pub(crate) fn claim(&mut self, start: usize, len: usize) {
+        let index = self.free.partition_point(|r| r.start <= start) - 1;
+        let run = self.free[index];
+        debug_assert!(run.start <= start && start + len <= run.end());
+        for page in start..start + len {
+            if self.pages[page] == PageState::FreeZero {
+                self.counters.bytes_zero_skipped += PAGE_BYTES;
+                self.set(page, PageState::Committed);
+            } else {
+                self.set(page, PageState::ClaimedDirty);
+            }
+        }
+        let left = Run {
+            start: run.start,
+            len: start - run.start,
+        };
+        let right = Run {
+            start: start + len,
+            len: run.end() - (start + len),
+        };
+        match (left.len > 0, right.len > 0) {
+            (true, true) => {
+                self.free[index] = left;
+                self.insert_run_at(index + 1, right);
+            }
+            (true, false) => self.free[index] = left,
+            (false, true) => self.free[index] = right,
+            (false, false) => {
+                self.free.remove(index);
+            }
+        }
+        let reserved = self.reserved_pages();
+        let peak = &mut self.counters.peak_reserved_pages;
+        *peak = (*peak).max(reserved);
+    }
+
+    /// Commits pages `from .. end` (all reserved or claimed) until the plan
+    /// is full; returns where it stopped (`end` when done). Decommitted
+    /// pages that read zero are committed as they are; dirty ones are
+    /// planned for zeroing; committed pages keep their contents.
+    pub(crate) fn commit_batch(&mut self, from: usize, end: usize, plan: &mut Plan) -> usize {
+        for page in from..end {
+            let action = match self.pages[page] {
+                PageState::DecommittedZero => {
+                    self.counters.bytes_zero_skipped += PAGE_BYTES;
+                    self.set(page, PageState::Committed);
+                    continue;
+                }
+                PageState::DecommittedDirty => Action::CheckSentinelThenZero,
+                PageState::ClaimedDirty => Action::Zero,
+                _ => continue,
+            };
+            if !plan.push(page, action) {
+                return page;
+            }
+            self.counters.bytes_zeroed += PAGE_BYTES;
+            self.set(page, PageState::Committed);
+        }
+        end
+    }
+
+    /// Decommits pages `from .. end` (all reserved) until the plan is full;
+    /// returns where it stopped. Eager: committed pages are planned for
+    /// zeroing and become `DecommittedZero`. Lazy: they get a sentinel and
+    /// become `DecommittedDirty`. Decommitted pages are left alone.
+    pub(crate) fn decommit_batch(
+        &mut self,
+        from: usize,
+        end: usize,
+        eager: bool,
+        plan: &mut Plan,
+    ) -> usize {
+        let (action, state) = if eager {
+            (Action::Zero, PageState::DecommittedZero)
+        } else {
+            (Action::WriteSentinel, PageState::DecommittedDirty)
+        };
+        for page in from..end {
+            if self.pages[page] != PageState::Committed {
+                continue;
+            }
+            if !plan.push(page, action) {
+                return page;
+            }
+            if eager {
+                self.counters.bytes_zeroed += PAGE_BYTES;
+            }
+            self.set(page, state);
+        }
+        end
+    }
+
+    /// Frees `start .. start + len` (all reserved) and coalesces the run with
+    /// its free neighbours. Pages that read zero stay known zero.
+    pub(crate) fn release(&mut self, start: usize, len: usize) {
+        for page in start..start + len {
+            let state = match self.pages[page] {
+                PageState::DecommittedZero => PageState::FreeZero,
+                _ => PageState::FreeDirty,
+            };
+            self.set(page, state);
+        }
+        self.insert_run(Run { start, len });
+    }
+
+    /// Records that `memory.grow` gave this instance the pages `start ..
+    /// start + len`, reading zero if `zero`. Pages between the previous end
+    /// and `start` were grown by someone else and become `Foreign`; pages
+    /// another of our threads marked foreign that way but that this growth
+    /// owns are taken back. Returns `false`, changing nothing, when the
+    /// capacity is too small.
+    pub(crate) fn insert_grown(&mut self, start: usize, len: usize, zero: bool) -> bool {
+        let end = start + len;
+        if end > self.capacity() {
+            return false;
+        }
+        let state = if zero {
+            PageState::FreeZero
+        } else {
+            PageState::FreeDirty
+        };
+        while self.pages.len() < start {
+            self.push_page(PageState::Foreign);
+        }
+        for page in start..end {
+            if page < self.pages.len() {
+                debug_assert_eq!(self.pages[page], PageState::Foreign);
+                self.set(page, state);
+            } else {
+                self.push_page(state);
+            }
+        }
+        self.insert_run(Run { start, len });
+        self.counters.grows += 1;
+        self.counters.grown_pages += len;
+        true
+    }
+
+    pub(crate) fn add_sentinel_violations(&mut self, count: u64) {
+        self.counters.sentinel_violations += count;
+    }
+
+    /// Inserts a run of newly free pages, merging it with adjacent runs.
+    fn insert_run(&mut self, run: Run) {
+        let index = self.free.partition_point(|r| r.start < run.start);
+        let merge_prev = index > 0 && self.free[index - 1].end() == run.start;
+        let merge_next = index < self.free.len() && self.free[index].start == run.end();
+        match (merge_prev, merge_next) {
+            (true, true) => {
+                self.free[index - 1].len += run.len + self.free[index].len;
+                self.free.remove(index);
+            }
+            (true, false) => self.free[index - 1].len += run.len,
+            (false, true) => {
+                self.free[index].start = run.start;
+                self.free[index].len += run.len;
+            }
+            (false, false) => self.insert_run_at(index, run),
+        }
+    }
+
+    fn insert_run_at(&mut self, index: usize, run: Run) {
+        debug_assert!(self.free.len() < self.free.capacity(), "table allocates");
+        self.free.insert(index, run);
+    }
+
+    /// The statistics, with the linear memory size supplied by the caller.
+    pub(crate) fn stats(&self, linear_memory_bytes: usize) -> Stats {
+        let bytes = |state| self.n(state) * PAGE_SIZE;
+        let c = &self.counters;
+        Stats {
+            reserved_bytes: self.reserved_pages() * PAGE_SIZE,
+            committed_bytes: bytes(PageState::Committed) + bytes(PageState::ClaimedDirty),
+            decommitted_bytes: bytes(PageState::DecommittedZero)
+                + bytes(PageState::DecommittedDirty),
+            free_zero_bytes: bytes(PageState::FreeZero),
+            free_dirty_bytes: bytes(PageState::FreeDirty),
+            owned_bytes: (self.pages.len() - self.n(PageState::Foreign)) * PAGE_SIZE,
+            linear_memory_bytes,
+            peak_reserved_bytes: c.peak_reserved_pages * PAGE_SIZE,
+            free_runs: self.free.len(),
+            grows: c.grows,
+            bytes_zeroed: c.bytes_zeroed,
+            bytes_zero_skipped: c.bytes_zero_skipped,
+            sentinel_violations: c.sentinel_violations,
+        }
+    }
+
+    /// Checks every invariant of the module documentation; panics on a
+    /// broken one (tests).
+    pub(crate) fn check_invariants(&self) {
+        let mut count = [0; STATES];
+        for &s in &self.pages {
+            count[s as usize] += 1;
+        }
+        assert_eq!(count, self.count, "per-state counts");
+        let mut free_pages = 0;
+        for (i, run) in self.free.iter().enumerate() {
+            assert!(run.len > 0 && run.end() <= self.pages.len(), "run {run:?}");
+            if i > 0 {
+                assert!(self.free[i - 1].end() < run.start, "runs sorted, apart");
+            }
+            for &s in &self.pages[run.start..run.end()] {
+                assert!(matches!(s, PageState::FreeZero | PageState::FreeDirty));
+            }
+            free_pages += run.len;
+        }
+        let free_states = count[PageState::FreeZero as usize] + count[PageState::FreeDirty as usize];
+        assert_eq!(free_pages, free_states, "every free page is in a run");
+        assert!(self.free.len() <= free_runs_bound(self.pages.len()));
+        assert_eq!(
+            self.counters.grown_pages,
+            self.pages.len() - count[PageState::Foreign as usize],
+            "owned pages are exactly the grown ones"
+        );
+    }
+}
+
+/// Rounds `x` up to a multiple of `align`, a power of two.
+fn align_up(x: usize, align: usize) -> usize {
+    (x + align - 1) & !(align - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(capacity: usize) -> Table {
+        let mut t = Table::new();
+        let mut spare = Storage::try_with_capacity(capacity).unwrap();
+        t.adopt(&mut spare);
+        t
+    }
+
+    fn run(start: usize, len: usize) -> Run {
+        Run { start, len }
+    }
+
+    #[test]
+    fn growth_marks_gap_foreign_and_stitches_contiguous_growth() {
+        let mut t = table(64);
+        assert!(t.insert_grown(4, 4, true));
+        assert_eq!(t.pages[..4], [PageState::Foreign; 4]);
+        assert!(t.insert_grown(8, 4, true));
+        assert_eq!(t.free, [run(4, 8)], "contiguous growth is one run");
+        assert!(t.insert_grown(16, 4, true));
+        assert_eq!(t.free, [run(4, 8), run(16, 4)], "foreign gap splits runs");
+        assert_eq!(t.n(PageState::Foreign), 8);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn growth_reclaims_pages_another_thread_marked_foreign() {
+        let mut t = table(64);
+        assert!(t.insert_grown(8, 4, true)); // a later grow was recorded first
+        assert!(t.insert_grown(4, 4, true)); // the earlier one arrives
+        assert_eq!(t.free, [run(4, 8)]);
+        assert_eq!(t.n(PageState::Foreign), 4);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn growth_refused_without_capacity() {
+        let mut t = table(8);
+        assert!(!t.insert_grown(8, 4, true));
+        assert!(t.pages.is_empty());
+        t.check_invariants();
+    }
+
+    #[test]
+    fn find_is_best_fit_and_aligned() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 40, true));
+        t.claim(0, 40);
+        t.release(2, 10); // run 2..12
+        t.release(20, 3); // run 20..23
+        assert_eq!(t.find(3, 1, 0), Some(20), "smallest run that fits");
+        assert_eq!(t.find(4, 1, 0), Some(2));
+        assert_eq!(t.find(4, 4, 0), Some(4), "aligned to 4 pages");
+        assert_eq!(t.find(4, 4, 1), Some(3), "alignment counts from the base");
+        assert_eq!(t.find(9, 4, 0), None);
+        assert_eq!(t.find(11, 1, 0), None);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn claim_splits_and_release_coalesces() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 16, true));
+        t.claim(4, 4);
+        assert_eq!(t.free, [run(0, 4), run(8, 8)]);
+        t.claim(0, 4);
+        assert_eq!(t.free, [run(8, 8)]);
+        t.release(4, 2);
+        assert_eq!(t.free, [run(4, 2), run(8, 8)]);
+        t.release(6, 2);
+        assert_eq!(t.free, [run(4, 12)], "merged both ways");
+        t.release(0, 4);
+        assert_eq!(t.free, [run(0, 16)]);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn dirty_pages_are_zeroed_once_and_zero_pages_skipped() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 8, true));
+        t.claim(0, 8);
+        assert_eq!(t.counters.bytes_zero_skipped, 8 * PAGE_BYTES);
+        t.release(2, 3);
+        assert_eq!(t.n(PageState::FreeDirty), 3);
+        let start = t.find(3, 1, 0).unwrap();
+        t.claim(start, 3);
+        let mut plan = Plan::new();
+        assert_eq!(t.commit_batch(start, start + 3, &mut plan), start + 3);
+        assert_eq!(
+            plan.steps(),
+            [Step {
+                run: run(2, 3),
+                action: Action::Zero
+            }]
+        );
+        assert_eq!(t.counters.bytes_zeroed, 3 * PAGE_BYTES);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn commit_is_page_by_page() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 8, true));
+        t.claim(0, 8);
+        let mut plan = Plan::new();
+        t.decommit_batch(2, 4, false, &mut plan);
+        assert_eq!(plan.steps()[0].action, Action::WriteSentinel);
+        plan.clear();
+        t.decommit_batch(6, 7, true, &mut plan);
+        plan.clear();
+        assert_eq!(t.commit_batch(0, 8, &mut plan), 8);
+        assert_eq!(
+            plan.steps(),
+            [Step {
+                run: run(2, 2),
+                action: Action::CheckSentinelThenZero
+            }],
+            "only the lazily decommitted pages are zeroed"
+        );
+        assert_eq!(t.n(PageState::Committed), 8);
+        t.check_invariants();
+    }
+
+    #[test]
+    fn full_plan_stops_and_resumes() {
+        let mut t = table(256);
+        assert!(t.insert_grown(0, 100, true));
+        t.claim(0, 100);
+        let mut plan = Plan::new();
+        // Decommit every other page: 50 separate steps.
+        for p in (0..100).step_by(2) {
+            assert_eq!(t.decommit_batch(p, p + 1, true, &mut plan), p + 1);
+            if plan.len == PLAN_STEPS {
+                plan.clear();
+            }
+        }
+        plan.clear();
+        t.release(0, 100);
+        let start = t.find(100, 1, 0).unwrap();
+        t.claim(start, 100);
+        let mut from = start;
+        let mut batches = 0;
+        let mut zeroed = 0;
+        while from < 100 {
+            plan.clear();
+            from = t.commit_batch(from, 100, &mut plan);
+            zeroed += plan.steps().iter().map(|s| s.run.len).sum::<usize>();
+            batches += 1;
+        }
+        assert_eq!(zeroed, 50, "exactly the dirty pages, across batches");
+        assert_eq!(batches, 50usize.div_ceil(PLAN_STEPS));
+        t.check_invariants();
+    }
+
+    #[test]
+    fn reserved_check_rejects_free_foreign_claimed_and_out_of_bounds() {
+        let mut t = table(64);
+        assert!(t.insert_grown(4, 8, false));
+        t.claim(4, 4);
+        assert!(!t.is_reserved(4, 1), "dirty pages being claimed");
+        let mut plan = Plan::new();
+        t.commit_batch(4, 8, &mut plan);
+        assert!(t.is_reserved(4, 4));
+        assert!(!t.is_reserved(3, 2), "foreign");
+        assert!(!t.is_reserved(7, 2), "free");
+        assert!(!t.is_reserved(11, 2), "out of bounds");
+        assert!(!t.is_reserved(usize::MAX, 2), "overflow");
+    }
+
+    #[test]
+    fn growth_needed_extends_tail_only_at_memory_end() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 8, true));
+        t.claim(0, 6);
+        assert_eq!(t.growth_needed(4, 1, 0, 8), 2, "tail of 2 reused");
+        assert_eq!(t.growth_needed(4, 1, 0, 12), 4, "foreign growth after us");
+        assert_eq!(t.growth_needed(4, 4, 0, 8), 4, "aligned start at 8");
+    }
+}

@@ -1,0 +1,76 @@
+//! Shared helpers of the contract tests: one test body, both builds.
+#![allow(dead_code)]
+
+pub use wasm_vmem::policy::{MultiThreaded, Policy, SingleThreaded};
+pub use wasm_vmem::sys::{LinearMemory, SimMemory};
+pub use wasm_vmem::{Error, GenericVmem, Stats, PAGE_SIZE, WASM_PAGE_SIZE};
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * KIB;
+
+pub type Vm<P> = GenericVmem<SimMemory, P>;
+
+/// An instance over a fresh simulated memory of `max` bytes.
+pub fn vmem<P: Policy>(max: usize) -> Vm<P> {
+    GenericVmem::new(SimMemory::new(max))
+}
+
+/// `n` pages in bytes.
+pub const fn pages(n: usize) -> usize {
+    n * PAGE_SIZE
+}
+
+/// Whether this is the multithreaded policy (eager zeroing on decommit).
+pub fn eager<P: Policy>() -> bool {
+    P::EAGER_DECOMMIT
+}
+
+/// Fills `len` bytes at `ptr` with `byte`.
+///
+/// # Safety
+/// The range must be committed memory owned by the test.
+pub unsafe fn fill(ptr: *mut u8, len: usize, byte: u8) {
+    unsafe { core::ptr::write_bytes(ptr, byte, len) }
+}
+
+/// Whether all `len` bytes at `ptr` equal `byte`.
+///
+/// # Safety
+/// The range must be readable memory owned by the test.
+pub unsafe fn all(ptr: *const u8, len: usize, byte: u8) -> bool {
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+        .iter()
+        .all(|&b| b == byte)
+}
+
+/// Address of `p` as an integer.
+pub fn addr(p: *const u8) -> usize {
+    p as usize
+}
+
+/// Runs each named generic test body once per policy, as `st::name` and
+/// `mt::name`, natively with `#[test]` and on wasm32 with
+/// `wasm_bindgen_test`.
+#[macro_export]
+macro_rules! both_builds {
+    ($($name:ident),* $(,)?) => {
+        mod st {
+            $(
+                #[cfg_attr(not(target_arch = "wasm32"), test)]
+                #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+                fn $name() {
+                    super::$name::<$crate::common::SingleThreaded>()
+                }
+            )*
+        }
+        mod mt {
+            $(
+                #[cfg_attr(not(target_arch = "wasm32"), test)]
+                #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+                fn $name() {
+                    super::$name::<$crate::common::MultiThreaded>()
+                }
+            )*
+        }
+    };
+}
