@@ -70,17 +70,30 @@ impl fmt::Display for Error {
                 write!(f, "alignment {align} is not a power of two")
             }
             Error::TooLarge { size, limit } => {
-                write!(f, "request of {size} bytes exceeds the limit of {limit} bytes")
+                write!(
+                    f,
+                    "request of {size} bytes exceeds the limit of {limit} bytes"
+                )
             }
             Error::OutOfMemory { size } => {
-                write!(f, "out of memory: linear memory cannot grow for {size} bytes")
+                write!(
+                    f,
+                    "out of memory: linear memory cannot grow for {size} bytes"
+                )
             }
-            Error::LimitExceeded { size, reserved, limit } => write!(
+            Error::LimitExceeded {
+                size,
+                reserved,
+                limit,
+            } => write!(
                 f,
                 "reserving {size} bytes with {reserved} reserved exceeds the limit of {limit} bytes"
             ),
             Error::Unaligned { addr } => {
-                write!(f, "address {addr:#x} is not aligned to the 16 KiB page size")
+                write!(
+                    f,
+                    "address {addr:#x} is not aligned to the 16 KiB page size"
+                )
             }
             Error::NotReserved { addr, size } => write!(
                 f,

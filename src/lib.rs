@@ -1,20 +1,32 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![warn(missing_docs, unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics", not(feature = "threads")))]
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "atomics",
+    not(feature = "threads")
+))]
 compile_error!(
     "wasm-vmem: this wasm32 build has `+atomics` (shared memory) but not the `threads` feature. \
      The single-threaded variant is unsound when other threads share the memory: enable the \
      `threads` feature of wasm-vmem."
 );
 
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), feature = "threads"))]
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "threads"
+))]
 compile_error!(
     "wasm-vmem: the `threads` feature needs a wasm32 build with shared memory: compile with \
      `-C target-feature=+atomics,+bulk-memory` (nightly, `-Z build-std=panic_abort,std`), or \

@@ -530,7 +530,8 @@ impl Table {
             }
             free_pages += run.len;
         }
-        let free_states = count[PageState::FreeZero as usize] + count[PageState::FreeDirty as usize];
+        let free_states =
+            count[PageState::FreeZero as usize] + count[PageState::FreeDirty as usize];
         assert_eq!(free_pages, free_states, "every free page is in a run");
         assert!(self.free.len() <= free_runs_bound(self.pages.len()));
         assert_eq!(

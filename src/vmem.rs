@@ -220,7 +220,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// during the call.
     pub unsafe fn reset(&self, ptr: *mut u8, size: usize) -> Result<bool, Error> {
         let (start, len) = self.range(ptr, size)?;
-        self.table.with(|t| self.check_reserved(t, ptr, start, len))?;
+        self.table
+            .with(|t| self.check_reserved(t, ptr, start, len))?;
         Ok(false)
     }
 
@@ -289,7 +290,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         if size == 0 {
             return Err(Error::ZeroSize);
         }
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned { addr });
         }
         let bytes = round_to_pages(size).ok_or(Error::SizeOverflow { size })?;
@@ -299,7 +300,13 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         Ok((offset / PAGE_SIZE, bytes / PAGE_SIZE))
     }
 
-    fn check_reserved(&self, t: &Table, ptr: *mut u8, start: usize, len: usize) -> Result<(), Error> {
+    fn check_reserved(
+        &self,
+        t: &Table,
+        ptr: *mut u8,
+        start: usize,
+        len: usize,
+    ) -> Result<(), Error> {
         if t.is_reserved(start, len) {
             Ok(())
         } else {
@@ -389,23 +396,26 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         let mut violations = 0;
         for step in plan.steps() {
             let addr = base + step.run.start * PAGE_SIZE;
+            let len = step.run.len * PAGE_SIZE;
             let pages = (0..step.run.len).map(|i| addr + i * PAGE_SIZE);
-            // SAFETY (every block below):
-            // - the run lies inside pages this instance grew, so inside the
-            //   memory;
-            // - no other thread accesses them (caller).
+            // Every access below is to a run of pages this instance grew, so
+            // inside the memory, and that no other thread accesses (caller).
             match step.action {
-                Action::Zero => unsafe { self.memory.fill(addr, step.run.len * PAGE_SIZE, 0) },
+                // SAFETY: in bounds and unshared, as said above.
+                Action::Zero => unsafe { self.memory.fill(addr, len, 0) },
                 Action::CheckSentinelThenZero => {
                     for page in pages {
+                        // SAFETY: in bounds and unshared, as said above.
                         if unsafe { self.memory.read_byte(page) } != SENTINEL {
                             violations += 1;
                         }
                     }
-                    unsafe { self.memory.fill(addr, step.run.len * PAGE_SIZE, 0) }
+                    // SAFETY: in bounds and unshared, as said above.
+                    unsafe { self.memory.fill(addr, len, 0) }
                 }
                 Action::WriteSentinel => {
                     for page in pages {
+                        // SAFETY: in bounds and unshared, as said above.
                         unsafe { self.memory.fill(page, 1, SENTINEL) }
                     }
                 }
@@ -422,8 +432,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         let addr = self.memory.base() + page * PAGE_SIZE;
         // Owned pages are never at address 0: on wasm32 page 0 holds the
         // module's data and is foreign.
-        NonNull::new(core::ptr::with_exposed_provenance_mut(addr))
-            .unwrap_or(NonNull::dangling())
+        NonNull::new(core::ptr::with_exposed_provenance_mut(addr)).unwrap_or(NonNull::dangling())
     }
 }
 

@@ -81,7 +81,7 @@ fn rule1_reservations_never_overlap<P: Policy>() {
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
-        if seed % 3 == 0 && !live.is_empty() {
+        if seed.is_multiple_of(3) && !live.is_empty() {
             let (a, len) = live.swap_remove(seed as usize % live.len());
             // SAFETY: a live reservation of ours.
             unsafe { vm.release(a as *mut u8, len).unwrap() };
@@ -106,7 +106,10 @@ fn rule2_commit_keeps_committed_data<P: Policy>() {
     // SAFETY: our reservation.
     unsafe { vm.commit(p, pages(4)).unwrap() };
     // SAFETY: committed.
-    assert!(unsafe { all(p, pages(4), 0x5A) }, "PAL VirtualAlloc test 20");
+    assert!(
+        unsafe { all(p, pages(4), 0x5A) },
+        "PAL VirtualAlloc test 20"
+    );
     // Even when the first byte is zero and the rest is not.
     // SAFETY: committed.
     unsafe { fill(p, 1, 0) };
@@ -133,9 +136,16 @@ fn rule2_commit_mixed_range_page_by_page<P: Policy>() {
     for i in 0..6 {
         let expect = if i == 1 || i == 4 { 0 } else { 0x77 };
         // SAFETY: committed, ours.
-        assert!(unsafe { all(p.add(pages(i)), pages(1), expect) }, "page {i}");
+        assert!(
+            unsafe { all(p.add(pages(i)), pages(1), expect) },
+            "page {i}"
+        );
     }
-    assert_eq!(vm.stats().bytes_zeroed, pages(2) as u64, "exactly two pages");
+    assert_eq!(
+        vm.stats().bytes_zeroed,
+        pages(2) as u64,
+        "exactly two pages"
+    );
     vm.check_invariants();
 }
 
@@ -178,7 +188,11 @@ fn rule3_decommit_twice_zeroes_once<P: Policy>() {
     }
     // SAFETY: committed.
     assert!(unsafe { all(p, pages(4), 0) });
-    assert_eq!(vm.stats().bytes_zeroed, pages(4) as u64, "never zeroed twice");
+    assert_eq!(
+        vm.stats().bytes_zeroed,
+        pages(4) as u64,
+        "never zeroed twice"
+    );
 }
 
 fn rule4_reset_is_unsupported_and_changes_nothing<P: Policy>() {
@@ -191,7 +205,10 @@ fn rule4_reset_is_unsupported_and_changes_nothing<P: Policy>() {
     assert_eq!(unsafe { vm.reset(p, pages(3)) }, Ok(false));
     assert_eq!(vm.stats(), before);
     // SAFETY: committed.
-    assert!(unsafe { all(p, pages(3), 9) }, "still committed, contents kept");
+    assert!(
+        unsafe { all(p, pages(3), 9) },
+        "still committed, contents kept"
+    );
     // The fallback the caller takes instead.
     // SAFETY: ours.
     unsafe {
@@ -265,20 +282,44 @@ fn rule6_bad_requests_are_errors<P: Policy>() {
     let before = vm.stats();
     let size_before = vm.memory().size();
     assert_eq!(vm.reserve(0, PAGE_SIZE), Err(Error::ZeroSize));
-    assert_eq!(vm.reserve(usize::MAX, PAGE_SIZE), Err(Error::SizeOverflow { size: usize::MAX }));
+    assert_eq!(
+        vm.reserve(usize::MAX, PAGE_SIZE),
+        Err(Error::SizeOverflow { size: usize::MAX })
+    );
     let almost = usize::MAX - PAGE_SIZE + 2;
-    assert_eq!(vm.reserve(almost, 1), Err(Error::SizeOverflow { size: almost }));
+    assert_eq!(
+        vm.reserve(almost, 1),
+        Err(Error::SizeOverflow { size: almost })
+    );
     for align in [0, 3, 12, PAGE_SIZE + 1, usize::MAX] {
-        assert_eq!(vm.reserve(PAGE_SIZE, align), Err(Error::BadAlignment { align }));
+        assert_eq!(
+            vm.reserve(PAGE_SIZE, align),
+            Err(Error::BadAlignment { align })
+        );
     }
     let limit = 8 * MIB as u64;
-    assert_eq!(vm.reserve(9 * MIB, PAGE_SIZE), Err(Error::TooLarge { size: 9 * MIB, limit }));
+    assert_eq!(
+        vm.reserve(9 * MIB, PAGE_SIZE),
+        Err(Error::TooLarge {
+            size: 9 * MIB,
+            limit
+        })
+    );
     assert_eq!(
         vm.reserve(PAGE_SIZE, 16 * MIB),
-        Err(Error::TooLarge { size: PAGE_SIZE, limit }),
+        Err(Error::TooLarge {
+            size: PAGE_SIZE,
+            limit
+        }),
         "alignment beyond the memory"
     );
-    assert_eq!(vm.reserve(usize::MAX / 2 + 1, 1), Err(Error::TooLarge { size: usize::MAX / 2 + 1, limit }));
+    assert_eq!(
+        vm.reserve(usize::MAX / 2 + 1, 1),
+        Err(Error::TooLarge {
+            size: usize::MAX / 2 + 1,
+            limit
+        })
+    );
     assert_eq!(vm.stats(), before, "nothing changed");
     assert_eq!(vm.memory().size(), size_before, "nothing grown");
     // Errors say what is wrong.
@@ -340,7 +381,10 @@ fn rule7_bad_ranges_are_errors_and_change_nothing<P: Policy>() {
     // SAFETY: ours; contents unchanged by the refused calls.
     unsafe {
         assert!(all(p, pages(1), 0x42) && all(p.add(pages(2)), pages(2), 0x42));
-        assert!(all(foreign, WASM_PAGE_SIZE, FOREIGN_FILL), "foreign untouched");
+        assert!(
+            all(foreign, WASM_PAGE_SIZE, FOREIGN_FILL),
+            "foreign untouched"
+        );
     }
     vm.check_invariants();
 }
@@ -353,7 +397,13 @@ fn rule7_double_release_is_an_error<P: Policy>() {
     let before = vm.stats();
     // SAFETY: must be refused.
     let again = unsafe { vm.release(p, pages(3)) };
-    assert_eq!(again, Err(Error::NotReserved { addr: addr(p), size: pages(3) }));
+    assert_eq!(
+        again,
+        Err(Error::NotReserved {
+            addr: addr(p),
+            size: pages(3)
+        })
+    );
     // SAFETY: must be refused.
     let part = unsafe { vm.release(p.add(pages(1)), 1) };
     assert!(matches!(part, Err(Error::NotReserved { .. })));
@@ -367,7 +417,10 @@ fn rule8_grow_failure_leaves_everything_intact<P: Policy>() {
     unsafe { fill(p, pages(4), 0x99) };
     let before = vm.stats();
     vm.memory().fail_next_grows(1);
-    assert_eq!(vm.reserve(MIB, PAGE_SIZE), Err(Error::OutOfMemory { size: MIB }));
+    assert_eq!(
+        vm.reserve(MIB, PAGE_SIZE),
+        Err(Error::OutOfMemory { size: MIB })
+    );
     assert_eq!(vm.stats(), before, "table intact");
     // SAFETY: ours.
     assert!(unsafe { all(p, pages(4), 0x99) }, "reservation intact");
@@ -385,9 +438,19 @@ fn rule8_limit_is_enforced<P: Policy>() {
     let before = vm.stats();
     assert_eq!(
         vm.reserve(MIB / 2 + 1, PAGE_SIZE),
-        Err(Error::LimitExceeded { size: MIB / 2 + 1, reserved: MIB / 2, limit: MIB as u64 })
+        Err(Error::LimitExceeded {
+            size: MIB / 2 + 1,
+            reserved: MIB / 2,
+            limit: MIB as u64
+        })
     );
-    assert_eq!(vm.reserve(2 * MIB, PAGE_SIZE), Err(Error::TooLarge { size: 2 * MIB, limit: MIB as u64 }));
+    assert_eq!(
+        vm.reserve(2 * MIB, PAGE_SIZE),
+        Err(Error::TooLarge {
+            size: 2 * MIB,
+            limit: MIB as u64
+        })
+    );
     assert_eq!(vm.stats(), before);
     let b = vm.reserve(MIB / 2, PAGE_SIZE).unwrap();
     // SAFETY: ours.
@@ -400,7 +463,10 @@ fn rule8_memory_maximum_is_out_of_memory<P: Policy>() {
     let vm = vmem::<P>(4 * MIB);
     let a = vm.reserve(3 * MIB, PAGE_SIZE).unwrap().as_ptr();
     let before = vm.stats();
-    assert_eq!(vm.reserve(2 * MIB, PAGE_SIZE), Err(Error::OutOfMemory { size: 2 * MIB }));
+    assert_eq!(
+        vm.reserve(2 * MIB, PAGE_SIZE),
+        Err(Error::OutOfMemory { size: 2 * MIB })
+    );
     assert_eq!(vm.stats(), before);
     // Exactly what is left still fits.
     let b = vm.reserve(MIB, PAGE_SIZE).unwrap().as_ptr();
@@ -439,10 +505,16 @@ fn rule9_foreign_memory_is_never_handed_out_or_touched<P: Policy>() {
     for &(page, n) in &foreign {
         let (fa, flen) = (base + page * WASM_PAGE_SIZE, n * WASM_PAGE_SIZE);
         for &(p, len) in &live {
-            assert!(addr(p) + len <= fa || fa + flen <= addr(p), "overlaps foreign");
+            assert!(
+                addr(p) + len <= fa || fa + flen <= addr(p),
+                "overlaps foreign"
+            );
         }
         // SAFETY: foreign pages, readable, nobody writes them.
-        assert!(unsafe { all(fa as *const u8, flen, FOREIGN_FILL) }, "foreign untouched");
+        assert!(
+            unsafe { all(fa as *const u8, flen, FOREIGN_FILL) },
+            "foreign untouched"
+        );
     }
     let foreign_bytes: usize = foreign.iter().map(|&(_, n)| n * WASM_PAGE_SIZE).sum();
     let s = vm.stats();
@@ -471,20 +543,38 @@ fn rule10_stats_are_exact<P: Policy>() {
     mem.grow_foreign(2).unwrap();
     let vm = GenericVmem::<_, P>::new(&mem);
     let s = vm.stats();
-    assert_eq!(s, Stats { linear_memory_bytes: 2 * WASM_PAGE_SIZE, ..Stats::default() });
+    assert_eq!(
+        s,
+        Stats {
+            linear_memory_bytes: 2 * WASM_PAGE_SIZE,
+            ..Stats::default()
+        }
+    );
 
     let p = vm.reserve(pages(6), PAGE_SIZE).unwrap().as_ptr(); // 2 wasm pages
     let s = vm.stats();
-    assert_eq!((s.reserved_bytes, s.committed_bytes, s.decommitted_bytes), (pages(6), pages(6), 0));
-    assert_eq!((s.free_zero_bytes, s.free_dirty_bytes, s.owned_bytes), (pages(2), 0, pages(8)));
-    assert_eq!((s.grows, s.bytes_zeroed, s.bytes_zero_skipped), (1, 0, pages(6) as u64));
+    assert_eq!(
+        (s.reserved_bytes, s.committed_bytes, s.decommitted_bytes),
+        (pages(6), pages(6), 0)
+    );
+    assert_eq!(
+        (s.free_zero_bytes, s.free_dirty_bytes, s.owned_bytes),
+        (pages(2), 0, pages(8))
+    );
+    assert_eq!(
+        (s.grows, s.bytes_zeroed, s.bytes_zero_skipped),
+        (1, 0, pages(6) as u64)
+    );
     assert_eq!(s.linear_memory_bytes, 4 * WASM_PAGE_SIZE);
     assert_eq!(s.peak_reserved_bytes, pages(6));
 
     // SAFETY: ours.
     unsafe { vm.decommit(p, pages(2)).unwrap() };
     let s = vm.stats();
-    assert_eq!((s.committed_bytes, s.decommitted_bytes), (pages(4), pages(2)));
+    assert_eq!(
+        (s.committed_bytes, s.decommitted_bytes),
+        (pages(4), pages(2))
+    );
     let zeroed_by_decommit = if eager::<P>() { pages(2) as u64 } else { 0 };
     assert_eq!(s.bytes_zeroed, zeroed_by_decommit);
 
@@ -492,7 +582,11 @@ fn rule10_stats_are_exact<P: Policy>() {
     unsafe { vm.commit(p, pages(6)).unwrap() };
     let s = vm.stats();
     assert_eq!((s.committed_bytes, s.decommitted_bytes), (pages(6), 0));
-    assert_eq!(s.bytes_zeroed, pages(2) as u64, "zeroed once, in either build");
+    assert_eq!(
+        s.bytes_zeroed,
+        pages(2) as u64,
+        "zeroed once, in either build"
+    );
     let skipped_by_commit = if eager::<P>() { pages(2) as u64 } else { 0 };
     assert_eq!(s.bytes_zero_skipped, pages(6) as u64 + skipped_by_commit);
 
@@ -503,16 +597,26 @@ fn rule10_stats_are_exact<P: Policy>() {
     }
     let s = vm.stats();
     assert_eq!(s.reserved_bytes, pages(3));
-    let (zero, dirty) = if eager::<P>() { (pages(3), pages(2)) } else { (pages(2), pages(3)) };
+    let (zero, dirty) = if eager::<P>() {
+        (pages(3), pages(2))
+    } else {
+        (pages(2), pages(3))
+    };
     assert_eq!((s.free_zero_bytes, s.free_dirty_bytes), (zero, dirty));
-    assert_eq!(s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes, s.owned_bytes);
+    assert_eq!(
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes,
+        s.owned_bytes
+    );
 
     // Reusing: dirty pages are zeroed, zero ones skipped.
     let before = vm.stats();
     vm.reserve(pages(5), PAGE_SIZE).unwrap();
     let s = vm.stats();
     assert_eq!(s.bytes_zeroed - before.bytes_zeroed, dirty as u64);
-    assert_eq!(s.bytes_zero_skipped - before.bytes_zero_skipped, zero as u64);
+    assert_eq!(
+        s.bytes_zero_skipped - before.bytes_zero_skipped,
+        zero as u64
+    );
     assert_eq!((s.free_zero_bytes, s.free_dirty_bytes, s.grows), (0, 0, 1));
     assert_eq!(s.peak_reserved_bytes, pages(8));
     assert_eq!(s.sentinel_violations, 0);
@@ -530,7 +634,11 @@ fn rule11_limits_follow_coreclr<P: Policy>() {
     vm.reserve(16 * MIB, PAGE_SIZE).unwrap();
     assert_eq!(vm.limits().memory_load_percent, 25, "size ÷ maximum");
     let small = vmem::<P>(2 * MIB);
-    assert_eq!(small.limits().largest_segment_bytes, MIB as u64, "at least 1 MiB");
+    assert_eq!(
+        small.limits().largest_segment_bytes,
+        MIB as u64,
+        "at least 1 MiB"
+    );
 }
 
 fn policy_decommit_zeroing<P: Policy>() {

@@ -1,7 +1,7 @@
 //! The platform seam: what wasm-vmem needs from a linear memory.
 //!
 //! The core is generic over [`LinearMemory`] and contains no
-//! `cfg(target_arch)`: the real wasm memory ([`Wasm32Memory`], on wasm32)
+//! `cfg(target_arch)`: the real wasm memory (`Wasm32Memory`, on wasm32)
 //! and the native simulation ([`SimMemory`]) are two implementations of the
 //! same trait, one file each.
 
@@ -65,7 +65,13 @@ pub unsafe trait LinearMemory {
         // - the range is inside the memory (caller), which is valid for
         //   writes (trait contract) and was exposed by `base()`;
         // - no concurrent access to it (caller).
-        unsafe { core::ptr::write_bytes(core::ptr::with_exposed_provenance_mut::<u8>(addr), byte, len) }
+        unsafe {
+            core::ptr::write_bytes(
+                core::ptr::with_exposed_provenance_mut::<u8>(addr),
+                byte,
+                len,
+            )
+        }
     }
 
     /// Reads the byte at `addr`.

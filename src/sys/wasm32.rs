@@ -25,7 +25,9 @@ impl Wasm32Memory {
     pub const fn with_maximum(max_bytes: u64) -> Self {
         let pages = max_bytes / WASM_PAGE_SIZE as u64;
         let pages = if pages > 65536 { 65536 } else { pages };
-        Self { max_pages: pages as usize }
+        Self {
+            max_pages: pages as usize,
+        }
     }
 }
 
@@ -39,7 +41,10 @@ const fn build_max_bytes() -> u64 {
     let mut i = 0;
     while i < bytes.len() {
         let digit = bytes[i];
-        assert!(digit.is_ascii_digit(), "WASM_VMEM_MAX_MEMORY must be a number of bytes");
+        assert!(
+            digit.is_ascii_digit(),
+            "WASM_VMEM_MAX_MEMORY must be a number of bytes"
+        );
         value = value * 10 + (digit - b'0') as u64;
         i += 1;
     }

@@ -1,5 +1,5 @@
 //! Shared helpers of the contract tests: one test body, both builds.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use wasm_vmem::policy::{MultiThreaded, Policy, SingleThreaded};
 pub use wasm_vmem::sys::{LinearMemory, SimMemory};
