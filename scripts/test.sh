@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI). Installs what it needs, then runs
+# every stage; a failing stage stops the run. Stages can be picked:
+#   scripts/test.sh              all stages
+#   scripts/test.sh native loom  only those
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+ALL=(setup native loom miri bench wasm)
+STAGES=("${@:-${ALL[@]}}")
+declare -A TOOK
+
+stage_setup() { bash scripts/setup.sh; }
+
+stage_native() {
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasm-vmem
+    cargo test --workspace
+    bash scripts/check-guards.sh
+}
+
+stage_loom() { bash scripts/test-loom.sh; }
+stage_miri() { bash scripts/test-miri.sh; }
+stage_bench() { bash scripts/bench-smoke.sh; }
+stage_wasm() { bash scripts/test-wasm.sh; }
+
+for s in "${STAGES[@]}"; do
+    echo "::: stage $s"
+    start=$SECONDS
+    "stage_$s"
+    TOOK[$s]=$((SECONDS - start))
+    echo "::: stage $s passed in ${TOOK[$s]} s"
+done
+
+echo
+echo "::: stage times (s):"
+for s in "${STAGES[@]}"; do printf '    %-8s %5d\n' "$s" "${TOOK[$s]}"; done
+echo "stages: ${#STAGES[@]} passed, 0 failed"
