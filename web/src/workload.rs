@@ -1,0 +1,327 @@
+//! A GC-like workload with verification, shared by the browser demo and
+//! its native test.
+//!
+//! Each worker reserves two segments. A collection commits a gen0 budget in
+//! one of them, checks it reads zero, fills it with the worker's tag, checks
+//! the tag, and decommits it. The first page of each segment is a
+//! "survivor" that is never decommitted: its tag is checked at every
+//! collection, so data of committed pages must survive everybody else's
+//! operations. Every few collections a segment is released (in two halves:
+//! partial releases) and a new one reserved.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::fmt::Write;
+use wasm_vmem::policy::Policy;
+use wasm_vmem::sys::LinearMemory;
+use wasm_vmem::{GenericVmem, Limits, Stats, PAGE_SIZE};
+
+/// Slots for workers: slot 0 is the main thread.
+pub const MAX_WORKERS: usize = 64;
+/// Segment size.
+pub const SEGMENT: usize = 2 << 20;
+/// The gen0 budget committed per collection.
+pub const GEN0: usize = 256 << 10;
+/// Gen0 budgets per segment, after its survivor page.
+const SLOTS: usize = (SEGMENT - PAGE_SIZE) / GEN0;
+/// Collections between segment replacements.
+const REPLACE_EVERY: u32 = 16;
+
+/// Figures shared by all workers; read by the page while they run.
+pub struct Board {
+    rounds: AtomicU32,
+    workers: AtomicUsize,
+    finished: AtomicUsize,
+    main_finished: AtomicBool,
+    failures: AtomicU64,
+    errors: AtomicU64,
+    /// Bit `i` set: rayon thread `i` ran a worker.
+    threads: AtomicU64,
+    ops: [AtomicU64; MAX_WORKERS],
+    collections: [AtomicU32; MAX_WORKERS],
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Board {
+    /// An empty board.
+    pub const fn new() -> Self {
+        Self {
+            rounds: AtomicU32::new(0),
+            workers: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            main_finished: AtomicBool::new(false),
+            failures: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            threads: AtomicU64::new(0),
+            ops: [const { AtomicU64::new(0) }; MAX_WORKERS],
+            collections: [const { AtomicU32::new(0) }; MAX_WORKERS],
+        }
+    }
+
+    /// Prepares a run of `workers` pool workers (plus the main thread) of
+    /// `rounds` collections each.
+    pub fn reset(&self, workers: usize, rounds: u32) {
+        self.rounds.store(rounds, Relaxed);
+        self.workers.store(workers.min(MAX_WORKERS - 1), Relaxed);
+        self.finished.store(0, Relaxed);
+        self.main_finished.store(false, Relaxed);
+        self.failures.store(0, Relaxed);
+        self.errors.store(0, Relaxed);
+        self.threads.store(0, Relaxed);
+        for (ops, collections) in self.ops.iter().zip(&self.collections) {
+            ops.store(0, Relaxed);
+            collections.store(0, Relaxed);
+        }
+    }
+
+    /// Verification failures (a page that should read zero or keep its
+    /// data did not) so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Relaxed)
+    }
+
+    /// Operations that returned an error so far.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Relaxed)
+    }
+
+    /// Whether every worker, the main thread's included, has finished.
+    pub fn done(&self) -> bool {
+        self.main_finished.load(Relaxed)
+            && self.finished.load(Relaxed) == self.workers.load(Relaxed)
+    }
+
+    /// Distinct pool threads that ran a worker.
+    pub fn pool_threads_used(&self) -> u32 {
+        self.threads.load(Relaxed).count_ones()
+    }
+
+    /// The figures as JSON for the page.
+    pub fn to_json(&self, s: &Stats, l: &Limits) -> String {
+        let workers = self.workers.load(Relaxed) + 1;
+        let list = |f: &dyn Fn(usize) -> u64| {
+            let items: Vec<String> = (0..workers).map(|i| f(i).to_string()).collect();
+            items.join(",")
+        };
+        let mut out = String::with_capacity(1024);
+        let _ = write!(
+            out,
+            concat!(
+                "{{\"done\":{},\"rounds\":{},\"workers\":{},\"pool_threads_used\":{},",
+                "\"failures\":{},\"errors\":{},\"ops\":[{}],\"collections\":[{}],",
+                "\"stats\":{{\"reserved\":{},\"committed\":{},\"decommitted\":{},",
+                "\"free_zero\":{},\"free_dirty\":{},\"owned\":{},\"linear\":{},",
+                "\"peak_reserved\":{},\"free_runs\":{},\"grows\":{},\"zeroed\":{},",
+                "\"zero_skipped\":{},\"sentinel_violations\":{}}},",
+                "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}}}}"
+            ),
+            self.done(),
+            self.rounds.load(Relaxed),
+            workers,
+            self.pool_threads_used(),
+            self.failures(),
+            self.errors(),
+            list(&|i| self.ops[i].load(Relaxed)),
+            list(&|i| u64::from(self.collections[i].load(Relaxed))),
+            s.reserved_bytes,
+            s.committed_bytes,
+            s.decommitted_bytes,
+            s.free_zero_bytes,
+            s.free_dirty_bytes,
+            s.owned_bytes,
+            s.linear_memory_bytes,
+            s.peak_reserved_bytes,
+            s.free_runs,
+            s.grows,
+            s.bytes_zeroed,
+            s.bytes_zero_skipped,
+            s.sentinel_violations,
+            l.total_physical_bytes,
+            l.hard_limit_bytes,
+            l.largest_segment_bytes,
+            l.memory_load_percent,
+        );
+        out
+    }
+}
+
+/// One worker's state, advanced a few collections at a time.
+pub struct Worker<'b> {
+    board: &'b Board,
+    slot: usize,
+    segments: Vec<*mut u8>,
+    round: u32,
+    finished: bool,
+}
+
+impl<'b> Worker<'b> {
+    /// Worker `slot` (0: the main thread), running on pool thread `thread`.
+    pub fn new(board: &'b Board, slot: usize, thread: Option<usize>) -> Self {
+        if let Some(t) = thread {
+            board.threads.fetch_or(1 << (t % 64), Relaxed);
+        }
+        Self {
+            board,
+            slot: slot.min(MAX_WORKERS - 1),
+            segments: Vec::new(),
+            round: 0,
+            finished: false,
+        }
+    }
+
+    fn tag(&self) -> u8 {
+        (self.slot as u8).wrapping_mul(37).wrapping_add(self.round as u8) | 1
+    }
+
+    fn survivor_tag(&self) -> u8 {
+        0x80 | self.slot as u8
+    }
+
+    fn check(&self, ok: bool) {
+        if !ok {
+            self.board.failures.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn op<T, E>(&self, result: Result<T, E>) -> Option<T> {
+        self.board.ops[self.slot].fetch_add(1, Relaxed);
+        if result.is_err() {
+            self.board.errors.fetch_add(1, Relaxed);
+        }
+        result.ok()
+    }
+
+    fn new_segment<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> bool {
+        let Some(seg) = self.op(vm.reserve(SEGMENT, SEGMENT)) else {
+            return false;
+        };
+        let seg = seg.as_ptr();
+        // SAFETY: a segment this worker just reserved: committed, its own.
+        unsafe {
+            self.check(all(seg, SEGMENT, 0));
+            seg.write_bytes(self.survivor_tag(), PAGE_SIZE);
+        }
+        self.segments.push(seg);
+        true
+    }
+
+    /// Runs up to `collections` collections; returns whether the worker
+    /// still has work.
+    pub fn step<M: LinearMemory, P: Policy>(
+        &mut self,
+        vm: &GenericVmem<M, P>,
+        collections: u32,
+    ) -> bool {
+        if self.finished {
+            return false;
+        }
+        let rounds = self.board.rounds.load(Relaxed);
+        for _ in 0..collections {
+            if self.round >= rounds || !self.collect(vm) {
+                self.finish(vm);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn collect<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> bool {
+        while self.segments.len() < 2 {
+            if !self.new_segment(vm) {
+                return false;
+            }
+        }
+        let seg = self.segments[(self.round % 2) as usize];
+        let slot = (self.round / 2) as usize % SLOTS;
+        let gen0 = seg.wrapping_add(PAGE_SIZE + slot * GEN0);
+        let tag = self.tag();
+        // SAFETY: gen0 and the survivor pages lie in segments this worker
+        // reserved and nobody else touches.
+        unsafe {
+            if self.op(vm.commit(gen0, GEN0)).is_none() {
+                return false;
+            }
+            self.check(all(gen0, GEN0, 0));
+            gen0.write_bytes(tag, GEN0);
+            self.check(all(gen0, GEN0, tag));
+            for &s in &self.segments {
+                self.check(all(s, PAGE_SIZE, self.survivor_tag()));
+            }
+            if self.op(vm.decommit(gen0, GEN0)).is_none() {
+                return false;
+            }
+        }
+        self.round += 1;
+        self.board.collections[self.slot].fetch_add(1, Relaxed);
+        if self.round % REPLACE_EVERY == 0 {
+            let old = self.segments.remove(0);
+            // SAFETY: this worker's segment, not used again.
+            unsafe {
+                self.op(vm.release(old.wrapping_add(SEGMENT / 2), SEGMENT / 2));
+                self.op(vm.release(old, SEGMENT / 2));
+            }
+        }
+        true
+    }
+
+    fn finish<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) {
+        for seg in core::mem::take(&mut self.segments) {
+            // SAFETY: this worker's segment, not used again.
+            unsafe { self.op(vm.release(seg, SEGMENT)) };
+        }
+        self.finished = true;
+        if self.slot == 0 {
+            self.board.main_finished.store(true, Relaxed);
+        } else {
+            self.board.finished.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Whether all `len` bytes at `p` equal `byte`.
+///
+/// # Safety
+///
+/// Callers must guarantee that the range is readable and not written
+/// concurrently.
+unsafe fn all(p: *const u8, len: usize, byte: u8) -> bool {
+    // SAFETY: readable and unshared (caller).
+    unsafe { core::slice::from_raw_parts(p, len) }.iter().all(|&b| b == byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_vmem::mt;
+    use wasm_vmem::sys::SimMemory;
+
+    #[test]
+    fn workload_verifies_on_threads() {
+        let vm = mt::Vmem::new(SimMemory::new(128 << 20));
+        let board = Board::new();
+        board.reset(2, 40);
+        std::thread::scope(|s| {
+            for slot in 1..=2 {
+                let (vm, board) = (&vm, &board);
+                s.spawn(move || {
+                    let mut w = Worker::new(board, slot, Some(slot));
+                    while w.step(vm, 4) {}
+                });
+            }
+            let mut main = Worker::new(&board, 0, None);
+            while main.step(&vm, 1) {}
+        });
+        assert!(board.done());
+        assert_eq!((board.failures(), board.errors()), (0, 0));
+        assert_eq!(board.pool_threads_used(), 2);
+        let s = vm.stats();
+        assert_eq!(s.reserved_bytes, 0);
+        let json = board.to_json(&s, &vm.limits());
+        assert!(json.starts_with("{\"done\":true"), "{json}");
+        assert!(json.contains("\"failures\":0"), "{json}");
+    }
+}
