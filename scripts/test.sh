@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-ALL=(setup native wasm)
+ALL=(setup native loom wasm)
 STAGES=("${@:-${ALL[@]}}")
 declare -A TOOK
 

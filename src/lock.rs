@@ -113,7 +113,6 @@ impl SpinLock {
     }
 }
 
-#[cfg(not(loom))]
 impl Default for SpinLock {
     fn default() -> Self {
         Self::new()

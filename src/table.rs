@@ -297,17 +297,29 @@ impl Table {
         best.map(|(_, start)| start)
     }
 
+    /// Whether `start .. start + len` is free, so that a caller that just
+    /// grew the memory can take the pages it planned for: its fresh pages
+    /// (and a free tail it planned to stitch), rather than whatever best fit
+    /// a concurrent release may have made adjacent meanwhile.
+    pub(crate) fn fits_at(&self, start: usize, len: usize) -> bool {
+        let index = self.free.partition_point(|r| r.start <= start);
+        index
+            .checked_sub(1)
+            .is_some_and(|i| start + len <= self.free[i].end())
+    }
+
     /// How many pages past `memory_pages` (the memory's current end) must be
     /// grown for `len` pages aligned to `align` pages to fit, if nobody else
     /// grows first. A free run ending at our end, when that is also the
     /// memory's end, is extended rather than wasted (stitching).
+    /// Returns that count and the planned first page of the reservation.
     pub(crate) fn growth_needed(
         &self,
         len: usize,
         align: usize,
         base: usize,
         memory_pages: usize,
-    ) -> usize {
+    ) -> (usize, usize) {
         let start = match self.free.last() {
             Some(run) if run.end() == self.pages.len() && self.pages.len() == memory_pages => {
                 run.start
@@ -315,7 +327,7 @@ impl Table {
             _ => memory_pages,
         };
         let start = align_up(base + start, align) - base;
-        (start + len).saturating_sub(memory_pages).max(1)
+        ((start + len).saturating_sub(memory_pages).max(1), start)
     }
 
     /// Takes `start .. start + len`, which [`find`](Self::find) returned, out
@@ -543,7 +555,7 @@ impl Table {
 }
 
 /// Rounds `x` up to a multiple of `align`, a power of two.
-fn align_up(x: usize, align: usize) -> usize {
+pub(crate) fn align_up(x: usize, align: usize) -> usize {
     (x + align - 1) & !(align - 1)
 }
 
@@ -720,12 +732,35 @@ mod tests {
     }
 
     #[test]
+    fn growth_is_used_before_older_free_pages() {
+        let mut t = table(64);
+        assert!(t.insert_grown(0, 4, true));
+        t.claim(0, 4);
+        t.release(0, 4); // dirty, then coalesced with the growth below
+        assert!(t.insert_grown(4, 4, true));
+        assert_eq!(t.free, [run(0, 8)]);
+        assert_eq!(
+            t.find(4, 1, 0),
+            Some(0),
+            "plain best fit takes the dirty pages"
+        );
+        assert!(t.fits_at(4, 4), "the grower can take its fresh pages");
+        assert!(!t.fits_at(5, 4));
+        t.claim(6, 2);
+        assert!(!t.fits_at(4, 4), "no longer free");
+    }
+
+    #[test]
     fn growth_needed_extends_tail_only_at_memory_end() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 8, true));
         t.claim(0, 6);
-        assert_eq!(t.growth_needed(4, 1, 0, 8), 2, "tail of 2 reused");
-        assert_eq!(t.growth_needed(4, 1, 0, 12), 4, "foreign growth after us");
-        assert_eq!(t.growth_needed(4, 4, 0, 8), 4, "aligned start at 8");
+        assert_eq!(t.growth_needed(4, 1, 0, 8), (2, 6), "tail of 2 reused");
+        assert_eq!(
+            t.growth_needed(4, 1, 0, 12),
+            (4, 12),
+            "foreign growth after us"
+        );
+        assert_eq!(t.growth_needed(4, 4, 0, 8), (4, 8), "aligned start at 8");
     }
 }

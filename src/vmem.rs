@@ -5,7 +5,7 @@ use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
-use crate::table::{Action, Plan, Storage, Table, PAGES_PER_WASM_PAGE};
+use crate::table::{align_up, Action, Plan, Storage, Table, PAGES_PER_WASM_PAGE};
 use crate::{Error, PAGE_SIZE, WASM_PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -88,6 +88,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         let base = self.base_page();
         let limit = self.limit;
         let mut attempt = 0;
+        // After growing: where the pages this call planned for start.
+        let mut planned = None;
         loop {
             let mut plan = Plan::new();
             let found = self.table.with(|t| {
@@ -101,7 +103,10 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                         });
                     }
                 }
-                Ok(match t.find(len, align, base) {
+                let fit = planned
+                    .filter(|&start| t.fits_at(start, len))
+                    .or_else(|| t.find(len, align, base));
+                Ok(match fit {
                     Some(start) => {
                         t.claim(start, len);
                         let next = t.commit_batch(start, start + len, &mut plan);
@@ -109,11 +114,12 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                     }
                     None if attempt < STITCHING_ATTEMPTS => {
                         let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
-                        Err(t.growth_needed(len, align, base, memory_pages))
+                        let (pages, start) = t.growth_needed(len, align, base, memory_pages);
+                        Err((pages, Some((memory_pages, start))))
                     }
                     // Grown memory starts on a wasm page, so this much holds
                     // an aligned run by itself.
-                    None => Err(len + align.saturating_sub(PAGES_PER_WASM_PAGE)),
+                    None => Err((len + align.saturating_sub(PAGES_PER_WASM_PAGE), None)),
                 })
             })?;
             match found {
@@ -127,7 +133,15 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                     };
                     return Ok(self.pointer(start));
                 }
-                Err(pages) => self.grow(pages, size)?,
+                Err((pages, plan)) => {
+                    let grown = self.grow(pages, size)?;
+                    // The plan holds if the growth landed where it was
+                    // expected; otherwise use the growth's own aligned start.
+                    planned = Some(match plan {
+                        Some((expected, start)) if expected == grown => start,
+                        _ => align_up(base + grown, align) - base,
+                    });
+                }
             }
             attempt += 1;
         }
@@ -317,8 +331,9 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         }
     }
 
-    /// Grows linear memory by at least `pages` pages and records them.
-    fn grow(&self, pages: usize, size: usize) -> Result<(), Error> {
+    /// Grows linear memory by at least `pages` pages and records them;
+    /// returns the first page grown.
+    fn grow(&self, pages: usize, size: usize) -> Result<usize, Error> {
         let oom = Error::OutOfMemory { size };
         let wasm_pages = pages.div_ceil(PAGES_PER_WASM_PAGE);
         // Room in the table first, so grown pages are not lost for want of
@@ -331,7 +346,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         self.reserve_table(start + len).map_err(|_| oom)?;
         let zero = self.memory.grown_pages_read_zero();
         if self.table.with(|t| t.insert_grown(start, len, zero)) {
-            Ok(())
+            Ok(start)
         } else {
             Err(oom)
         }

@@ -29,6 +29,11 @@ pub struct SimMemory {
     size: AtomicUsize,
     failures: AtomicUsize,
     foreign_grows: AtomicUsize,
+    /// Under loom, one cell per 16 KiB page: every access to page contents
+    /// through the seam touches it, so loom reports two threads touching a
+    /// page without a happens-before edge between them.
+    #[cfg(loom)]
+    pages: alloc::vec::Vec<loom::cell::UnsafeCell<()>>,
 }
 
 // SAFETY: the region is a plain heap allocation owned by the value; the
@@ -69,6 +74,10 @@ impl SimMemory {
             size: AtomicUsize::new(0),
             failures: AtomicUsize::new(0),
             foreign_grows: AtomicUsize::new(0),
+            #[cfg(loom)]
+            pages: (0..capacity * crate::table::PAGES_PER_WASM_PAGE)
+                .map(|_| loom::cell::UnsafeCell::new(()))
+                .collect(),
         }
     }
 
@@ -129,6 +138,44 @@ impl SimMemory {
         }
     }
 
+    /// Whether all `len` bytes from `addr` equal `byte`, read through the
+    /// seam (so loom sees the reads).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee:
+    /// - `addr .. addr + len` lies inside the memory's current size;
+    /// - no other thread writes those bytes concurrently.
+    pub unsafe fn reads(&self, addr: usize, len: usize, byte: u8) -> bool {
+        self.track(addr, len, false);
+        // SAFETY: inside the region (caller), which is valid for reads; no
+        // concurrent writes (caller).
+        let bytes = unsafe {
+            core::slice::from_raw_parts(core::ptr::with_exposed_provenance::<u8>(addr), len)
+        };
+        bytes.iter().all(|&b| b == byte)
+    }
+
+    /// Records an access to the pages of `addr .. addr + len` for loom;
+    /// nothing otherwise.
+    #[inline]
+    fn track(&self, addr: usize, len: usize, write: bool) {
+        #[cfg(loom)]
+        if len > 0 {
+            let first = (addr - self.base()) / crate::PAGE_SIZE;
+            let last = (addr - self.base() + len - 1) / crate::PAGE_SIZE;
+            for cell in &self.pages[first..=last] {
+                if write {
+                    cell.with_mut(|_| ());
+                } else {
+                    cell.with(|_| ());
+                }
+            }
+        }
+        #[cfg(not(loom))]
+        let _ = (addr, len, write);
+    }
+
     fn take_failure(&self) -> bool {
         self.failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -170,5 +217,24 @@ unsafe impl LinearMemory for SimMemory {
 
     fn maximum(&self) -> Option<usize> {
         Some(self.capacity)
+    }
+
+    unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
+        self.track(addr, len, true);
+        // SAFETY: the range is inside the memory and unshared (caller).
+        unsafe {
+            core::ptr::write_bytes(
+                core::ptr::with_exposed_provenance_mut::<u8>(addr),
+                byte,
+                len,
+            )
+        }
+    }
+
+    unsafe fn read_byte(&self, addr: usize) -> u8 {
+        self.track(addr, 1, false);
+        // SAFETY: `addr` is inside the memory, not written concurrently
+        // (caller).
+        unsafe { core::ptr::with_exposed_provenance::<u8>(addr).read() }
     }
 }

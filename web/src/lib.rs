@@ -29,7 +29,12 @@ mod bindings {
     /// "multithreaded" or "single-threaded": the build this module is.
     #[wasm_bindgen]
     pub fn build_kind() -> String {
-        if cfg!(feature = "threads") { "multithreaded" } else { "single-threaded" }.into()
+        if cfg!(feature = "threads") {
+            "multithreaded"
+        } else {
+            "single-threaded"
+        }
+        .into()
     }
 
     /// Starts `workers` workers of `rounds` collections each on the rayon
@@ -91,6 +96,10 @@ mod bindings {
     pub fn unprobe(addr: usize) -> bool {
         // SAFETY: `addr` came from `probe` and the page is not used again;
         // a wrong address is refused by the crate.
-        unsafe { vmem().release(addr as *mut u8, wasm_vmem::PAGE_SIZE).is_ok() }
+        unsafe {
+            vmem()
+                .release(addr as *mut u8, wasm_vmem::PAGE_SIZE)
+                .is_ok()
+        }
     }
 }

@@ -174,7 +174,10 @@ impl<'b> Worker<'b> {
     }
 
     fn tag(&self) -> u8 {
-        (self.slot as u8).wrapping_mul(37).wrapping_add(self.round as u8) | 1
+        (self.slot as u8)
+            .wrapping_mul(37)
+            .wrapping_add(self.round as u8)
+            | 1
     }
 
     fn survivor_tag(&self) -> u8 {
@@ -257,7 +260,7 @@ impl<'b> Worker<'b> {
         }
         self.round += 1;
         self.board.collections[self.slot].fetch_add(1, Relaxed);
-        if self.round % REPLACE_EVERY == 0 {
+        if self.round.is_multiple_of(REPLACE_EVERY) {
             let old = self.segments.remove(0);
             // SAFETY: this worker's segment, not used again.
             unsafe {
@@ -290,7 +293,9 @@ impl<'b> Worker<'b> {
 /// concurrently.
 unsafe fn all(p: *const u8, len: usize, byte: u8) -> bool {
     // SAFETY: readable and unshared (caller).
-    unsafe { core::slice::from_raw_parts(p, len) }.iter().all(|&b| b == byte)
+    unsafe { core::slice::from_raw_parts(p, len) }
+        .iter()
+        .all(|&b| b == byte)
 }
 
 #[cfg(test)]
