@@ -39,7 +39,8 @@ fn run<P: Policy>(name: &str) {
             let old = segments.remove(0);
             // SAFETY: our segment, not used again.
             unsafe {
-                vm.release(old.wrapping_add(SEGMENT / 2), SEGMENT / 2).expect("release");
+                vm.release(old.wrapping_add(SEGMENT / 2), SEGMENT / 2)
+                    .expect("release");
                 vm.release(old, SEGMENT / 2).expect("release");
             }
             segments.push(vm.reserve(SEGMENT, SEGMENT).expect("reserve").as_ptr());
@@ -48,7 +49,10 @@ fn run<P: Policy>(name: &str) {
     let s = vm.stats();
     let l = vm.limits();
     let mib = |b: usize| b as f64 / MIB as f64;
-    println!("{name}: {COLLECTIONS} collections over 3 segments of {} MiB", SEGMENT / MIB);
+    println!(
+        "{name}: {COLLECTIONS} collections over 3 segments of {} MiB",
+        SEGMENT / MIB
+    );
     println!(
         "  reserved {:.1} MiB (committed {:.1}, decommitted {:.1}), free {:.1} MiB zero + {:.1} MiB dirty",
         mib(s.reserved_bytes),

@@ -13,6 +13,11 @@
 //! sorted by start, disjoint and never adjacent, i.e. always coalesced.
 //! `count[s]` is the number of pages in state `s`.
 //!
+//! `claiming` counts pages that a `reserve` in flight has taken out of the
+//! free runs but not yet processed: they still read `FreeZero` or
+//! `FreeDirty` here, belong to no run, and become `Committed` batch by batch
+//! ([`Table::claim_batch`]). Only the claimer knows them.
+//!
 //! # Locking and allocation
 //!
 //! A `Table` is plain data with no unsafe code. The single-threaded build
@@ -45,8 +50,6 @@ pub(crate) enum PageState {
     FreeDirty,
     /// Reserved and committed: the owner's data.
     Committed,
-    /// Claimed by a `reserve` still in progress; its claimer zeroes it.
-    ClaimedDirty,
     /// Reserved, decommitted, and reads zero (the eager policy).
     DecommittedZero,
     /// Reserved, decommitted, holds a sentinel at its first byte and maybe
@@ -54,7 +57,11 @@ pub(crate) enum PageState {
     DecommittedDirty,
 }
 
-const STATES: usize = 7;
+const STATES: usize = 6;
+
+/// Pages processed per lock acquisition by the batched operations, so that
+/// a critical section is bounded by a constant, not by the range size.
+pub(crate) const BATCH_PAGES: usize = 64;
 
 impl PageState {
     fn is_reserved(self) -> bool {
@@ -196,6 +203,8 @@ pub(crate) struct Table {
     free: Vec<Run>,
     /// Pages per state, indexed by `PageState as usize`.
     count: [usize; STATES],
+    /// Pages claimed by reserves in flight, not yet committed.
+    claiming: usize,
     counters: Counters,
 }
 
@@ -207,6 +216,7 @@ impl Table {
             pages: Vec::new(),
             free: Vec::new(),
             count: [0; STATES],
+            claiming: 0,
             counters: Counters {
                 grows: 0,
                 grown_pages: 0,
@@ -243,7 +253,7 @@ impl Table {
     /// Pages currently reserved (committed, decommitted or being claimed).
     pub(crate) fn reserved_pages(&self) -> usize {
         self.n(PageState::Committed)
-            + self.n(PageState::ClaimedDirty)
+            + self.claiming
             + self.n(PageState::DecommittedZero)
             + self.n(PageState::DecommittedDirty)
     }
@@ -330,23 +340,14 @@ impl Table {
         ((start + len).saturating_sub(memory_pages).max(1), start)
     }
 
-    /// Takes `start .. start + len`, which [`find`](Self::find) returned, out
-    /// of the free runs. Pages that read zero become committed at once;
-    /// dirty ones become `ClaimedDirty`, for [`commit_batch`] to zero.
-    ///
-    /// [`commit_batch`]: Self::commit_batch
+    /// Takes `start .. start + len`, which [`find`](Self::find) or
+    /// [`fits_at`](Self::fits_at) vouched for, out of the free runs: O(log
+    /// runs), whatever the length. The pages are committed by
+    /// [`claim_batch`](Self::claim_batch).
     pub(crate) fn claim(&mut self, start: usize, len: usize) {
         let index = self.free.partition_point(|r| r.start <= start) - 1;
         let run = self.free[index];
         debug_assert!(run.start <= start && start + len <= run.end());
-        for page in start..start + len {
-            if self.pages[page] == PageState::FreeZero {
-                self.counters.bytes_zero_skipped += PAGE_BYTES;
-                self.set(page, PageState::Committed);
-            } else {
-                self.set(page, PageState::ClaimedDirty);
-            }
-        }
         let left = Run {
             start: run.start,
             len: start - run.start,
@@ -366,16 +367,38 @@ impl Table {
                 self.free.remove(index);
             }
         }
+        self.claiming += len;
         let reserved = self.reserved_pages();
         let peak = &mut self.counters.peak_reserved_pages;
         *peak = (*peak).max(reserved);
     }
 
-    /// Commits pages `from .. end` (all reserved or claimed) until the plan
-    /// is full; returns where it stopped (`end` when done). Decommitted
-    /// pages that read zero are committed as they are; dirty ones are
-    /// planned for zeroing; committed pages keep their contents.
+    /// Commits claimed pages `from .. end`, at most [`BATCH_PAGES`] and until
+    /// the plan is full; returns where it stopped. Pages that read zero are
+    /// committed as they are; dirty ones are planned for zeroing.
+    pub(crate) fn claim_batch(&mut self, from: usize, end: usize, plan: &mut Plan) -> usize {
+        for page in from..end.min(from + BATCH_PAGES) {
+            if self.pages[page] == PageState::FreeZero {
+                self.counters.bytes_zero_skipped += PAGE_BYTES;
+            } else {
+                debug_assert_eq!(self.pages[page], PageState::FreeDirty);
+                if !plan.push(page, Action::Zero) {
+                    return page;
+                }
+                self.counters.bytes_zeroed += PAGE_BYTES;
+            }
+            self.set(page, PageState::Committed);
+            self.claiming -= 1;
+        }
+        end.min(from + BATCH_PAGES)
+    }
+
+    /// Commits reserved pages `from .. end`, at most [`BATCH_PAGES`] and
+    /// until the plan is full; returns where it stopped (`end` when done).
+    /// Decommitted pages that read zero are committed as they are; dirty
+    /// ones are planned for zeroing; committed pages keep their contents.
     pub(crate) fn commit_batch(&mut self, from: usize, end: usize, plan: &mut Plan) -> usize {
+        let end = end.min(from + BATCH_PAGES);
         for page in from..end {
             let action = match self.pages[page] {
                 PageState::DecommittedZero => {
@@ -384,7 +407,6 @@ impl Table {
                     continue;
                 }
                 PageState::DecommittedDirty => Action::CheckSentinelThenZero,
-                PageState::ClaimedDirty => Action::Zero,
                 _ => continue,
             };
             if !plan.push(page, action) {
@@ -396,8 +418,8 @@ impl Table {
         end
     }
 
-    /// Decommits pages `from .. end` (all reserved) until the plan is full;
-    /// returns where it stopped. Eager: committed pages are planned for
+    /// Decommits reserved pages `from .. end`, at most [`BATCH_PAGES`] and
+    /// until the plan is full; returns where it stopped. Eager: committed pages are planned for
     /// zeroing and become `DecommittedZero`. Lazy: they get a sentinel and
     /// become `DecommittedDirty`. Decommitted pages are left alone.
     pub(crate) fn decommit_batch(
@@ -412,6 +434,7 @@ impl Table {
         } else {
             (Action::WriteSentinel, PageState::DecommittedDirty)
         };
+        let end = end.min(from + BATCH_PAGES);
         for page in from..end {
             if self.pages[page] != PageState::Committed {
                 continue;
@@ -507,7 +530,7 @@ impl Table {
         let c = &self.counters;
         Stats {
             reserved_bytes: self.reserved_pages() * PAGE_SIZE,
-            committed_bytes: bytes(PageState::Committed) + bytes(PageState::ClaimedDirty),
+            committed_bytes: bytes(PageState::Committed) + self.claiming * PAGE_SIZE,
             decommitted_bytes: bytes(PageState::DecommittedZero)
                 + bytes(PageState::DecommittedDirty),
             free_zero_bytes: bytes(PageState::FreeZero),
@@ -574,6 +597,19 @@ mod tests {
         Run { start, len }
     }
 
+    /// Claims and commits `start .. start + len`; returns the content steps.
+    fn take(t: &mut Table, start: usize, len: usize) -> std::vec::Vec<Step> {
+        t.claim(start, len);
+        let mut steps = std::vec::Vec::new();
+        let mut from = start;
+        while from < start + len {
+            let mut plan = Plan::new();
+            from = t.claim_batch(from, start + len, &mut plan);
+            steps.extend_from_slice(plan.steps());
+        }
+        steps
+    }
+
     #[test]
     fn growth_marks_gap_foreign_and_stitches_contiguous_growth() {
         let mut t = table(64);
@@ -609,7 +645,7 @@ mod tests {
     fn find_is_best_fit_and_aligned() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 40, true));
-        t.claim(0, 40);
+        take(&mut t, 0, 40);
         t.release(2, 10); // run 2..12
         t.release(20, 3); // run 20..23
         assert_eq!(t.find(3, 1, 0), Some(20), "smallest run that fits");
@@ -625,9 +661,9 @@ mod tests {
     fn claim_splits_and_release_coalesces() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 16, true));
-        t.claim(4, 4);
+        take(&mut t, 4, 4);
         assert_eq!(t.free, [run(0, 4), run(8, 8)]);
-        t.claim(0, 4);
+        take(&mut t, 0, 4);
         assert_eq!(t.free, [run(8, 8)]);
         t.release(4, 2);
         assert_eq!(t.free, [run(4, 2), run(8, 8)]);
@@ -642,16 +678,13 @@ mod tests {
     fn dirty_pages_are_zeroed_once_and_zero_pages_skipped() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 8, true));
-        t.claim(0, 8);
+        take(&mut t, 0, 8);
         assert_eq!(t.counters.bytes_zero_skipped, 8 * PAGE_BYTES);
         t.release(2, 3);
         assert_eq!(t.n(PageState::FreeDirty), 3);
         let start = t.find(3, 1, 0).unwrap();
-        t.claim(start, 3);
-        let mut plan = Plan::new();
-        assert_eq!(t.commit_batch(start, start + 3, &mut plan), start + 3);
         assert_eq!(
-            plan.steps(),
+            take(&mut t, start, 3),
             [Step {
                 run: run(2, 3),
                 action: Action::Zero
@@ -662,10 +695,27 @@ mod tests {
     }
 
     #[test]
+    fn batches_are_bounded() {
+        let mut t = table(1024);
+        assert!(t.insert_grown(0, 512, true));
+        take(&mut t, 0, 512);
+        let mut plan = Plan::new();
+        assert_eq!(t.decommit_batch(0, 512, true, &mut plan), BATCH_PAGES);
+        assert_eq!(plan.steps().len(), 1, "one contiguous step");
+        plan.clear();
+        assert_eq!(t.commit_batch(0, 512, &mut plan), BATCH_PAGES);
+        plan.clear();
+        t.release(0, 512);
+        t.claim(0, 512);
+        assert_eq!(t.claim_batch(0, 512, &mut plan), BATCH_PAGES);
+        assert_eq!(t.reserved_pages(), 512, "claimed pages count as reserved");
+    }
+
+    #[test]
     fn commit_is_page_by_page() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 8, true));
-        t.claim(0, 8);
+        take(&mut t, 0, 8);
         let mut plan = Plan::new();
         t.decommit_batch(2, 4, false, &mut plan);
         assert_eq!(plan.steps()[0].action, Action::WriteSentinel);
@@ -689,7 +739,7 @@ mod tests {
     fn full_plan_stops_and_resumes() {
         let mut t = table(256);
         assert!(t.insert_grown(0, 100, true));
-        t.claim(0, 100);
+        take(&mut t, 0, 100);
         let mut plan = Plan::new();
         // Decommit every other page: 50 separate steps.
         for p in (0..100).step_by(2) {
@@ -707,7 +757,7 @@ mod tests {
         let mut zeroed = 0;
         while from < 100 {
             plan.clear();
-            from = t.commit_batch(from, 100, &mut plan);
+            from = t.claim_batch(from, 100, &mut plan);
             zeroed += plan.steps().iter().map(|s| s.run.len).sum::<usize>();
             batches += 1;
         }
@@ -721,9 +771,9 @@ mod tests {
         let mut t = table(64);
         assert!(t.insert_grown(4, 8, false));
         t.claim(4, 4);
-        assert!(!t.is_reserved(4, 1), "dirty pages being claimed");
+        assert!(!t.is_reserved(4, 1), "pages being claimed");
         let mut plan = Plan::new();
-        t.commit_batch(4, 8, &mut plan);
+        t.claim_batch(4, 8, &mut plan);
         assert!(t.is_reserved(4, 4));
         assert!(!t.is_reserved(3, 2), "foreign");
         assert!(!t.is_reserved(7, 2), "free");
@@ -735,7 +785,7 @@ mod tests {
     fn growth_is_used_before_older_free_pages() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 4, true));
-        t.claim(0, 4);
+        take(&mut t, 0, 4);
         t.release(0, 4); // dirty, then coalesced with the growth below
         assert!(t.insert_grown(4, 4, true));
         assert_eq!(t.free, [run(0, 8)]);
@@ -746,7 +796,7 @@ mod tests {
         );
         assert!(t.fits_at(4, 4), "the grower can take its fresh pages");
         assert!(!t.fits_at(5, 4));
-        t.claim(6, 2);
+        take(&mut t, 6, 2);
         assert!(!t.fits_at(4, 4), "no longer free");
     }
 
@@ -754,7 +804,7 @@ mod tests {
     fn growth_needed_extends_tail_only_at_memory_end() {
         let mut t = table(64);
         assert!(t.insert_grown(0, 8, true));
-        t.claim(0, 6);
+        take(&mut t, 0, 6);
         assert_eq!(t.growth_needed(4, 1, 0, 8), (2, 6), "tail of 2 reused");
         assert_eq!(
             t.growth_needed(4, 1, 0, 12),

@@ -5,7 +5,7 @@ use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
-use crate::table::{align_up, Action, Plan, Storage, Table, PAGES_PER_WASM_PAGE};
+use crate::table::{align_up, Action, Plan, Storage, Table, BATCH_PAGES, PAGES_PER_WASM_PAGE};
 use crate::{Error, PAGE_SIZE, WASM_PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -109,7 +109,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 Ok(match fit {
                     Some(start) => {
                         t.claim(start, len);
-                        let next = t.commit_batch(start, start + len, &mut plan);
+                        let next = t.claim_batch(start, start + len, &mut plan);
                         Ok((start, next))
                     }
                     None if attempt < STITCHING_ATTEMPTS => {
@@ -126,11 +126,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 Ok((start, next)) => {
                     // SAFETY: the pages were claimed by this call under the
                     // lock; nobody else can reach them before we return.
-                    unsafe {
-                        self.finish(next, start + len, plan, |t, from, end, plan| {
-                            t.commit_batch(from, end, plan)
-                        })
-                    };
+                    unsafe { self.finish(next, start + len, plan, Table::claim_batch) };
                     return Ok(self.pointer(start));
                 }
                 Err((pages, plan)) => {
@@ -167,20 +163,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Callers must guarantee that no other thread accesses or operates on
     /// the range during the call.
     pub unsafe fn commit(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
-        let (start, len) = self.range(ptr, size)?;
-        let mut plan = Plan::new();
-        let next = self.table.with(|t| {
-            self.check_reserved(t, ptr, start, len)?;
-            Ok(t.commit_batch(start, start + len, &mut plan))
-        })?;
-        // SAFETY: the range is reserved by the caller, who guarantees no
-        // concurrent access to it.
-        unsafe {
-            self.finish(next, start + len, plan, |t, from, end, plan| {
-                t.commit_batch(from, end, plan)
-            })
-        };
-        Ok(())
+        // SAFETY: the caller guarantees no concurrent access to the range.
+        unsafe { self.batched(ptr, size, Table::commit_batch) }
     }
 
     /// Decommits the reserved range: its contents are no longer needed and
@@ -201,20 +185,12 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Callers must guarantee that no other thread accesses or operates on
     /// the range during the call.
     pub unsafe fn decommit(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
-        let (start, len) = self.range(ptr, size)?;
-        let mut plan = Plan::new();
-        let next = self.table.with(|t| {
-            self.check_reserved(t, ptr, start, len)?;
-            Ok(t.decommit_batch(start, start + len, P::EAGER_DECOMMIT, &mut plan))
-        })?;
-        // SAFETY: the range is reserved by the caller, who guarantees no
-        // concurrent access to it.
+        // SAFETY: the caller guarantees no concurrent access to the range.
         unsafe {
-            self.finish(next, start + len, plan, |t, from, end, plan| {
+            self.batched(ptr, size, |t, from, end, plan| {
                 t.decommit_batch(from, end, P::EAGER_DECOMMIT, plan)
             })
-        };
-        Ok(())
+        }
     }
 
     /// Says the contents of the reserved range are no longer needed but the
@@ -234,8 +210,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// during the call.
     pub unsafe fn reset(&self, ptr: *mut u8, size: usize) -> Result<bool, Error> {
         let (start, len) = self.range(ptr, size)?;
-        self.table
-            .with(|t| self.check_reserved(t, ptr, start, len))?;
+        self.check_reserved(ptr, start, len)?;
         Ok(false)
     }
 
@@ -255,11 +230,23 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// call, and that no other thread operates on it during the call.
     pub unsafe fn release(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         let (start, len) = self.range(ptr, size)?;
-        self.table.with(|t| {
-            self.check_reserved(t, ptr, start, len)?;
-            t.release(start, len);
-            Ok(())
-        })
+        if len <= BATCH_PAGES {
+            return self.table.with(|t| {
+                if !t.is_reserved(start, len) {
+                    return Err(not_reserved(ptr, len));
+                }
+                t.release(start, len);
+                Ok(())
+            });
+        }
+        // Long ranges: validate all first (nothing changes on error), then
+        // release batch by batch; the caller owns the range meanwhile.
+        self.check_reserved(ptr, start, len)?;
+        for from in (start..start + len).step_by(BATCH_PAGES) {
+            let n = BATCH_PAGES.min(start + len - from);
+            self.table.with(|t| t.release(from, n));
+        }
+        Ok(())
     }
 
     /// Exact statistics (see [`Stats`]).
@@ -314,21 +301,51 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         Ok((offset / PAGE_SIZE, bytes / PAGE_SIZE))
     }
 
-    fn check_reserved(
-        &self,
-        t: &Table,
-        ptr: *mut u8,
-        start: usize,
-        len: usize,
-    ) -> Result<(), Error> {
-        if t.is_reserved(start, len) {
-            Ok(())
-        } else {
-            Err(Error::NotReserved {
-                addr: ptr.addr(),
-                size: len * PAGE_SIZE,
-            })
+    /// Checks that `start .. start + len` is reserved, [`BATCH_PAGES`] per
+    /// lock acquisition. The caller owns the range (a safety obligation of
+    /// every range operation), so no valid call changes it meanwhile.
+    fn check_reserved(&self, ptr: *mut u8, start: usize, len: usize) -> Result<(), Error> {
+        for from in (start..start + len).step_by(BATCH_PAGES) {
+            let n = BATCH_PAGES.min(start + len - from);
+            if !self.table.with(|t| t.is_reserved(from, n)) {
+                return Err(not_reserved(ptr, len));
+            }
         }
+        Ok(())
+    }
+
+    /// Validates the range, then applies `step` batch by batch (commit,
+    /// decommit). A range of one batch is validated and processed in one
+    /// lock acquisition.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that no other thread accesses or operates on
+    /// the range during the call.
+    unsafe fn batched(
+        &self,
+        ptr: *mut u8,
+        size: usize,
+        step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
+    ) -> Result<(), Error> {
+        let (start, len) = self.range(ptr, size)?;
+        let end = start + len;
+        let mut plan = Plan::new();
+        let next = if len <= BATCH_PAGES {
+            self.table.with(|t| {
+                if !t.is_reserved(start, len) {
+                    return Err(not_reserved(ptr, len));
+                }
+                Ok(step(t, start, end, &mut plan))
+            })?
+        } else {
+            self.check_reserved(ptr, start, len)?;
+            start
+        };
+        // SAFETY: the range is reserved by the caller, who guarantees no
+        // concurrent access to it.
+        unsafe { self.finish(next, end, plan, step) };
+        Ok(())
     }
 
     /// Grows linear memory by at least `pages` pages and records them;
@@ -448,6 +465,13 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         // Owned pages are never at address 0: on wasm32 page 0 holds the
         // module's data and is foreign.
         NonNull::new(core::ptr::with_exposed_provenance_mut(addr)).unwrap_or(NonNull::dangling())
+    }
+}
+
+fn not_reserved(ptr: *mut u8, pages: usize) -> Error {
+    Error::NotReserved {
+        addr: ptr.addr(),
+        size: pages * PAGE_SIZE,
     }
 }
 

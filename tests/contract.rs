@@ -20,6 +20,7 @@ both_builds!(
     rule6_bad_requests_are_errors,
     rule7_bad_ranges_are_errors_and_change_nothing,
     rule7_double_release_is_an_error,
+    rule7_long_range_is_checked_before_any_change,
     rule8_grow_failure_leaves_everything_intact,
     rule8_limit_is_enforced,
     rule8_memory_maximum_is_out_of_memory,
@@ -408,6 +409,36 @@ fn rule7_double_release_is_an_error<P: Policy>() {
     let part = unsafe { vm.release(p.add(pages(1)), 1) };
     assert!(matches!(part, Err(Error::NotReserved { .. })));
     assert_eq!(vm.stats(), before);
+}
+
+fn rule7_long_range_is_checked_before_any_change<P: Policy>() {
+    // Long ranges are validated and processed in batches (bounded lock
+    // hold time); a bad page at the very end must still change nothing.
+    let vm = vmem::<P>(16 * MIB);
+    let n = 300;
+    let p = vm.reserve(pages(n), PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe {
+        fill(p, pages(n), 0x6C);
+        vm.decommit(p.add(pages(100)), pages(100)).unwrap();
+        vm.release(p.add(pages(n - 1)), PAGE_SIZE).unwrap();
+    }
+    let before = vm.stats();
+    for (i, result) in range_ops(&vm, p, pages(n)).into_iter().enumerate() {
+        assert!(matches!(result, Err(Error::NotReserved { .. })), "op {i}: {result:?}");
+        assert_eq!(vm.stats(), before, "op {i} changed state");
+    }
+    // SAFETY: ours; the refused calls touched nothing.
+    unsafe {
+        assert!(all(p, pages(100), 0x6C) && all(p.add(pages(200)), pages(n - 201), 0x6C));
+        // And the valid long range works, batch by batch.
+        vm.commit(p, pages(n - 1)).unwrap();
+        assert!(all(p.add(pages(100)), pages(100), 0));
+        vm.release(p, pages(n - 1)).unwrap();
+    }
+    assert_eq!(vm.stats().reserved_bytes, 0);
+    assert_eq!(vm.stats().free_runs, 1, "released batches coalesced");
+    vm.check_invariants();
 }
 
 fn rule8_grow_failure_leaves_everything_intact<P: Policy>() {
