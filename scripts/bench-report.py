@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Turns one benchmark run into tables and plots.
+
+Reads target/bench-figures.json (written by `cargo bench -p wasm-vmem-bench`)
+and criterion's estimates (target/criterion/<group>/<backend>/new/estimates.json),
+writes PNG plots to docs/bench/ and replaces the results section of
+BENCHMARKS.md (between the RESULTS markers) with tables.
+
+  python3 scripts/bench-report.py        (needs matplotlib: scripts/bench.sh installs it)
+"""
+import json
+import pathlib
+import platform
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+OUT = ROOT / "docs" / "bench"
+
+
+def criterion_ms(group, backend):
+    safe = backend.replace("(", "_").replace(")", "_").replace(" ", "_")
+    for name in (backend, safe):
+        f = TARGET / "criterion" / group / name / "new" / "estimates.json"
+        if f.exists():
+            return json.loads(f.read_text())["mean"]["point_estimate"] / 1e6
+    hits = [p for p in (TARGET / "criterion" / group).glob("*/new/estimates.json")
+            if json.loads((p.parent.parent / "new" / "benchmark.json").read_text()).get("value_str") == backend]
+    if hits:
+        return json.loads(hits[0].read_text())["mean"]["point_estimate"] / 1e6
+    return None
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    import os
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
+
+
+def main():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = json.loads((TARGET / "bench-figures.json").read_text())
+    OUT.mkdir(parents=True, exist_ok=True)
+    md = [f"Machine: {machine()}.", ""]
+
+    # Time ratios from criterion (one `cargo bench` run).
+    md += ["### Time (criterion, mean per trace) and ratio baseline ÷ wasm-vmem", "",
+           "| build | trace | backend | ms | ÷ wasm-vmem |", "|---|---|---|---:|---:|"]
+    ratios = {}
+    for build in ("st", "mt"):
+        names = [b["name"] for b in fig[build]["backends"]]
+        for trace in ("gc", "churn"):
+            times = [criterion_ms(f"{trace}-{build}", n) for n in names]
+            for n, t in zip(names, times):
+                r = t / times[0] if t and times[0] else None
+                ratios[(build, trace, n)] = r
+                md.append(f"| {build.upper()} | {trace} | {n} | {t:.2f} | {r:.2f} |" if t else f"| {build.upper()} | {trace} | {n} | n/a | n/a |")
+    md.append("")
+
+    md += ["### Bytes zeroed ÷ bytes that had to be zeroed (1.00 is the floor), peak memory ÷ peak live", "",
+           "| build | backend | GC-like | churn | churn peak memory ÷ peak live |", "|---|---|---:|---:|---:|"]
+    for build in ("st", "mt"):
+        for b in fig[build]["backends"]:
+            mem = f"{b['peak_memory_ratio']:.3f}" if b["peak_memory_ratio"] is not None else "n/a (not measurable)"
+            md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} |")
+    md.append("")
+
+    md += ["### Interleaved medians (same run, all backends alternating)", "",
+           "| build | backend | GC-like ms | churn ms | GC ÷ wasm-vmem | churn ÷ wasm-vmem |", "|---|---|---:|---:|---:|---:|"]
+    for build in ("st", "mt"):
+        g, c = fig[build]["gc_seconds"], fig[build]["churn_seconds"]
+        for i, b in enumerate(fig[build]["backends"]):
+            md.append(f"| {build.upper()} | {b['name']} | {g[i]*1e3:.2f} | {c[i]*1e3:.2f} | {g[i]/g[0]:.2f} | {c[i]/c[0]:.2f} |")
+    md.append("")
+
+    md += ["### Contention: reserve/write/decommit/commit/release of 64 KiB", "",
+           "| backend | ops/s, 1 thread | ops/s, 2 threads | 2 ÷ 1 |", "|---|---:|---:|---:|"]
+    for c in fig["mt"]["contention"]:
+        md.append(f"| {c['name']} | {c['ops_1t']:.0f} | {c['ops_2t']:.0f} | {c['ops_2t']/c['ops_1t']:.2f} |")
+    md.append("")
+
+    md += ["### Lock hold time (multithreaded build) against range size", "",
+           "| range | mean ns per acquisition | max ns |", "|---:|---:|---:|"]
+    for h in fig["lock_hold"]:
+        md.append(f"| {h['bytes'] // 1024} KiB | {h['mean_ns']:.0f} | {h['max_ns']} |")
+    md.append("")
+
+    # Plots.
+    fig1, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, build in zip(axes, ("st", "mt")):
+        names = [b["name"] for b in fig[build]["backends"]]
+        x = range(len(names))
+        for k, trace in enumerate(("gc", "churn")):
+            vals = [ratios.get((build, trace, n)) or 0 for n in names]
+            ax.bar([i + k * 0.4 for i in x], vals, 0.4, label=trace)
+        ax.axhline(1, color="black", lw=0.8)
+        ax.set_xticks([i + 0.2 for i in x], [n.replace(" (", "\n(") for n in names], fontsize=8)
+        ax.set_title(f"time ÷ wasm-vmem ({build.upper()}), higher = wasm-vmem faster")
+        ax.legend()
+    fig1.tight_layout()
+    fig1.savefig(OUT / "time-ratios.png", dpi=110)
+
+    fig2, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, build in zip(axes, ("st", "mt")):
+        bs = fig[build]["backends"]
+        x = range(len(bs))
+        ax.bar([i for i in x], [b["zero_ratio_gc"] for b in bs], 0.4, label="GC-like")
+        ax.bar([i + 0.4 for i in x], [b["zero_ratio_churn"] for b in bs], 0.4, label="churn")
+        ax.axhline(1, color="black", lw=0.8)
+        ax.set_xticks([i + 0.2 for i in x], [b["name"].replace(" (", "\n(") for b in bs], fontsize=8)
+        ax.set_title(f"bytes zeroed ÷ bytes that had to be ({build.upper()})")
+        ax.legend()
+    fig2.tight_layout()
+    fig2.savefig(OUT / "zeroing.png", dpi=110)
+
+    fig3, ax = plt.subplots(figsize=(6, 4))
+    hs = fig["lock_hold"]
+    ax.plot([h["bytes"] / 1024 for h in hs], [h["mean_ns"] for h in hs], "o-", label="mean")
+    ax.plot([h["bytes"] / 1024 for h in hs], [h["max_ns"] for h in hs], "s--", label="max")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("range size (KiB)")
+    ax.set_ylabel("ns per lock hold")
+    ax.set_title("lock hold time against range size (MT)")
+    ax.legend()
+    fig3.tight_layout()
+    fig3.savefig(OUT / "lock-hold.png", dpi=110)
+
+    fig4, ax = plt.subplots(figsize=(7, 4))
+    cs = fig["mt"]["contention"]
+    x = range(len(cs))
+    ax.bar([i for i in x], [c["ops_1t"] for c in cs], 0.4, label="1 thread")
+    ax.bar([i + 0.4 for i in x], [c["ops_2t"] for c in cs], 0.4, label="2 threads")
+    ax.set_xticks([i + 0.2 for i in x], [c["name"].replace(" (", "\n(") for c in cs], fontsize=8)
+    ax.set_ylabel("ops/s")
+    ax.set_title("contention trace throughput")
+    ax.legend()
+    fig4.tight_layout()
+    fig4.savefig(OUT / "contention.png", dpi=110)
+
+    md += ["![time ratios](docs/bench/time-ratios.png)", "![zeroing](docs/bench/zeroing.png)",
+           "![lock hold](docs/bench/lock-hold.png)", "![contention](docs/bench/contention.png)", ""]
+
+    bench_md = ROOT / "BENCHMARKS.md"
+    text = bench_md.read_text()
+    start, end = "<!-- RESULTS START -->", "<!-- RESULTS END -->"
+    a, b = text.index(start) + len(start), text.index(end)
+    bench_md.write_text(text[:a] + "\n" + "\n".join(md) + "\n" + text[b:])
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
