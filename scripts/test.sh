@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-ALL=(setup native loom wasm)
+ALL=(setup native loom miri bench wasm)
 STAGES=("${@:-${ALL[@]}}")
 declare -A TOOK
 
