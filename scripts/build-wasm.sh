@@ -1,28 +1,48 @@
 #!/usr/bin/env bash
 # Builds the demo module in both variants and binds them for the web:
-#   web/pkg-st  single-threaded (stable, plain wasm32)
-#   web/pkg-mt  multithreaded (nightly, atomics, shared memory; see .cargo/wasm-mt.toml)
+#   web/pkg-st  single-threaded (stable, plain wasm32, no flags)
+#   web/pkg-mt  multithreaded (nightly, -Z build-std, atomics, shared memory,
+#               --max-memory; all in .cargo/wasm-mt.toml, loaded only here)
+# and copies uPlot from npm into web/vendor/, so web/ is a servable
+# directory. Checks each module's memory: shared for mt, unshared for st.
 # Usage: scripts/build-wasm.sh [st] [mt]   (default: both)
+# Needs scripts/setup.sh (wasm-bindgen in .tools/, npm packages) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$PATH"
-variants=("${@:-st mt}")
-variants=(${variants[*]})
+[ $# -gt 0 ] || set -- st mt
 
-for v in "${variants[@]}"; do
+for v in "$@"; do
+    start=$SECONDS
     case $v in
     st)
         cargo wasm-st
         wasm="target/wasm32-unknown-unknown/release/wasm_vmem_web.wasm"
         ;;
     mt)
+        # The linker's --max-memory and the crate's WASM_VMEM_MAX_MEMORY
+        # must agree: the module's maximum is checked against both below.
+        max=$(grep -o 'max-memory=[0-9]*' .cargo/wasm-mt.toml | cut -d= -f2)
+        env_max=$(sed -n 's/^WASM_VMEM_MAX_MEMORY = "\([0-9]*\)"/\1/p' .cargo/wasm-mt.toml)
+        if [ -z "$max" ] || [ "$max" != "$env_max" ]; then
+            echo "build-wasm: .cargo/wasm-mt.toml: --max-memory=$max but WASM_VMEM_MAX_MEMORY=$env_max" >&2
+            exit 1
+        fi
         cargo +nightly wasm-mt
         wasm="target/wasm-mt/wasm32-unknown-unknown/release/wasm_vmem_web.wasm"
         ;;
-    *) echo "unknown variant $v" >&2; exit 2 ;;
+    *) echo "unknown variant $v (st or mt)" >&2; exit 2 ;;
     esac
     rm -rf "web/pkg-$v"
     wasm-bindgen --target web --out-dir "web/pkg-$v" "$wasm"
-    want=$([ "$v" = mt ] && echo shared || echo unshared)
-    node web/check-wasm.mjs "web/pkg-$v/wasm_vmem_web_bg.wasm" "$want"
+    if [ "$v" = mt ]; then
+        node web/check-wasm.mjs "web/pkg-$v/wasm_vmem_web_bg.wasm" shared "$max"
+    else
+        node web/check-wasm.mjs "web/pkg-$v/wasm_vmem_web_bg.wasm" unshared
+    fi
+    echo "build-wasm: $v built and bound in $((SECONDS - start)) s"
 done
+
+mkdir -p web/vendor/uplot
+cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+    web/node_modules/uplot/LICENSE web/vendor/uplot/

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need, when missing (idempotent):
-# the wasm32 target, nightly's rust-src (for -Z build-std) and Miri,
-# wasm-bindgen-cli at exactly the version in Cargo.lock (into .tools/),
-# Debian's chromium and chromedriver, and the npm packages of web/.
+# Installs what the demo and the tests need, only what is missing
+# (idempotent, quick when everything is there):
+#   - the stable wasm32-unknown-unknown target (single-threaded build);
+#   - a nightly toolchain with rust-src (multithreaded build: -Z build-std)
+#     and Miri;
+#   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
+#     into .tools/ (gitignored);
+#   - Debian's chromium and chromium-driver (browser tests);
+#   - the npm packages of web/ (playwright-core, uPlot) from
+#     web/package-lock.json, again whenever the lock file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+start=$SECONDS
 
+command -v node >/dev/null && command -v npm >/dev/null || {
+    echo "setup: node and npm are needed (Node.js >= 20)" >&2
+    exit 1
+}
+
+rustup toolchain list | grep -q '^stable' || rustup toolchain install stable --profile minimal
+rustup target list --installed --toolchain stable | grep -qx wasm32-unknown-unknown ||
+    rustup target add wasm32-unknown-unknown --toolchain stable
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 installed=$(rustup component list --toolchain nightly --installed)
 for c in rust-src miri; do
     grep -q "^$c" <<<"$installed" || rustup component add "$c" --toolchain nightly
 done
 
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+[ -n "$want" ] || { echo "setup: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
 have=$(.tools/bin/wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
-if [ "$have" != "$want" ]; then
+have_runner=$(.tools/bin/wasm-bindgen-test-runner --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$want" ] || [ "$have_runner" != "$want" ]; then
     # Not --locked: one of its locked dependency versions is missing from the
     # registry reachable here (see shared/WASM-NOTES.md).
-    cargo install wasm-bindgen-cli --version "$want" --root .tools
+    echo "setup: installing wasm-bindgen-cli $want into .tools/ (was: ${have:-none})"
+    cargo install wasm-bindgen-cli --version "=$want" --root .tools --force
 fi
 
 if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
@@ -27,7 +44,14 @@ if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
 fi
 
-if ! [ -d web/node_modules/playwright-core ] || ! [ -d web/node_modules/uplot ]; then
+# npm ci again only when package-lock.json changed since the last install.
+lock_sum=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+if [ "$(cat web/node_modules/.installed-lock 2>/dev/null)" != "$lock_sum" ]; then
     (cd web && npm ci --no-audit --no-fund)
+    echo "$lock_sum" >web/node_modules/.installed-lock
 fi
-echo "setup: rust targets, wasm-bindgen $want, $(/usr/bin/chromium --version 2>/dev/null), npm packages ready"
+
+echo "setup: ready in $((SECONDS - start)) s: $(rustc +stable --version | cut -d' ' -f1-2) + wasm32," \
+    "$(rustc +nightly --version | cut -d' ' -f1-2) + rust-src, wasm-bindgen $want," \
+    "$(/usr/bin/chromium --version 2>/dev/null | head -1), node $(node --version)," \
+    "playwright-core $(node -p "require('./web/node_modules/playwright-core/package.json').version")"

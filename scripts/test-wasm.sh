@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
-# The wasm stage of the tests:
+# The wasm stage of the tests (after scripts/setup.sh):
 #  1. the contract tests (tests/contract.rs) and the global instance over
 #     real memory (tests/wasm_global.rs) compiled to wasm: the
 #     single-threaded build under Node, the multithreaded build (atomics,
-#     shared memory) in headless Chromium;
-#  2. both demo modules built, the shared-memory import checked;
-#  3. the end-to-end browser test of the demo page, with and without
-#     COOP/COEP (web/e2e.mjs), screenshots in target/.
+#     shared memory, .cargo/wasm-mt.toml) in headless Chromium, both with
+#     wasm-bindgen-test-runner;
+#  2. both demo modules built, their memory checked (shared for mt);
+#  3. the end-to-end browser test of the demo page with and without
+#     COOP/COEP (web/e2e.mjs; its servers stop with it), screenshots in
+#     target/web-mt.png and target/web-st.png.
+# Every part is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$PATH"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=300
+declare -A took
+part() { echo "--- $1"; start=$SECONDS; }
+done_() { took[$1]=$((SECONDS - start)); }
 
-echo "--- contract tests, single-threaded wasm build, Node"
-cargo test --target wasm32-unknown-unknown -p wasm-vmem --test contract --test wasm_global
+part "contract tests, single-threaded wasm build, Node"
+timeout 1200 cargo test --target wasm32-unknown-unknown -p wasm-vmem --test contract --test wasm_global
+done_ "contract st (Node)"
 
-echo "--- contract tests, multithreaded wasm build, headless Chromium"
+part "contract tests, multithreaded wasm build, headless Chromium"
 WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
-    cargo +nightly test --config .cargo/wasm-mt.toml --target wasm32-unknown-unknown \
+    timeout 1800 cargo +nightly test --config .cargo/wasm-mt.toml --target wasm32-unknown-unknown \
     -p wasm-vmem --features threads --test contract --test wasm_global --target-dir target/wasm-mt
+done_ "contract mt (Chromium)"
 
-echo "--- demo modules"
-bash scripts/build-wasm.sh st mt
+part "demo modules"
+timeout 1800 bash scripts/build-wasm.sh st mt
+done_ "demo builds"
 
-echo "--- end-to-end browser test"
-timeout 600 node web/e2e.mjs
+part "end-to-end browser test"
+timeout 600 node web/e2e.mjs --seconds "${E2E_SECONDS:-6}"
+done_ "e2e (Chromium)"
+
+echo "--- wasm stage times (s):"
+for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)"; do
+    printf '    %-24s %5d\n' "$k" "${took[$k]}"
+done

@@ -425,7 +425,10 @@ fn rule7_long_range_is_checked_before_any_change<P: Policy>() {
     }
     let before = vm.stats();
     for (i, result) in range_ops(&vm, p, pages(n)).into_iter().enumerate() {
-        assert!(matches!(result, Err(Error::NotReserved { .. })), "op {i}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::NotReserved { .. })),
+            "op {i}: {result:?}"
+        );
         assert_eq!(vm.stats(), before, "op {i} changed state");
     }
     // SAFETY: ours; the refused calls touched nothing.

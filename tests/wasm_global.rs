@@ -10,7 +10,9 @@ use wasm_vmem::{global, Error, PAGE_SIZE, WASM_PAGE_SIZE};
 fn all(p: *const u8, len: usize, byte: u8) -> bool {
     // SAFETY: callers pass committed memory they own, or foreign memory
     // they grew themselves.
-    unsafe { core::slice::from_raw_parts(p, len) }.iter().all(|&b| b == byte)
+    unsafe { core::slice::from_raw_parts(p, len) }
+        .iter()
+        .all(|&b| b == byte)
 }
 
 #[wasm_bindgen_test]
@@ -21,7 +23,10 @@ fn global_instance_over_real_memory() {
         cfg!(target_feature = "atomics"),
         "the build matches its variant"
     );
-    let p = vm.reserve(3 * PAGE_SIZE + 1, WASM_PAGE_SIZE).unwrap().as_ptr();
+    let p = vm
+        .reserve(3 * PAGE_SIZE + 1, WASM_PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
     assert_eq!(p as usize % WASM_PAGE_SIZE, 0);
     assert!(all(p, 4 * PAGE_SIZE, 0), "reserve reads zero");
     // SAFETY: our reservation.
@@ -36,7 +41,10 @@ fn global_instance_over_real_memory() {
 
     let q = vm.reserve(2 * PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
     let (q0, f0) = (q as usize, foreign as usize);
-    assert!(q0 + 2 * PAGE_SIZE <= f0 || f0 + WASM_PAGE_SIZE <= q0, "foreign never handed out");
+    assert!(
+        q0 + 2 * PAGE_SIZE <= f0 || f0 + WASM_PAGE_SIZE <= q0,
+        "foreign never handed out"
+    );
     assert!(all(q, 2 * PAGE_SIZE, 0));
 
     // SAFETY: sub-ranges of our reservations.
@@ -45,7 +53,10 @@ fn global_instance_over_real_memory() {
         vm.commit(p, 4 * PAGE_SIZE).unwrap();
     }
     assert!(all(p, PAGE_SIZE, 0x5A) && all(p.wrapping_add(3 * PAGE_SIZE), PAGE_SIZE, 0x5A));
-    assert!(all(p.wrapping_add(PAGE_SIZE), 2 * PAGE_SIZE, 0), "decommit + commit reads zero");
+    assert!(
+        all(p.wrapping_add(PAGE_SIZE), 2 * PAGE_SIZE, 0),
+        "decommit + commit reads zero"
+    );
 
     // SAFETY: must be refused: foreign memory.
     let err = unsafe { vm.commit(foreign, PAGE_SIZE) };
@@ -56,11 +67,17 @@ fn global_instance_over_real_memory() {
     unsafe {
         vm.release(p, 4 * PAGE_SIZE).unwrap();
         vm.release(q, 2 * PAGE_SIZE).unwrap();
-        assert!(matches!(vm.release(q, 2 * PAGE_SIZE), Err(Error::NotReserved { .. })));
+        assert!(matches!(
+            vm.release(q, 2 * PAGE_SIZE),
+            Err(Error::NotReserved { .. })
+        ));
     }
     let s = vm.stats();
     assert_eq!(s.linear_memory_bytes, memory_size::<0>() * WASM_PAGE_SIZE);
-    assert_eq!(s.owned_bytes, s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes);
+    assert_eq!(
+        s.owned_bytes,
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
+    );
     assert!(s.owned_bytes >= 6 * PAGE_SIZE);
     assert_eq!(vm.limits().total_physical_bytes, 4 << 30);
     vm.check_invariants();

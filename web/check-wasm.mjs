@@ -1,11 +1,11 @@
 // Reads a module's import section and checks its memory import:
-//   node web/check-wasm.mjs FILE shared|unshared
+//   node web/check-wasm.mjs FILE shared|unshared [MAX_BYTES]
 // The multithreaded build must import a *shared* memory: a build with only
 // `+atomics` compiles and binds fine, then dies in the browser with
 // "#<Memory> could not be cloned" (rust-lang/rust#147225).
 import { readFileSync } from 'node:fs';
 
-const [file, want] = process.argv.slice(2);
+const [file, want, wantMax] = process.argv.slice(2);
 const mod = new WebAssembly.Module(readFileSync(file));
 const imports = WebAssembly.Module.imports(mod).filter((i) => i.kind === 'memory');
 const exports = WebAssembly.Module.exports(mod).filter((e) => e.kind === 'memory');
@@ -41,6 +41,10 @@ if (want === 'shared') {
     process.exit(1);
   }
   const maxBytes = mems[0].max * 65536;
+  if (wantMax !== undefined && maxBytes !== Number(wantMax)) {
+    console.error(`${file}: the shared memory's maximum is ${maxBytes} bytes, not ${wantMax} (--max-memory vs WASM_VMEM_MAX_MEMORY)`);
+    process.exit(1);
+  }
   console.log(`ok: ${file} imports a shared memory, maximum ${maxBytes / 2 ** 30} GiB`);
 } else {
   if (mems.some((m) => m.shared) || imports.length + exports.length === 0) {

@@ -1,12 +1,27 @@
 // The demo page: picks the build, starts the workload on every rayon thread
 // and on this (main) thread, and plots the figures live. The main thread
-// never blocks: it runs its share of the workload in small steps between
-// timer ticks, and the crate's lock only spins.
+// never blocks: it runs its share of the workload in slices of a few
+// milliseconds between timer ticks, and the crate's lock only spins.
+//
+// URL parameters: ?seconds=N (length of a run, default 20), ?threads=N
+// (rayon pool size, default navigator.hardwareConcurrency, within 2..32).
 const $ = (id) => document.getElementById(id);
 const MiB = 1 << 20;
 const params = new URLSearchParams(location.search);
-const ROUNDS = Number(params.get('rounds') ?? 1500);
-const TICK_MS = 50;
+const SECONDS = Number(params.get('seconds') ?? 20);
+const SLICE_MS = 6; // target length of one main-thread call into the workload
+const RENDER_MS = 200;
+const MAX_SEGMENTS = 8; // the heap target's peak, per thread
+
+function fail(e) {
+  console.error(e);
+  $('state').className = 'badge bad';
+  $('state').textContent = 'error: ' + (e?.message ?? e);
+  window.__report = { error: String(e?.stack ?? e) };
+  document.body.dataset.done = 'error';
+}
+window.addEventListener('error', (e) => fail(e.error ?? e.message));
+window.addEventListener('unhandledrejection', (e) => fail(e.reason));
 
 const isolated = globalThis.crossOriginIsolated === true;
 const kind = isolated ? 'mt' : 'st';
@@ -16,16 +31,19 @@ const memory = wasm.memory;
 
 let poolThreads = 0;
 if (isolated) {
-  poolThreads = Math.max(2, navigator.hardwareConcurrency || 2);
+  // At least 2 (the point is to run on threads), at most 32 (the workload's
+  // slots; more threads would only contend for the same memory bandwidth).
+  poolThreads = Math.min(32, Math.max(2, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2)));
   await mod.initThreadPool(poolThreads);
 }
 $('mode').innerHTML = isolated
   ? `<span class="badge mt">${mod.build_kind()}</span> cross-origin isolated · shared memory · ${poolThreads} rayon threads + the main thread`
-  : `<span class="badge st">${mod.build_kind()}</span> not cross-origin isolated (no COOP/COEP): single-threaded fallback on the main thread`;
+  : `<span class="badge st">${mod.build_kind()}</span> not cross-origin isolated (no COOP/COEP headers): fallback, main thread only`;
 
-// A view of linear memory that follows memory.grow: a shared memory's old
-// SharedArrayBuffer keeps its old length, a non-shared one is detached;
-// either way memory.buffer is a new object, checked at each use.
+// A view of linear memory that follows memory.grow. After a grow, a shared
+// memory's old SharedArrayBuffer keeps its old length and a non-shared
+// one's ArrayBuffer is detached; either way memory.buffer is a new object.
+// Checked at each use (an API boundary), not per byte.
 let view = new Uint8Array(memory.buffer);
 let viewRefreshes = 0;
 function bytes() {
@@ -36,124 +54,197 @@ function bytes() {
   return view;
 }
 
-// Charts.
-const series = { t: [], linear: [], owned: [], reserved: [], committed: [], zeroed: [], skipped: [] };
-const opsSeries = [];
-let lastOps = null;
-let lastT = 0;
-function chart(id, names, data) {
-  const colors = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980'];
-  const opts = {
-    width: 560, height: 200, legend: { live: false },
-    scales: { x: { time: false } },
-    axes: [{ label: 's' }, {}],
-    series: [{}, ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 2 }))],
-  };
-  return new uPlot(opts, data, $(id));
-}
-const charts = {};
-
-const started = performance.now();
+// The JS side of the API: reserve a page from wasm, fill it there, read it
+// back here through the (refreshed) view, release it.
 let jsFailures = 0;
 let probes = 0;
-mod.start(poolThreads, ROUNDS);
-
-function fmt(bytes) { return (bytes / MiB).toFixed(1) + ' MiB'; }
-
-function render(s, elapsed) {
-  const t = elapsed / 1000;
-  const st = s.stats;
-  series.t.push(t);
-  series.linear.push(st.linear / MiB); series.owned.push(st.owned / MiB);
-  series.reserved.push(st.reserved / MiB); series.committed.push(st.committed / MiB);
-  series.zeroed.push(st.zeroed / MiB); series.skipped.push(st.zero_skipped / MiB);
-  const dt = t - lastT;
-  s.ops.forEach((n, i) => {
-    opsSeries[i] ??= series.t.slice(0, -1).map(() => 0);
-    opsSeries[i].push(lastOps && dt > 0 ? (n - (lastOps[i] ?? 0)) / dt : 0);
-  });
-  lastOps = s.ops; lastT = t;
-  if (!charts.memory) {
-    charts.memory = chart('c-memory', ['linear memory', 'owned by wasm-vmem'], [series.t, series.linear, series.owned]);
-    charts.reserved = chart('c-reserved', ['reserved', 'committed'], [series.t, series.reserved, series.committed]);
-    charts.zero = chart('c-zero', ['zeroed', 'skipped (known zero)'], [series.t, series.zeroed, series.skipped]);
-    charts.ops = chart('c-ops', s.ops.map((_, i) => (i === 0 ? 'main thread' : `worker ${i}`)), [series.t, ...opsSeries]);
-  } else {
-    charts.memory.setData([series.t, series.linear, series.owned]);
-    charts.reserved.setData([series.t, series.reserved, series.committed]);
-    charts.zero.setData([series.t, series.zeroed, series.skipped]);
-    charts.ops.setData([series.t, ...opsSeries]);
-  }
-  const ops = s.ops.reduce((a, b) => a + b, 0);
-  const rows = [
-    ['build', mod.build_kind()],
-    ['threads used', `${s.pool_threads_used} rayon + main`],
-    ['collections', s.collections.reduce((a, b) => a + b, 0)],
-    ['operations', ops],
-    ['operations/s per thread', (ops / Math.max(t, 1e-3) / s.ops.length).toFixed(0)],
-    ['verification failures', s.failures + jsFailures],
-    ['errors', s.errors],
-    ['linear memory (peak)', fmt(st.linear)],
-    ['reserved / committed', `${fmt(st.reserved)} / ${fmt(st.committed)}`],
-    ['peak reserved', fmt(st.peak_reserved)],
-    ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
-    ['bytes zeroed', fmt(st.zeroed)],
-    ['zeroing skipped', fmt(st.zero_skipped)],
-    ['memory.grow calls', st.grows],
-    ['JS view refreshes after grow', viewRefreshes],
-    ['memory load', `${s.limits.load_percent} % of ${fmt(s.limits.total)}`],
-  ];
-  $('summary').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
-}
-
 function probe() {
-  // Reserve a page from JS's side of the API, read it through the view.
   const tag = (probes++ % 200) + 20;
   const addr = mod.probe(tag);
   if (addr === 0) { jsFailures++; return; }
   const b = bytes();
-  if (b[addr] !== tag || b[addr + 16383] !== tag) jsFailures++;
+  if (b[addr] !== tag || b[addr + 8191] !== tag || b[addr + 16383] !== tag) jsFailures++;
   if (!mod.unprobe(addr)) jsFailures++;
 }
 
-let lastRender = 0;
-function tick() {
-  const mainBusy = mod.step_main(16);
-  probe();
-  const now = performance.now();
-  const s = JSON.parse(mod.snapshot());
-  if (now - lastRender > 200 || s.done) {
-    render(s, now - started);
-    lastRender = now;
-  }
-  if (!s.done || mainBusy) {
-    setTimeout(tick, TICK_MS);
-    return;
-  }
-  const elapsed = now - started;
-  const ops = s.ops.reduce((a, b) => a + b, 0);
-  const report = {
-    build: mod.build_kind(),
-    crossOriginIsolated: isolated,
-    poolThreads,
-    poolThreadsUsed: s.pool_threads_used,
-    workers: s.workers,
-    rounds: s.rounds,
-    collections: s.collections.reduce((a, b) => a + b, 0),
-    operations: ops,
-    opsPerSecondPerThread: Math.round(ops / (elapsed / 1000) / s.ops.length),
-    opsPerThread: s.ops,
-    failures: s.failures,
-    jsFailures,
-    errors: s.errors,
-    jsViewRefreshes: viewRefreshes,
-    elapsedMs: Math.round(elapsed),
-    stats: s.stats,
-    limits: s.limits,
-  };
-  window.__report = report;
-  $('report').textContent = JSON.stringify(report, null, 2);
-  document.body.dataset.done = '1';
-  console.log('REPORT ' + JSON.stringify(report));
+// The heap target: up from 2 segments per thread to MAX_SEGMENTS and back.
+function heapTarget(t) {
+  return 2 + Math.round((MAX_SEGMENTS - 2) * Math.sin(Math.PI * Math.min(t / SECONDS, 1)));
 }
-tick();
+
+const COLORS = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980', '#495057', '#94d82d'];
+function chart(id, names, data, dashed = []) {
+  return new uPlot({
+    width: 560, height: 190, legend: { live: false },
+    cursor: { show: false },
+    scales: { x: { time: false } },
+    axes: [{ label: 'seconds', labelSize: 20, size: 30 }, { size: 56 }],
+    series: [{}, ...names.map((label, i) => ({
+      label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: false },
+      dash: dashed.includes(i) ? [6, 4] : undefined,
+    }))],
+  }, data, $(id));
+}
+const fmt = (b) => (b / MiB).toFixed(1) + ' MiB';
+const threadName = (i) => (i === 0 ? 'main thread' : `rayon ${i - 1}`);
+
+async function run() {
+  $('again').disabled = true;
+  $('state').className = 'badge run';
+  $('state').textContent = 'running';
+  delete document.body.dataset.done;
+  for (const id of ['c-memory', 'c-reserved', 'c-zero', 'c-ops']) $(id).replaceChildren();
+
+  const series = { t: [], linear: [], owned: [], reserved: [], committed: [], dirty: [], zeroed: [], skipped: [] };
+  const opsSeries = [];
+  const charts = {};
+  let lastOps = null;
+  let lastT = 0;
+  const refreshesBefore = viewRefreshes;
+  jsFailures = 0;
+
+  const workers = mod.start();
+  const started = performance.now();
+  let stopping = false;
+  let slice = 1;
+  let calls = 0, callMs = 0, longestCallMs = 0;
+  let lastRender = -Infinity;
+
+  function render(s, now) {
+    const t = (now - started) / 1000;
+    const st = s.stats;
+    series.t.push(t);
+    series.linear.push(st.linear / MiB); series.owned.push(st.owned / MiB);
+    series.reserved.push(st.reserved / MiB); series.committed.push(st.committed / MiB);
+    series.dirty.push(st.free_dirty / MiB);
+    series.zeroed.push(st.zeroed / MiB); series.skipped.push(st.zero_skipped / MiB);
+    const dt = t - lastT;
+    s.ops.forEach((n, i) => {
+      opsSeries[i] ??= series.t.slice(0, -1).map(() => 0);
+      opsSeries[i].push(lastOps && dt > 0 ? (n - (lastOps[i] ?? 0)) / dt : 0);
+    });
+    lastOps = s.ops; lastT = t;
+    const data = {
+      memory: [series.t, series.linear, series.owned, series.reserved],
+      reserved: [series.t, series.reserved, series.committed, series.dirty],
+      zero: [series.t, series.zeroed, series.skipped],
+      ops: [series.t, ...opsSeries],
+    };
+    if (!charts.memory) {
+      charts.memory = chart('c-memory', ['linear memory', 'owned by wasm-vmem', 'reserved'], data.memory, [2]);
+      charts.reserved = chart('c-reserved', ['reserved', 'committed', 'free dirty'], data.reserved);
+      charts.zero = chart('c-zero', ['zeroed', 'skipped (known zero)'], data.zero);
+      charts.ops = chart('c-ops', s.ops.map((_, i) => threadName(i)), data.ops);
+    } else {
+      for (const k of Object.keys(data)) charts[k].setData(data[k]);
+    }
+    const ops = s.ops.reduce((a, b) => a + b, 0);
+    const collections = s.collections.reduce((a, b) => a + b, 0);
+    const rows = [
+      ['build', mod.build_kind()],
+      ['threads used', isolated ? `${s.pool_threads_used} rayon + main` : 'main only'],
+      ['heap target', `${s.heap_target} × 2 MiB per thread`],
+      ['collections', collections.toLocaleString()],
+      ['operations', `${ops.toLocaleString()} (${Math.round(ops / Math.max(t, 1e-3)).toLocaleString()}/s)`],
+      ['verification failures', s.failures + jsFailures],
+      ['errors', s.errors],
+      ['linear memory (peak)', `${fmt(st.linear)} · ${st.grows} memory.grow`],
+      ['reserved now (peak)', `${fmt(st.reserved)} (${fmt(st.peak_reserved)})`],
+      ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
+      ['bytes zeroed / skipped', `${fmt(st.zeroed)} / ${fmt(st.zero_skipped)}`],
+      ['zeroed ÷ decommitted', (st.zeroed / Math.max(1, collections * s.gen0)).toFixed(2)],
+      ['main thread: longest call', `${longestCallMs.toFixed(1)} ms (${calls} calls)`],
+      ['JS view refreshes after grow', viewRefreshes - refreshesBefore],
+      ['memory load', `${s.limits.load_percent} % of ${fmt(s.limits.total)}`],
+    ];
+    $('summary').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
+    $('threads').innerHTML = '<tr><th>thread</th><th>collections</th><th>operations</th><th>ops/s now</th><th>ops/s mean</th></tr>' +
+      s.ops.map((n, i) => `<tr><td><span style="color:${COLORS[i % COLORS.length]}">■</span> ${threadName(i)}</td>` +
+        `<td>${s.collections[i].toLocaleString()}</td><td>${n.toLocaleString()}</td>` +
+        `<td>${Math.round(opsSeries[i].at(-1)).toLocaleString()}</td><td>${Math.round(n / Math.max(t, 1e-3)).toLocaleString()}</td></tr>`).join('');
+  }
+
+  return new Promise((resolve) => {
+    function tick() {
+      try {
+        const t = (performance.now() - started) / 1000;
+        if (!stopping && t >= SECONDS) {
+          mod.stop();
+          stopping = true;
+          $('state').textContent = 'releasing';
+        } else if (!stopping) {
+          mod.set_heap_target(heapTarget(t));
+        }
+        // The main thread's share, in a slice of about SLICE_MS.
+        const t0 = performance.now();
+        const more = mod.step_main(slice);
+        const took = performance.now() - t0;
+        calls++; callMs += took; longestCallMs = Math.max(longestCallMs, took);
+        if (more) slice = Math.max(1, Math.min(64, Math.round(slice * SLICE_MS / Math.max(took, 0.5))));
+        probe();
+        const now = performance.now();
+        const s = JSON.parse(mod.snapshot());
+        if (now - lastRender > RENDER_MS || s.done) {
+          render(s, now);
+          lastRender = now;
+        }
+        if (!s.done) {
+          setTimeout(tick, more ? 0 : 20);
+          return;
+        }
+        resolve(finish(s, now));
+      } catch (e) {
+        fail(e);
+      }
+    }
+    tick();
+  });
+
+  function finish(s, now) {
+    const elapsed = (now - started) / 1000;
+    const ops = s.ops.reduce((a, b) => a + b, 0);
+    const st = s.stats;
+    const report = {
+      build: mod.build_kind(),
+      crossOriginIsolated: isolated,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      poolThreads,
+      poolThreadsUsed: s.pool_threads_used,
+      poolWorkers: workers,
+      threads: s.ops.length,
+      seconds: Number(elapsed.toFixed(2)),
+      collections: s.collections.reduce((a, b) => a + b, 0),
+      operations: ops,
+      operationsPerSecond: Math.round(ops / elapsed),
+      perThread: s.ops.map((n, i) => ({
+        thread: threadName(i), collections: s.collections[i], operations: n, operationsPerSecond: Math.round(n / elapsed),
+      })),
+      failures: s.failures,
+      jsFailures,
+      errors: s.errors,
+      probes,
+      jsViewRefreshes: viewRefreshes - refreshesBefore,
+      mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)) },
+      segmentBytes: s.segment,
+      gen0Bytes: s.gen0,
+      peakLinearMiB: st.linear / MiB,
+      peakReservedMiB: st.peak_reserved / MiB,
+      zeroedMiB: st.zeroed / MiB,
+      zeroSkippedMiB: st.zero_skipped / MiB,
+      stats: st,
+      limits: s.limits,
+    };
+    window.__report = report;
+    $('report').textContent = JSON.stringify(report, null, 2);
+    const bad = s.failures + jsFailures + s.errors;
+    $('state').className = bad ? 'badge bad' : 'badge ok';
+    $('state').textContent = bad ? `finished with ${bad} failures` : `finished: ${report.seconds} s, no verification failures`;
+    $('again').disabled = false;
+    document.body.dataset.done = '1';
+    console.log('REPORT ' + JSON.stringify(report));
+    return report;
+  }
+}
+
+$('again').addEventListener('click', () => run().catch(fail));
+await run();

@@ -3,6 +3,8 @@
 // build need) unless --no-isolation, application/wasm for .wasm.
 //
 //   node web/serve.mjs [--port 8080] [--no-isolation] [--exit-after SECONDS]
+// A port in use falls back to a free one. As a module, serve() starts a
+// server on a free port and returns { url, close }.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, dirname } from 'node:path';
@@ -19,13 +21,11 @@ const MIME = {
   '.png': 'image/png',
   '.ts': 'text/plain; charset=utf-8',
 };
-// URL prefix → directory, for files the page needs from npm packages.
-const MOUNTS = [['/vendor/uplot/', join(ROOT, 'node_modules', 'uplot', 'dist')]];
-
+// web/ is served as it is: scripts/build-wasm.sh puts the modules in
+// pkg-st/ and pkg-mt/ and copies uPlot from npm into vendor/, so that the
+// directory also works on a static host (where, without headers, the page
+// runs the single-threaded build).
 function resolve(urlPath) {
-  for (const [prefix, dir] of MOUNTS) {
-    if (urlPath.startsWith(prefix)) return join(dir, normalize(urlPath.slice(prefix.length)));
-  }
   const rel = normalize(urlPath === '/' ? '/index.html' : urlPath);
   return join(ROOT, rel);
 }
@@ -52,10 +52,15 @@ export function serve({ port = 0, isolated = true } = {}) {
       res.writeHead(404, headers).end('not found');
     }
   });
-  return new Promise((ok) => {
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
     server.listen(port, '127.0.0.1', () => {
       const url = `http://127.0.0.1:${server.address().port}/`;
-      ok({ url, close: () => new Promise((done) => server.close(done)), server });
+      const close = () => new Promise((done) => {
+        server.close(done);
+        server.closeAllConnections();
+      });
+      ok({ url, close, server });
     });
   });
 }
@@ -67,11 +72,23 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const isolated = !args.includes('--no-isolation');
-  const { url, server } = await serve({ port: Number(opt('--port') ?? 8080), isolated });
-  console.log(`serving ${ROOT} at ${url} (${isolated ? 'cross-origin isolated: multithreaded build' : 'no COOP/COEP: single-threaded fallback'})`);
-  const exitAfter = Number(opt('--exit-after') ?? 0);
-  if (exitAfter > 0) {
-    setTimeout(() => server.close(() => process.exit(0)), exitAfter * 1000).unref();
-    server.closeIdleConnections?.();
+  const port = Number(opt('--port') ?? 8080);
+  let served;
+  try {
+    served = await serve({ port, isolated });
+  } catch (e) {
+    if (e.code !== 'EADDRINUSE') throw e;
+    console.log(`port ${port} is in use; taking a free one`);
+    served = await serve({ port: 0, isolated });
   }
+  const { url, close } = served;
+  console.log(`serving ${ROOT} on ${url} (${isolated
+    ? 'COOP/COEP: cross-origin isolated, the multithreaded build'
+    : 'no COOP/COEP: the single-threaded fallback'})`);
+  console.log(`open ${url}   (Ctrl-C stops the server)`);
+  const stop = () => close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const exitAfter = Number(opt('--exit-after') ?? 0);
+  if (exitAfter > 0) setTimeout(stop, exitAfter * 1000);
 }

@@ -37,20 +37,40 @@ mod bindings {
         .into()
     }
 
-    /// Starts `workers` workers of `rounds` collections each on the rayon
-    /// pool (multithreaded build). Returns at once: the main thread never
-    /// waits for them. In the single-threaded build this does nothing; the
-    /// main thread drives its worker with [`step_main`].
+    /// Starts a run: one worker on every thread of the rayon pool
+    /// (multithreaded build) and one for the main thread, driven by
+    /// [`step_main`]. Returns at once: the main thread never waits for the
+    /// pool. Returns the number of pool workers started (0 in the
+    /// single-threaded build). Call it again only once the previous run is
+    /// done.
     #[wasm_bindgen]
-    pub fn start(workers: usize, rounds: u32) {
-        BOARD.reset(workers, rounds);
+    pub fn start() -> usize {
         #[cfg(feature = "threads")]
-        for slot in 1..=workers {
-            rayon::spawn(move || {
-                let mut worker = Worker::new(&BOARD, slot, rayon::current_thread_index());
+        let workers = rayon::current_num_threads().min(crate::workload::MAX_WORKERS - 1);
+        #[cfg(not(feature = "threads"))]
+        let workers = 0;
+        BOARD.reset(workers);
+        #[cfg(feature = "threads")]
+        rayon::spawn_broadcast(move |ctx| {
+            // One worker per pool thread (beyond MAX_WORKERS - 1, none).
+            if ctx.index() < workers {
+                let mut worker = Worker::new(&BOARD, ctx.index() + 1, Some(ctx.index()));
                 while worker.step(vmem(), 4) {}
-            });
-        }
+            }
+        });
+        workers
+    }
+
+    /// Sets how many 2 MiB segments each worker keeps.
+    #[wasm_bindgen]
+    pub fn set_heap_target(segments: usize) {
+        BOARD.set_heap_target(segments);
+    }
+
+    /// Asks every worker to release its heap and finish.
+    #[wasm_bindgen]
+    pub fn stop() {
+        BOARD.stop();
     }
 
     thread_local! {
@@ -58,14 +78,18 @@ mod bindings {
     }
 
     /// Runs up to `collections` collections of the main thread's own worker
-    /// (slot 0) and returns: the main thread calls the crate too, between
-    /// frames, and never blocks (the crate's lock only spins).
+    /// (slot 0) and returns whether it has more to do: the main thread
+    /// calls the crate too, in short slices between frames, and never
+    /// blocks (the crate's lock only spins).
     #[wasm_bindgen]
     pub fn step_main(collections: u32) -> bool {
         MAIN.with(|main| {
             let mut main = main.borrow_mut();
-            let worker = main.get_or_insert_with(|| Worker::new(&BOARD, 0, None));
-            worker.step(vmem(), collections)
+            if !main.as_ref().is_some_and(Worker::is_current) {
+                *main = Some(Worker::new(&BOARD, 0, None));
+            }
+            main.as_mut()
+                .is_some_and(|worker| worker.step(vmem(), collections))
         })
     }
 

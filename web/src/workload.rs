@@ -1,13 +1,17 @@
 //! A GC-like workload with verification, shared by the browser demo and
 //! its native test.
 //!
-//! Each worker reserves two segments. A collection commits a gen0 budget in
-//! one of them, checks it reads zero, fills it with the worker's tag, checks
+//! Every worker (one per rayon thread, plus the main thread as slot 0) keeps
+//! a heap of 2 MiB segments whose number follows [`Board::set_heap_target`]
+//! (the page ramps it up and down, so linear memory grows in steps and
+//! released pages are seen being reused). A collection commits a gen0
+//! budget in one segment, checks it reads zero, fills it with a tag, checks
 //! the tag, and decommits it. The first page of each segment is a
 //! "survivor" that is never decommitted: its tag is checked at every
 //! collection, so data of committed pages must survive everybody else's
-//! operations. Every few collections a segment is released (in two halves:
-//! partial releases) and a new one reserved.
+//! operations. Every few collections the oldest segment is released (in two
+//! halves: partial releases) and a new one reserved. Workers run until
+//! [`Board::stop`].
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::fmt::Write;
@@ -25,10 +29,16 @@ pub const GEN0: usize = 256 << 10;
 const SLOTS: usize = (SEGMENT - PAGE_SIZE) / GEN0;
 /// Collections between segment replacements.
 const REPLACE_EVERY: u32 = 16;
+/// Bounds of the heap target, in segments per worker.
+pub const MIN_SEGMENTS: usize = 1;
+/// See [`MIN_SEGMENTS`].
+pub const MAX_SEGMENTS: usize = 16;
 
 /// Figures shared by all workers; read by the page while they run.
 pub struct Board {
-    rounds: AtomicU32,
+    run: AtomicU32,
+    stop: AtomicBool,
+    heap_target: AtomicUsize,
     workers: AtomicUsize,
     finished: AtomicUsize,
     main_finished: AtomicBool,
@@ -37,7 +47,7 @@ pub struct Board {
     /// Bit `i` set: rayon thread `i` ran a worker.
     threads: AtomicU64,
     ops: [AtomicU64; MAX_WORKERS],
-    collections: [AtomicU32; MAX_WORKERS],
+    collections: [AtomicU64; MAX_WORKERS],
 }
 
 impl Default for Board {
@@ -50,7 +60,9 @@ impl Board {
     /// An empty board.
     pub const fn new() -> Self {
         Self {
-            rounds: AtomicU32::new(0),
+            run: AtomicU32::new(0),
+            stop: AtomicBool::new(false),
+            heap_target: AtomicUsize::new(2),
             workers: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             main_finished: AtomicBool::new(false),
@@ -58,14 +70,16 @@ impl Board {
             errors: AtomicU64::new(0),
             threads: AtomicU64::new(0),
             ops: [const { AtomicU64::new(0) }; MAX_WORKERS],
-            collections: [const { AtomicU32::new(0) }; MAX_WORKERS],
+            collections: [const { AtomicU64::new(0) }; MAX_WORKERS],
         }
     }
 
-    /// Prepares a run of `workers` pool workers (plus the main thread) of
-    /// `rounds` collections each.
-    pub fn reset(&self, workers: usize, rounds: u32) {
-        self.rounds.store(rounds, Relaxed);
+    /// Prepares a run of `workers` pool workers (plus the main thread).
+    /// Call it only when no worker of an earlier run is still running.
+    pub fn reset(&self, workers: usize) {
+        self.run.fetch_add(1, Relaxed);
+        self.stop.store(false, Relaxed);
+        self.heap_target.store(2, Relaxed);
         self.workers.store(workers.min(MAX_WORKERS - 1), Relaxed);
         self.finished.store(0, Relaxed);
         self.main_finished.store(false, Relaxed);
@@ -78,6 +92,18 @@ impl Board {
         }
     }
 
+    /// Sets the number of segments each worker keeps (clamped to
+    /// [`MIN_SEGMENTS`]..=[`MAX_SEGMENTS`]).
+    pub fn set_heap_target(&self, segments: usize) {
+        self.heap_target
+            .store(segments.clamp(MIN_SEGMENTS, MAX_SEGMENTS), Relaxed);
+    }
+
+    /// Asks every worker to release its heap and finish.
+    pub fn stop(&self) {
+        self.stop.store(true, Relaxed);
+    }
+
     /// Verification failures (a page that should read zero or keep its
     /// data did not) so far.
     pub fn failures(&self) -> u64 {
@@ -87,6 +113,16 @@ impl Board {
     /// Operations that returned an error so far.
     pub fn errors(&self) -> u64 {
         self.errors.load(Relaxed)
+    }
+
+    /// Collections of all workers so far.
+    pub fn collections(&self) -> u64 {
+        self.collections.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Collections of worker `slot` so far.
+    pub fn collections_of(&self, slot: usize) -> u64 {
+        self.collections[slot].load(Relaxed)
     }
 
     /// Whether every worker, the main thread's included, has finished.
@@ -111,8 +147,9 @@ impl Board {
         let _ = write!(
             out,
             concat!(
-                "{{\"done\":{},\"rounds\":{},\"workers\":{},\"pool_threads_used\":{},",
-                "\"failures\":{},\"errors\":{},\"ops\":[{}],\"collections\":[{}],",
+                "{{\"done\":{},\"stopping\":{},\"heap_target\":{},\"workers\":{},",
+                "\"pool_threads_used\":{},\"failures\":{},\"errors\":{},",
+                "\"ops\":[{}],\"collections\":[{}],\"segment\":{},\"gen0\":{},",
                 "\"stats\":{{\"reserved\":{},\"committed\":{},\"decommitted\":{},",
                 "\"free_zero\":{},\"free_dirty\":{},\"owned\":{},\"linear\":{},",
                 "\"peak_reserved\":{},\"free_runs\":{},\"grows\":{},\"zeroed\":{},",
@@ -120,13 +157,16 @@ impl Board {
                 "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}}}}"
             ),
             self.done(),
-            self.rounds.load(Relaxed),
+            self.stop.load(Relaxed),
+            self.heap_target.load(Relaxed),
             workers,
             self.pool_threads_used(),
             self.failures(),
             self.errors(),
             list(&|i| self.ops[i].load(Relaxed)),
-            list(&|i| u64::from(self.collections[i].load(Relaxed))),
+            list(&|i| self.collections[i].load(Relaxed)),
+            SEGMENT,
+            GEN0,
             s.reserved_bytes,
             s.committed_bytes,
             s.decommitted_bytes,
@@ -152,6 +192,7 @@ impl Board {
 /// One worker's state, advanced a few collections at a time.
 pub struct Worker<'b> {
     board: &'b Board,
+    run: u32,
     slot: usize,
     segments: Vec<*mut u8>,
     round: u32,
@@ -159,18 +200,25 @@ pub struct Worker<'b> {
 }
 
 impl<'b> Worker<'b> {
-    /// Worker `slot` (0: the main thread), running on pool thread `thread`.
+    /// Worker `slot` (0: the main thread) of the current run, on pool
+    /// thread `thread`.
     pub fn new(board: &'b Board, slot: usize, thread: Option<usize>) -> Self {
         if let Some(t) = thread {
             board.threads.fetch_or(1 << (t % 64), Relaxed);
         }
         Self {
             board,
+            run: board.run.load(Relaxed),
             slot: slot.min(MAX_WORKERS - 1),
             segments: Vec::new(),
             round: 0,
             finished: false,
         }
+    }
+
+    /// Whether this worker belongs to the board's current run.
+    pub fn is_current(&self) -> bool {
+        self.run == self.board.run.load(Relaxed)
     }
 
     fn tag(&self) -> u8 {
@@ -212,8 +260,20 @@ impl<'b> Worker<'b> {
         true
     }
 
+    /// Releases the oldest segment, in two halves (partial releases).
+    fn drop_oldest<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) {
+        let old = self.segments.remove(0);
+        // SAFETY: this worker's segment, not used again.
+        unsafe {
+            self.check(all(old, PAGE_SIZE, self.survivor_tag()));
+            self.op(vm.release(old.wrapping_add(SEGMENT / 2), SEGMENT / 2));
+            self.op(vm.release(old, SEGMENT / 2));
+        }
+    }
+
     /// Runs up to `collections` collections; returns whether the worker
-    /// still has work.
+    /// still has work. After [`Board::stop`] it releases its heap and
+    /// returns `false`.
     pub fn step<M: LinearMemory, P: Policy>(
         &mut self,
         vm: &GenericVmem<M, P>,
@@ -222,9 +282,8 @@ impl<'b> Worker<'b> {
         if self.finished {
             return false;
         }
-        let rounds = self.board.rounds.load(Relaxed);
         for _ in 0..collections {
-            if self.round >= rounds || !self.collect(vm) {
+            if self.board.stop.load(Relaxed) || !self.collect(vm) {
                 self.finish(vm);
                 return false;
             }
@@ -233,13 +292,17 @@ impl<'b> Worker<'b> {
     }
 
     fn collect<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> bool {
-        while self.segments.len() < 2 {
+        let target = self.board.heap_target.load(Relaxed);
+        while self.segments.len() > target {
+            self.drop_oldest(vm);
+        }
+        while self.segments.len() < target {
             if !self.new_segment(vm) {
                 return false;
             }
         }
-        let seg = self.segments[(self.round % 2) as usize];
-        let slot = (self.round / 2) as usize % SLOTS;
+        let seg = self.segments[self.round as usize % self.segments.len()];
+        let slot = (self.round as usize / self.segments.len()) % SLOTS;
         let gen0 = seg.wrapping_add(PAGE_SIZE + slot * GEN0);
         let tag = self.tag();
         // SAFETY: gen0 and the survivor pages lie in segments this worker
@@ -258,14 +321,12 @@ impl<'b> Worker<'b> {
                 return false;
             }
         }
-        self.round += 1;
+        self.round = self.round.wrapping_add(1);
         self.board.collections[self.slot].fetch_add(1, Relaxed);
         if self.round.is_multiple_of(REPLACE_EVERY) {
-            let old = self.segments.remove(0);
-            // SAFETY: this worker's segment, not used again.
-            unsafe {
-                self.op(vm.release(old.wrapping_add(SEGMENT / 2), SEGMENT / 2));
-                self.op(vm.release(old, SEGMENT / 2));
+            self.drop_oldest(vm);
+            if !self.new_segment(vm) {
+                return false;
             }
         }
         true
@@ -274,7 +335,10 @@ impl<'b> Worker<'b> {
     fn finish<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) {
         for seg in core::mem::take(&mut self.segments) {
             // SAFETY: this worker's segment, not used again.
-            unsafe { self.op(vm.release(seg, SEGMENT)) };
+            unsafe {
+                self.check(all(seg, PAGE_SIZE, self.survivor_tag()));
+                self.op(vm.release(seg, SEGMENT));
+            }
         }
         self.finished = true;
         if self.slot == 0 {
@@ -301,14 +365,14 @@ unsafe fn all(p: *const u8, len: usize, byte: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_vmem::mt;
     use wasm_vmem::sys::SimMemory;
+    use wasm_vmem::{mt, st};
 
     #[test]
     fn workload_verifies_on_threads() {
-        let vm = mt::Vmem::new(SimMemory::new(128 << 20));
+        let vm = mt::Vmem::new(SimMemory::new(256 << 20));
         let board = Board::new();
-        board.reset(2, 40);
+        board.reset(2);
         std::thread::scope(|s| {
             for slot in 1..=2 {
                 let (vm, board) = (&vm, &board);
@@ -318,14 +382,54 @@ mod tests {
                 });
             }
             let mut main = Worker::new(&board, 0, None);
-            while main.step(&vm, 1) {}
+            for i in 0..120 {
+                board.set_heap_target(2 + i / 20);
+                assert!(main.step(&vm, 1));
+            }
+            // Let the pool workers do some collections of their own.
+            while board.collections_of(1) == 0 || board.collections_of(2) == 0 {
+                std::thread::yield_now();
+            }
+            board.stop();
+            assert!(!main.step(&vm, 1));
         });
+        check_end(&board, &vm.stats(), &vm.limits());
+        assert_eq!(board.pool_threads_used(), 2);
+    }
+
+    #[test]
+    fn workload_verifies_single_threaded_and_reruns() {
+        let vm = st::Vmem::new(SimMemory::new(256 << 20));
+        let board = Board::new();
+        for _ in 0..2 {
+            board.reset(0);
+            let mut main = Worker::new(&board, 0, None);
+            for i in 0..200 {
+                board.set_heap_target([2, 6, 12, 3][i / 50]);
+                assert!(main.step(&vm, 1));
+            }
+            board.stop();
+            assert!(!main.step(&vm, 1));
+            assert!(main.is_current());
+            check_end(&board, &vm.stats(), &vm.limits());
+        }
+        board.reset(0);
+        let stale = Worker::new(&board, 0, None);
+        board.reset(0);
+        assert!(!stale.is_current());
+    }
+
+    fn check_end(board: &Board, s: &Stats, l: &Limits) {
         assert!(board.done());
         assert_eq!((board.failures(), board.errors()), (0, 0));
-        assert_eq!(board.pool_threads_used(), 2);
-        let s = vm.stats();
-        assert_eq!(s.reserved_bytes, 0);
-        let json = board.to_json(&s, &vm.limits());
+        assert_eq!(
+            (s.reserved_bytes, s.committed_bytes, s.decommitted_bytes),
+            (0, 0, 0)
+        );
+        assert_eq!(s.owned_bytes, s.free_zero_bytes + s.free_dirty_bytes);
+        // Every decommitted gen0 byte is zeroed later, or is still dirty.
+        assert!(s.bytes_zeroed + s.free_dirty_bytes as u64 >= board.collections() * GEN0 as u64);
+        let json = board.to_json(s, l);
         assert!(json.starts_with("{\"done\":true"), "{json}");
         assert!(json.contains("\"failures\":0"), "{json}");
     }
