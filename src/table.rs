@@ -16,7 +16,10 @@
 //! `claiming` counts pages that a `reserve` in flight has taken out of the
 //! free runs but not yet processed: they still read `FreeZero` or
 //! `FreeDirty` here, belong to no run, and become `Committed` batch by batch
-//! ([`Table::claim_batch`]). Only the claimer knows them.
+//! ([`Table::claim_batch`]). Only the claimer knows them. Statistics count
+//! them by their state (free) until then: which of them are zero is only
+//! known page by page, and this keeps the sums of [`Stats`] exact at every
+//! moment another thread can look.
 //!
 //! # Locking and allocation
 //!
@@ -529,8 +532,10 @@ impl Table {
         let bytes = |state| self.n(state) * PAGE_SIZE;
         let c = &self.counters;
         Stats {
-            reserved_bytes: self.reserved_pages() * PAGE_SIZE,
-            committed_bytes: bytes(PageState::Committed) + self.claiming * PAGE_SIZE,
+            // Pages of a reserve in flight count as free until processed
+            // (module docs); `reserved_pages` includes them for the limit.
+            reserved_bytes: (self.reserved_pages() - self.claiming) * PAGE_SIZE,
+            committed_bytes: bytes(PageState::Committed),
             decommitted_bytes: bytes(PageState::DecommittedZero)
                 + bytes(PageState::DecommittedDirty),
             free_zero_bytes: bytes(PageState::FreeZero),
@@ -567,7 +572,11 @@ impl Table {
         }
         let free_states =
             count[PageState::FreeZero as usize] + count[PageState::FreeDirty as usize];
-        assert_eq!(free_pages, free_states, "every free page is in a run");
+        assert_eq!(
+            free_pages + self.claiming,
+            free_states,
+            "every free page is in a run or claimed by a reserve in flight"
+        );
         assert!(self.free.len() <= free_runs_bound(self.pages.len()));
         assert_eq!(
             self.counters.grown_pages,

@@ -4,6 +4,15 @@
 //! without a happens-before edge from its previous owner is reported.
 //!
 //! Run with `scripts/test-loom.sh`.
+//!
+//! At most two threads per model take the table lock; others (foreign
+//! growth) do not. With three threads contending for the lock, loom 0.7
+//! cannot finish: after a spinning thread yields, picking the next thread
+//! costs no preemption, so two spinners can hand the processor back and
+//! forth forever while the holder waits ("Model exceeded maximum number of
+//! branches", even with `LOOM_MAX_BRANCHES=10000`). The lock's exclusion
+//! does not depend on the number of threads, and the table operations are
+//! the same for each.
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -14,6 +23,9 @@ use wasm_vmem::lock::SpinLock;
 use wasm_vmem::mt::Vmem;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
 use wasm_vmem::{Stats, PAGE_SIZE, WASM_PAGE_SIZE};
+
+/// Pages per lock acquisition in long operations (the library's `BATCH_PAGES`).
+const BATCH: usize = 64;
 
 /// Runs `f` under loom and prints how many interleavings it explored.
 fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
@@ -82,9 +94,9 @@ fn concurrent_reserves_are_disjoint_and_zero() {
         let s = vm.stats();
         assert_eq!(s.reserved_bytes, 4 * PAGE_SIZE);
         assert_eq!(
-            s.bytes_zeroed,
-            4 * PAGE_SIZE as u64,
-            "each dirty page zeroed once"
+            (s.bytes_zeroed, s.bytes_zero_skipped),
+            (4 * PAGE_SIZE as u64, 4 * PAGE_SIZE as u64),
+            "each dirty page zeroed once; the fresh ones skipped"
         );
         consistent(&s);
         vm.check_invariants();
@@ -122,14 +134,20 @@ fn release_racing_a_reserve_that_reuses_the_pages() {
             "no write of the old owner reached it"
         );
         let s = vm.stats();
-        let (owned, zeroed) = if p == old {
-            (WASM_PAGE_SIZE, WASM_PAGE_SIZE as u64) // reused: dirty, zeroed once
+        let w = WASM_PAGE_SIZE as u64;
+        let (owned, zeroed, skipped) = if p == old {
+            (WASM_PAGE_SIZE, w, w) // reused: dirty, zeroed once
         } else {
-            (2 * WASM_PAGE_SIZE, 0) // grew: fresh, nothing zeroed
+            (2 * WASM_PAGE_SIZE, 0, 2 * w) // grew: fresh, nothing zeroed
         };
         assert_eq!(
-            (s.reserved_bytes, s.owned_bytes, s.bytes_zeroed),
-            (WASM_PAGE_SIZE, owned, zeroed)
+            (
+                s.reserved_bytes,
+                s.owned_bytes,
+                s.bytes_zeroed,
+                s.bytes_zero_skipped
+            ),
+            (WASM_PAGE_SIZE, owned, zeroed, skipped)
         );
         consistent(&s);
         vm.check_invariants();
@@ -139,9 +157,17 @@ fn release_racing_a_reserve_that_reuses_the_pages() {
 #[test]
 fn decommit_and_commit_beside_neighbours() {
     model("decommit_and_commit_beside_neighbours", || {
+        // One wasm page: pages 0-1 stay ours, pages 2-3 are released dirty,
+        // so the neighbour must zero one of them while the owner zeroes
+        // page 1 (eager decommit): two fills outside the lock, side by side.
         let vm = vmem(1);
-        let mine = vm.reserve(2 * PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
-        write(&vm, mine, 2 * PAGE_SIZE, 0x11);
+        let mine = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, mine, WASM_PAGE_SIZE, 0x11);
+        // SAFETY: the upper half of our reservation, not used again.
+        unsafe {
+            vm.release((mine + 2 * PAGE_SIZE) as *mut u8, 2 * PAGE_SIZE)
+                .unwrap()
+        };
         let owner = {
             let vm = vm.clone();
             thread::spawn(move || {
@@ -163,7 +189,8 @@ fn decommit_and_commit_beside_neighbours() {
             let vm = vm.clone();
             thread::spawn(move || {
                 let q = vm.reserve(PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
-                assert!(reads(&vm, q as usize, PAGE_SIZE, 0));
+                assert!(q as usize >= mine + 2 * PAGE_SIZE, "not the owner's pages");
+                assert!(reads(&vm, q as usize, PAGE_SIZE, 0), "dirty page zeroed");
                 write(&vm, q as usize, PAGE_SIZE, 0x33);
                 // SAFETY: this thread's reservation, not used again.
                 unsafe { vm.release(q, PAGE_SIZE).unwrap() };
@@ -174,12 +201,18 @@ fn decommit_and_commit_beside_neighbours() {
         assert!(reads(&vm, mine, PAGE_SIZE, 0x11) && reads(&vm, mine + PAGE_SIZE, PAGE_SIZE, 0x22));
         let s = vm.stats();
         assert_eq!(
-            (s.reserved_bytes, s.free_dirty_bytes),
-            (2 * PAGE_SIZE, PAGE_SIZE)
+            (s.reserved_bytes, s.committed_bytes, s.free_dirty_bytes),
+            (2 * PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE)
         );
         assert_eq!(
-            s.bytes_zeroed, PAGE_SIZE as u64,
-            "eager decommit zeroed one page, once"
+            s.bytes_zeroed,
+            2 * PAGE_SIZE as u64,
+            "eager decommit zeroed page 1 once, the neighbour one dirty page"
+        );
+        assert_eq!(
+            s.bytes_zero_skipped,
+            5 * PAGE_SIZE as u64,
+            "4 fresh pages, and page 1 at commit (zeroed at decommit)"
         );
         consistent(&s);
         vm.check_invariants();
@@ -223,6 +256,11 @@ fn concurrent_growth_with_foreign_growth_between() {
         let s = vm.stats();
         assert_eq!(s.owned_bytes, 2 * WASM_PAGE_SIZE, "no page lost");
         assert_eq!(s.grows, 2);
+        assert_eq!(
+            (s.bytes_zeroed, s.bytes_zero_skipped),
+            (0, 2 * WASM_PAGE_SIZE as u64),
+            "fresh pages are never zeroed"
+        );
         assert_eq!(s.linear_memory_bytes, 3 * WASM_PAGE_SIZE);
         consistent(&s);
         vm.check_invariants();
@@ -257,7 +295,7 @@ fn spinlock_excludes_and_progresses() {
 /// The harness works: two threads writing one page of a `SimMemory` with no
 /// synchronisation between them are reported by loom.
 #[test]
-#[should_panic]
+#[should_panic(expected = "Causality violation")]
 fn unsynchronised_page_access_is_caught() {
     loom::model(|| {
         let memory = Arc::new(SimMemory::new(WASM_PAGE_SIZE));
@@ -271,5 +309,105 @@ fn unsynchronised_page_access_is_caught() {
         // SAFETY: deliberately racy, as above.
         unsafe { memory.fill(addr + 8, 8, 2) };
         other.join().unwrap();
+    });
+}
+
+/// The harness sees through the library: a user who writes to pages after
+/// releasing them races with the thread that reserves them next (and zeroes
+/// them); the lock orders the release before the reserve, but nothing orders
+/// the late write, and loom reports it.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn write_after_release_is_caught() {
+    loom::model(|| {
+        let vm = vmem(2);
+        let old = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, old, WASM_PAGE_SIZE, 0xAA);
+        let owner = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                // SAFETY: deliberately broken: the range is used after
+                // release. This is what loom must catch.
+                unsafe { vm.release(old as *mut u8, WASM_PAGE_SIZE).unwrap() };
+                write(&vm, old, PAGE_SIZE, 0xAB);
+            })
+        };
+        let p = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, p, WASM_PAGE_SIZE, 0xBB);
+        owner.join().unwrap();
+    });
+}
+
+#[test]
+fn stats_during_a_batched_reserve() {
+    model("stats_during_a_batched_reserve", || {
+        // 68 dirty free pages; a reservation of 65 is claimed at once and
+        // zeroed in two batches (64 + 1), taking the lock between them.
+        let vm = vmem(17);
+        let all = 17 * WASM_PAGE_SIZE;
+        let warm = vm.reserve(all, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, warm, all, 0xFF);
+        // SAFETY: ours, not used again.
+        unsafe { vm.release(warm as *mut u8, all).unwrap() };
+        let len = (BATCH + 1) * PAGE_SIZE;
+        let big = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                let p = vm.reserve(len, PAGE_SIZE).unwrap().as_ptr() as usize;
+                assert!(reads(&vm, p, len, 0), "reserve reads zero");
+                p
+            })
+        };
+        // Another thread looks at the statistics meanwhile.
+        let s = vm.stats();
+        consistent(&s);
+        assert_eq!(s.owned_bytes, all);
+        vm.check_invariants();
+        big.join().unwrap();
+        let s = vm.stats();
+        assert_eq!((s.reserved_bytes, s.free_dirty_bytes), (len, all - len));
+        consistent(&s);
+        vm.check_invariants();
+    });
+}
+
+#[test]
+fn batched_release_racing_a_reserve() {
+    model("batched_release_racing_a_reserve", || {
+        // A release of 65 pages is validated and applied in two batches
+        // (64 + 1), each under the lock: a reserve in between sees the
+        // first batch free and the last page still reserved.
+        let vm = vmem(18);
+        let len = (BATCH + 1) * PAGE_SIZE;
+        let old = vm.reserve(len, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, old, len, 0xAA);
+        let owner = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                // SAFETY: this thread's reservation, not used again.
+                unsafe { vm.release(old as *mut u8, len).unwrap() };
+            })
+        };
+        let p = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        assert!(reads(&vm, p, WASM_PAGE_SIZE, 0), "new owner sees zero");
+        write(&vm, p, WASM_PAGE_SIZE, 0xBB);
+        owner.join().unwrap();
+        assert!(
+            reads(&vm, p, WASM_PAGE_SIZE, 0xBB),
+            "old owner's data never reached it"
+        );
+        let s = vm.stats();
+        let reused = s.owned_bytes == 17 * WASM_PAGE_SIZE;
+        assert_eq!(
+            (s.reserved_bytes, s.owned_bytes, s.bytes_zeroed),
+            if reused {
+                (WASM_PAGE_SIZE, 17 * WASM_PAGE_SIZE, WASM_PAGE_SIZE as u64)
+            } else {
+                (WASM_PAGE_SIZE, 18 * WASM_PAGE_SIZE, 0)
+            },
+            "dirty pages reused and zeroed, or fresh pages grown"
+        );
+        consistent(&s);
+        vm.check_invariants();
     });
 }

@@ -40,7 +40,9 @@ pub struct SimMemory {
 // counters are atomics. Concurrent access to page contents is the users'
 // business, as for any linear memory.
 unsafe impl Send for SimMemory {}
-// SAFETY: see `Send`: `&SimMemory` only exposes atomics and raw addresses.
+// SAFETY: see `Send`: `&SimMemory` only exposes atomics and raw addresses;
+// under loom, the page cells hold no data and are only touched through
+// `with`/`with_mut`, whose concurrent use loom checks (that is their job).
 unsafe impl Sync for SimMemory {}
 
 impl SimMemory {
