@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns one benchmark run into tables and plots.
 
-Reads target/bench-figures.json (written by `cargo bench -p wasm-vmem-bench`)
-and criterion's estimates (target/criterion/<group>/<backend>/new/estimates.json),
-writes PNG plots to docs/bench/ and replaces the results section of
-BENCHMARKS.md (between the RESULTS markers) with tables.
+Reads target/bench-figures.json (written by `cargo bench -p wasm-vmem-bench`),
+criterion's estimates (target/criterion/<group>/<backend>/new/estimates.json)
+and, when present, target/bench-wasm.json (the browser run of both wasm
+builds, written by `node web/bench-run.mjs`), writes PNG plots to docs/bench/
+and replaces the results section of BENCHMARKS.md (between the RESULTS
+markers) with tables.
 
   python3 scripts/bench-report.py        (needs matplotlib: scripts/bench.sh installs it)
 """
@@ -45,6 +47,17 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
 
 
+def medians_table(builds):
+    """Markdown rows: interleaved median times and ratios, per build."""
+    rows = ["| build | backend | GC-like ms | churn ms | GC ÷ wasm-vmem | churn ÷ wasm-vmem |",
+            "|---|---|---:|---:|---:|---:|"]
+    for build, f in builds.items():
+        g, c = f["gc_seconds"], f["churn_seconds"]
+        for i, b in enumerate(f["backends"]):
+            rows.append(f"| {build.upper()} | {b['name']} | {g[i]*1e3:.2f} | {c[i]*1e3:.2f} | {g[i]/g[0]:.2f} | {c[i]/c[0]:.2f} |")
+    return rows
+
+
 def main():
     import matplotlib
     matplotlib.use("Agg")
@@ -77,12 +90,7 @@ def main():
     md.append("")
 
     md += ["### Interleaved medians (same run, all backends alternating)", "",
-           "| build | backend | GC-like ms | churn ms | GC ÷ wasm-vmem | churn ÷ wasm-vmem |", "|---|---|---:|---:|---:|---:|"]
-    for build in ("st", "mt"):
-        g, c = fig[build]["gc_seconds"], fig[build]["churn_seconds"]
-        for i, b in enumerate(fig[build]["backends"]):
-            md.append(f"| {build.upper()} | {b['name']} | {g[i]*1e3:.2f} | {c[i]*1e3:.2f} | {g[i]/g[0]:.2f} | {c[i]/c[0]:.2f} |")
-    md.append("")
+           *medians_table({b: fig[b] for b in ("st", "mt")}), ""]
 
     md += ["### Contention: reserve/write/decommit/commit/release of 64 KiB", "",
            "| backend | ops/s, 1 thread | ops/s, 2 threads | 2 ÷ 1 |", "|---|---:|---:|---:|"]
@@ -148,6 +156,39 @@ def main():
     ax.legend()
     fig4.tight_layout()
     fig4.savefig(OUT / "contention.png", dpi=110)
+
+    wasm_file = TARGET / "bench-wasm.json"
+    if wasm_file.exists():
+        web = json.loads(wasm_file.read_text())
+        builds = {k: v["figures"] for k, v in web["builds"].items()}
+        md += ["### In the browser: both wasm builds in headless Chromium", "",
+               f"Browser: {web['userAgent'].split(')')[-1].strip() or web['userAgent']}, "
+               f"{web['hardwareConcurrency']} hardware threads, cross-origin isolated: {web['crossOriginIsolated']}. "
+               "wasm-vmem over the module's own memory; baselines over the module's global allocator "
+               "(dlmalloc) and talc; medians of 21 interleaved repetitions.", "",
+               *medians_table(builds), "",
+               "| build | backend | zeroed ÷ needed, GC-like | zeroed ÷ needed, churn | churn peak memory ÷ peak live |",
+               "|---|---|---:|---:|---:|"]
+        for build, f in builds.items():
+            for b in f["backends"]:
+                mem = f"{b['peak_memory_ratio']:.3f}" if b["peak_memory_ratio"] is not None else "n/a (not measurable)"
+                md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} |")
+        md.append("")
+        fig5, axes = plt.subplots(1, len(builds), figsize=(5.5 * len(builds), 4), squeeze=False)
+        for ax, (build, f) in zip(axes[0], builds.items()):
+            names = [b["name"] for b in f["backends"]]
+            for k, trace in enumerate(("gc", "churn")):
+                t = f[f"{trace}_seconds"]
+                ax.bar([i + k * 0.4 for i in range(len(names))], [x / t[0] for x in t], 0.4, label=trace)
+            ax.axhline(1, color="black", lw=0.8)
+            ax.set_xticks([i + 0.2 for i in range(len(names))], [n.replace(" (", "\n(") for n in names], fontsize=8)
+            ax.set_title(f"browser, {build.upper()}: time ÷ wasm-vmem (higher = wasm-vmem faster)", fontsize=9)
+            ax.legend()
+        fig5.tight_layout()
+        fig5.savefig(OUT / "browser-time-ratios.png", dpi=110)
+        md += ["![browser time ratios](docs/bench/browser-time-ratios.png)", ""]
+    else:
+        md += ["(No browser run: `scripts/bench-wasm.sh` writes target/bench-wasm.json.)", ""]
 
     md += ["![time ratios](docs/bench/time-ratios.png)", "![zeroing](docs/bench/zeroing.png)",
            "![lock hold](docs/bench/lock-hold.png)", "![contention](docs/bench/contention.png)", ""]

@@ -8,7 +8,9 @@
 #  2. both demo modules built, their memory checked (shared for mt);
 #  3. the end-to-end browser test of the demo page with and without
 #     COOP/COEP (web/e2e.mjs; its servers stop with it), screenshots in
-#     target/web-mt.png and target/web-st.png.
+#     target/web-mt.png and target/web-st.png;
+#  4. a smoke run of the benchmarks in the browser, both builds
+#     (web/bench-run.mjs --smoke: every figure there and consistent).
 # Every part is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,11 @@ part "end-to-end browser test"
 timeout 600 node web/e2e.mjs --seconds "${E2E_SECONDS:-6}"
 done_ "e2e (Chromium)"
 
+part "benchmarks in the browser, smoke run (both builds)"
+timeout 300 node web/bench-run.mjs --smoke
+done_ "bench smoke (Chromium)"
+
 echo "--- wasm stage times (s):"
-for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)"; do
+for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)" "bench smoke (Chromium)"; do
     printf '    %-24s %5d\n' "$k" "${took[$k]}"
 done

@@ -17,6 +17,7 @@ stage_native() {
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+    cargo clippy --target wasm32-unknown-unknown -p wasm-vmem-web -p wasm-vmem-bench -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasm-vmem
     cargo test --workspace
     bash scripts/check-guards.sh

@@ -7,11 +7,11 @@
 //   node web/e2e.mjs [--report] [--seconds N]
 //     --report   only print the reports (scripts/demo.sh --headless)
 //     --seconds  length of each run (default 6)
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './serve.mjs';
+import { launch } from './browser.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -117,15 +117,9 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
 }
 
 mkdirSync(join(ROOT, 'target'), { recursive: true });
-// playwright launches with a fresh temporary profile (--user-data-dir) of its own.
 const timer = setTimeout(() => { console.error('e2e: timed out'); process.exit(2); }, 3 * TIMEOUT_MS + 60_000);
 timer.unref();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  headless: true,
-});
+const browser = await launch();
 try {
   const mt = await run(browser, true);
   verify('with COOP/COEP', mt, true);

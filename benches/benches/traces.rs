@@ -47,7 +47,7 @@ fn traces(c: &mut Criterion) {
 }
 
 fn report(_: &mut Criterion) {
-    let (json, text) = figures::all(sizes());
+    let (json, text) = figures::all(sizes(), &[false, true], figures::native_clock);
     println!("{text}");
     let dir = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use wasm_vmem::policy::Policy;
-use wasm_vmem::sys::SimMemory;
+use wasm_vmem::sys::LinearMemory;
 use wasm_vmem::{GenericVmem, PAGE_SIZE};
 
 /// What a trace needs from a virtual-memory backend. Ranges are 16 KiB
@@ -33,28 +33,29 @@ pub trait Backend {
     fn footprint(&self) -> Option<usize>;
 }
 
-/// wasm-vmem over a simulated linear memory.
-pub struct Vmem<P: Policy> {
-    vm: GenericVmem<SimMemory, P>,
+/// wasm-vmem over a linear memory: a `SimMemory` natively, the module's
+/// own memory in wasm.
+pub struct Vmem<M: LinearMemory, P: Policy> {
+    vm: GenericVmem<M, P>,
     name: &'static str,
 }
 
-impl<P: Policy> Vmem<P> {
-    /// Over a memory of `max` bytes.
-    pub fn new(name: &'static str, max: usize) -> Self {
+impl<M: LinearMemory, P: Policy> Vmem<M, P> {
+    /// A new instance over `memory`.
+    pub fn new(name: &'static str, memory: M) -> Self {
         Self {
-            vm: GenericVmem::new(SimMemory::new(max)),
+            vm: GenericVmem::new(memory),
             name,
         }
     }
 
     /// The instance.
-    pub fn vmem(&self) -> &GenericVmem<SimMemory, P> {
+    pub fn vmem(&self) -> &GenericVmem<M, P> {
         &self.vm
     }
 }
 
-impl<P: Policy> Backend for Vmem<P> {
+impl<M: LinearMemory, P: Policy> Backend for Vmem<M, P> {
     fn name(&self) -> &'static str {
         self.name
     }

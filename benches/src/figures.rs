@@ -3,42 +3,69 @@
 //! lock hold time against range size, 2-thread ÷ 1-thread throughput, and
 //! time ratios against each baseline measured in one run (medians of
 //! interleaved repetitions).
+//!
+//! The same code runs natively (`cargo bench`, wasm-vmem over a
+//! `SimMemory`) and in the browser (the bench page of `web/`, wasm-vmem
+//! over the module's own memory, the baselines over the module's global
+//! allocator). The contention trace and lock hold times are native only:
+//! they need `std::thread` and a clock inside the lock.
 
 use crate::backends::{Global, Plain, Seed, Talc, Vmem};
-use crate::traces::{churn, contention, gc, Oracle};
+use crate::traces::{churn, gc, Oracle};
 use crate::Backend;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Instant;
-use wasm_vmem::lock::{SpinLock, TableLock};
-use wasm_vmem::policy::{MultiThreaded, Policy, SingleThreaded};
-use wasm_vmem::PAGE_SIZE;
+use wasm_vmem::policy::{MultiThreaded, SingleThreaded};
 
-const MIB: usize = 1 << 20;
-/// Simulated memory for wasm-vmem, arena for talc.
+/// The memory wasm-vmem runs over here.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Mem = wasm_vmem::sys::SimMemory;
+/// The memory wasm-vmem runs over here.
+#[cfg(target_arch = "wasm32")]
+pub type Mem = wasm_vmem::sys::Wasm32Memory;
+
+/// Size of the simulated memory and of talc's arena. In wasm the arena is
+/// smaller (it is real memory of the page, and never given back).
+#[cfg(not(target_arch = "wasm32"))]
 pub const MEMORY: usize = 512 << 20;
+/// Size of the simulated memory and of talc's arena. In wasm the arena is
+/// smaller (it is real memory of the page, and never given back).
+#[cfg(target_arch = "wasm32")]
+pub const MEMORY: usize = 256 << 20;
 
-/// The backends of one build: wasm-vmem and its baselines.
+/// A new memory for a wasm-vmem instance: a fresh simulated memory
+/// natively; in wasm the module's memory, of which a new instance owns only
+/// what it grows itself.
+pub fn memory() -> Mem {
+    #[cfg(not(target_arch = "wasm32"))]
+    return wasm_vmem::sys::SimMemory::new(MEMORY);
+    #[cfg(target_arch = "wasm32")]
+    return wasm_vmem::sys::Wasm32Memory::BUILD;
+}
+
+/// How many backends each build compares (wasm-vmem first).
+pub const BACKENDS: usize = 4;
+
+/// Backend `i` of one build, fresh: wasm-vmem, the seed design, then
+/// `alloc_zeroed` over the global allocator and over talc.
+pub fn backend(threaded: bool, i: usize) -> Box<dyn Backend + Sync> {
+    match (i, threaded) {
+        (0, true) => Box::new(Vmem::<_, MultiThreaded>::new("wasm-vmem (MT)", memory())),
+        (0, false) => Box::new(SyncSt(Vmem::new("wasm-vmem (ST)", memory()))),
+        (1, _) => Box::new(Seed::new(threaded)),
+        (2, _) => Box::new(Plain::new("alloc_zeroed (std)", Global::wasm_like())),
+        (3, _) => Box::new(Plain::new("alloc_zeroed (talc)", Talc::new(MEMORY))),
+        _ => panic!("backend {i} of {BACKENDS}"),
+    }
+}
+
+/// The backends of one build: wasm-vmem and its baselines, fresh.
 pub fn backends(threaded: bool) -> Vec<Box<dyn Backend + Sync>> {
-    let vmem: Box<dyn Backend + Sync> = if threaded {
-        Box::new(Vmem::<MultiThreaded>::new("wasm-vmem (MT)", MEMORY))
-    } else {
-        Box::new(SyncSt(Vmem::<SingleThreaded>::new(
-            "wasm-vmem (ST)",
-            MEMORY,
-        )))
-    };
-    vec![
-        vmem,
-        Box::new(Seed::new(threaded)),
-        Box::new(Plain::new("alloc_zeroed (std)", Global::wasm_like())),
-        Box::new(Plain::new("alloc_zeroed (talc)", Talc::new(MEMORY))),
-    ]
+    (0..BACKENDS).map(|i| backend(threaded, i)).collect()
 }
 
 /// The single-threaded instance, made `Sync` for the uniform list above.
 /// Only the single-threaded traces use it, from one thread at a time.
-pub struct SyncSt(pub Vmem<SingleThreaded>);
+pub struct SyncSt(pub Vmem<Mem, SingleThreaded>);
 
 // SAFETY: `backends(false)` values are only driven by single-threaded
 // traces, one thread at a time; `contention` uses `backends(true)` only.
@@ -71,79 +98,6 @@ impl Backend for SyncSt {
     }
 }
 
-/// A spinlock that measures how long it is held: the multithreaded policy
-/// with instrumentation, through the crate's pluggable `Policy`.
-pub struct TimedSpinLock {
-    lock: SpinLock,
-    since: AtomicU64,
-}
-
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-static HOLD_NS: AtomicU64 = AtomicU64::new(0);
-static HOLD_MAX_NS: AtomicU64 = AtomicU64::new(0);
-static HOLDS: AtomicU64 = AtomicU64::new(0);
-
-fn now_ns() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
-// SAFETY: mutual exclusion, acquire and release come from `SpinLock`.
-unsafe impl TableLock for TimedSpinLock {
-    const INIT: Self = Self {
-        lock: SpinLock::new(),
-        since: AtomicU64::new(0),
-    };
-    fn lock(&self) {
-        self.lock.lock();
-        self.since.store(now_ns(), Relaxed);
-    }
-    unsafe fn unlock(&self) {
-        let held = now_ns() - self.since.load(Relaxed);
-        HOLD_NS.fetch_add(held, Relaxed);
-        HOLD_MAX_NS.fetch_max(held, Relaxed);
-        HOLDS.fetch_add(1, Relaxed);
-        // SAFETY: held by this thread (caller).
-        unsafe { self.lock.unlock() }
-    }
-}
-
-/// The multithreaded policy with a timed lock.
-pub struct TimedMt;
-
-impl Policy for TimedMt {
-    type Lock = TimedSpinLock;
-    const EAGER_DECOMMIT: bool = true;
-}
-
-/// Lock hold time for each operation on ranges of `pages` pages: mean and
-/// max nanoseconds per acquisition, over `reps` reserve / decommit /
-/// commit / release cycles.
-pub fn lock_hold(pages: usize, reps: usize) -> (f64, u64) {
-    let vm = wasm_vmem::GenericVmem::<_, TimedMt>::new(wasm_vmem::sys::SimMemory::new(MEMORY));
-    let size = pages * PAGE_SIZE;
-    // Warm up: grow once, so growth is not measured.
-    let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
-    // SAFETY: ours.
-    unsafe { vm.release(p, size).unwrap() };
-    HOLD_NS.store(0, Relaxed);
-    HOLD_MAX_NS.store(0, Relaxed);
-    HOLDS.store(0, Relaxed);
-    for _ in 0..reps {
-        let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
-        // SAFETY: ours.
-        unsafe {
-            vm.decommit(p, size).unwrap();
-            vm.commit(p, size).unwrap();
-            vm.release(p, size).unwrap();
-        }
-    }
-    let holds = HOLDS.load(Relaxed).max(1);
-    (
-        HOLD_NS.load(Relaxed) as f64 / holds as f64,
-        HOLD_MAX_NS.load(Relaxed),
-    )
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -154,14 +108,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn interleaved(
     backends: &[Box<dyn Backend + Sync>],
     reps: usize,
+    clock: Clock,
     trace: &dyn Fn(&dyn Backend),
 ) -> Vec<f64> {
     let mut times = vec![Vec::new(); backends.len()];
     for _ in 0..reps {
         for (b, t) in backends.iter().zip(&mut times) {
-            let start = Instant::now();
+            let start = clock();
             trace(b.as_ref());
-            t.push(start.elapsed().as_secs_f64());
+            t.push(clock() - start);
         }
     }
     times.into_iter().map(median).collect()
@@ -197,16 +152,43 @@ impl Sizes {
     };
 }
 
-/// Computes every figure and returns them as JSON (for `scripts/bench-report.py`)
-/// and as a plain-text table.
-pub fn all(sizes: Sizes) -> (String, String) {
-    let mut json = String::from("{");
+/// A monotonic clock in seconds: `Instant` natively, `performance.now()`
+/// in the browser (wasm32-unknown-unknown has no clock of its own).
+pub type Clock = fn() -> f64;
+
+/// The native clock.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_clock() -> f64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}
+
+fn json_list(v: impl IntoIterator<Item = f64>) -> String {
+    v.into_iter()
+        .map(|x| format!("{x:.6}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Computes every figure for the given builds (`false`: single-threaded,
+/// `true`: multithreaded) and returns them as JSON (for
+/// `scripts/bench-report.py`) and as a plain-text table.
+pub fn all(sizes: Sizes, builds: &[bool], clock: Clock) -> (String, String) {
+    let platform = if cfg!(target_arch = "wasm32") {
+        "wasm32"
+    } else {
+        "native"
+    };
+    let mut json = format!("{{\"platform\":\"{platform}\"");
     let mut text = String::new();
-    for threaded in [false, true] {
+    for &threaded in builds {
         let build = if threaded { "mt" } else { "st" };
         let _ = writeln!(
             text,
-            "\n== {} build ==",
+            "\n== {} build ({platform}) ==",
             if threaded {
                 "multithreaded"
             } else {
@@ -219,15 +201,15 @@ pub fn all(sizes: Sizes) -> (String, String) {
             "{:<22} {:>14} {:>14} {:>16}",
             "backend", "zeroed/needed gc", "zeroed/needed churn", "peak mem/peak live"
         );
-        let _ = write!(json, "\"{build}\":{{\"backends\":[");
-        let names: Vec<&str> = backends(threaded).iter().map(|b| b.name()).collect();
+        let _ = write!(json, ",\"{build}\":{{\"backends\":[");
+        let names: Vec<&str> = (0..BACKENDS).map(|i| backend(threaded, i).name()).collect();
         for (i, name) in names.iter().enumerate() {
-            let gc_b = backends(threaded).swap_remove(i);
+            let gc_b = backend(threaded, i);
             let o = Oracle::new(gc_b.as_ref());
             gc(&o, sizes.gc);
             let gc_ratio = gc_b.bytes_zeroed() as f64 / o.had_to_zero().max(1) as f64;
             drop(gc_b);
-            let churn_b = backends(threaded).swap_remove(i);
+            let churn_b = backend(threaded, i);
             let o = Oracle::new(churn_b.as_ref());
             let peak_live = churn(&o, sizes.churn);
             let churn_ratio = churn_b.bytes_zeroed() as f64 / o.had_to_zero().max(1) as f64;
@@ -246,12 +228,10 @@ pub fn all(sizes: Sizes) -> (String, String) {
         }
         json.push(']');
         // Times, interleaved, one backend set per trace.
-        let bs = backends(threaded);
-        let gc_t = interleaved(&bs, sizes.reps, &|b| {
+        let gc_t = interleaved(&backends(threaded), sizes.reps, clock, &|b| {
             gc(b, sizes.gc);
         });
-        let bs = backends(threaded);
-        let churn_t = interleaved(&bs, sizes.reps, &|b| {
+        let churn_t = interleaved(&backends(threaded), sizes.reps, clock, &|b| {
             churn(b, sizes.churn);
         });
         let _ = writeln!(
@@ -269,68 +249,79 @@ pub fn all(sizes: Sizes) -> (String, String) {
                 churn_t[i] / churn_t[0]
             );
         }
-        let list = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.6}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         let _ = write!(
             json,
             ",\"gc_seconds\":[{}],\"churn_seconds\":[{}]",
-            list(&gc_t),
-            list(&churn_t)
+            json_list(gc_t),
+            json_list(churn_t)
         );
+        #[cfg(not(target_arch = "wasm32"))]
         if threaded {
-            let bs = backends(true);
-            let mut rows = Vec::new();
-            for b in &bs {
-                // Warm up: growth, first-touch page faults, allocator pools.
-                contention(b.as_ref(), 2, sizes.contention / 4 + 1);
-                let mut per = Vec::new();
-                for threads in [1, 2] {
-                    let start = Instant::now();
-                    let ops = contention(b.as_ref(), threads, sizes.contention);
-                    per.push(ops as f64 / start.elapsed().as_secs_f64());
-                }
-                rows.push((b.name(), per[0], per[1]));
-            }
-            let _ = writeln!(
-                text,
-                "{:<22} {:>14} {:>14} {:>10}",
-                "contention", "ops/s 1 thread", "ops/s 2 threads", "2t ÷ 1t"
-            );
-            json.push_str(",\"contention\":[");
-            for (i, (name, one, two)) in rows.iter().enumerate() {
-                let _ = writeln!(
-                    text,
-                    "{name:<22} {one:>14.0} {two:>14.0} {:>10.2}",
-                    two / one
-                );
-                let _ = write!(
-                    json,
-                    "{}{{\"name\":\"{name}\",\"ops_1t\":{one:.1},\"ops_2t\":{two:.1}}}",
-                    if i > 0 { "," } else { "" }
-                );
-            }
-            json.push(']');
+            contention_figures(sizes, clock, &mut json, &mut text);
         }
-        json.push_str("},");
+        json.push('}');
     }
-    // Lock hold time against range size.
+    #[cfg(not(target_arch = "wasm32"))]
+    lock_hold_figures(sizes, &mut json, &mut text);
+    json.push('}');
+    (json, text)
+}
+
+/// 2-thread ÷ 1-thread throughput of the contention trace, every backend
+/// of the multithreaded build.
+#[cfg(not(target_arch = "wasm32"))]
+fn contention_figures(sizes: Sizes, clock: Clock, json: &mut String, text: &mut String) {
+    use crate::traces::contention;
+    let mut rows = Vec::new();
+    for b in backends(true) {
+        // Warm up: growth, first-touch page faults, allocator pools.
+        contention(b.as_ref(), 2, sizes.contention / 4 + 1);
+        let mut per = Vec::new();
+        for threads in [1, 2] {
+            let start = clock();
+            let ops = contention(b.as_ref(), threads, sizes.contention);
+            per.push(ops as f64 / (clock() - start));
+        }
+        rows.push((b.name(), per[0], per[1]));
+    }
+    let _ = writeln!(
+        text,
+        "{:<22} {:>14} {:>14} {:>10}",
+        "contention", "ops/s 1 thread", "ops/s 2 threads", "2t ÷ 1t"
+    );
+    json.push_str(",\"contention\":[");
+    for (i, (name, one, two)) in rows.iter().enumerate() {
+        let _ = writeln!(
+            text,
+            "{name:<22} {one:>14.0} {two:>14.0} {:>10.2}",
+            two / one
+        );
+        let _ = write!(
+            json,
+            "{}{{\"name\":\"{name}\",\"ops_1t\":{one:.1},\"ops_2t\":{two:.1}}}",
+            if i > 0 { "," } else { "" }
+        );
+    }
+    json.push(']');
+}
+
+/// Lock hold time against range size, 16 KiB to 64 MiB.
+#[cfg(not(target_arch = "wasm32"))]
+fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
+    use wasm_vmem::PAGE_SIZE;
     let _ = writeln!(
         text,
         "\n{:<22} {:>14} {:>14}",
         "lock hold (MT)", "mean ns", "max ns"
     );
-    json.push_str("\"lock_hold\":[");
+    json.push_str(",\"lock_hold\":[");
     for (i, pages) in [1usize, 16, 256, 4096].into_iter().enumerate() {
         let reps = if pages >= 4096 {
             sizes.reps * 4
         } else {
             sizes.reps * 40
         };
-        let (mean, max) = lock_hold(pages, reps);
+        let (mean, max) = crate::lock_hold::lock_hold(pages, reps);
         let label = format!("{} KiB", pages * PAGE_SIZE / 1024);
         let _ = writeln!(text, "{label:<22} {mean:>14.0} {max:>14}");
         let _ = write!(
@@ -340,7 +331,5 @@ pub fn all(sizes: Sizes) -> (String, String) {
             pages * PAGE_SIZE
         );
     }
-    json.push_str("]}");
-    let _ = MIB;
-    (json, text)
+    json.push(']');
 }

@@ -8,7 +8,11 @@
 
 pub mod backends;
 pub mod figures;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod lock_hold;
 pub mod traces;
 
 pub use backends::Backend;
-pub use traces::{churn, contention, gc, Oracle};
+#[cfg(not(target_arch = "wasm32"))]
+pub use traces::contention;
+pub use traces::{churn, gc, Oracle};

@@ -122,7 +122,9 @@ pub fn churn<B: Backend + ?Sized>(b: &B, steps: usize) -> usize {
 /// The contention trace: `threads` threads each doing `rounds` of reserve
 /// 64 KiB, write a byte per page, decommit and commit half, release — small
 /// enough that the operations, not memory bandwidth, are what is measured.
-/// Returns operations.
+/// Returns operations. Not in wasm (no `std::thread` there; the browser
+/// demo runs threads through rayon instead).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn contention<B: Backend + Sync + ?Sized>(b: &B, threads: usize, rounds: usize) -> u64 {
     const SIZE: usize = 64 << 10;
     std::thread::scope(|s| {
@@ -235,16 +237,17 @@ mod tests {
     use super::*;
     use crate::backends::{Global, Plain, Seed, Vmem};
     use wasm_vmem::policy::{MultiThreaded, SingleThreaded};
+    use wasm_vmem::sys::SimMemory;
 
     #[test]
     fn oracle_counts_what_had_to_be_zeroed() {
         // wasm-vmem zeroes exactly what the oracle says, in both traces.
-        let b = Vmem::<SingleThreaded>::new("st", 256 << 20);
+        let b = Vmem::<_, SingleThreaded>::new("st", SimMemory::new(256 << 20));
         let o = Oracle::new(&b);
         gc(&o, 100);
         assert!(o.had_to_zero() > 0);
         assert_eq!(b.bytes_zeroed(), o.had_to_zero());
-        let b = Vmem::<MultiThreaded>::new("mt", 256 << 20);
+        let b = Vmem::<_, MultiThreaded>::new("mt", SimMemory::new(256 << 20));
         let o = Oracle::new(&b);
         let peak = churn(&o, 1000);
         assert_eq!(b.bytes_zeroed(), o.had_to_zero());

@@ -1,6 +1,7 @@
 //! The browser demo of wasm-vmem: a GC-like workload on every rayon thread
 //! and on the main thread, over the module's own linear memory, with live
-//! figures for the page.
+//! figures for the page; and the benchmarks of `benches/` in this module,
+//! for the bench page.
 //!
 //! The workload lives in [`workload`] and runs natively too (`cargo test -p
 //! wasm-vmem-web`), over any `LinearMemory`; this file only binds it to the
@@ -113,6 +114,49 @@ mod bindings {
             }
             Err(_) => 0,
         }
+    }
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// `performance.now()`: milliseconds (wasm32-unknown-unknown has no
+        /// clock of its own). Exists on the page and in workers.
+        #[wasm_bindgen(js_namespace = performance, js_name = now)]
+        fn performance_now() -> f64;
+    }
+
+    /// Runs the GC-like and churn benchmarks of `benches/` (DESIGN.md §7)
+    /// on this module's build: wasm-vmem over this module's memory against
+    /// the seed design and `alloc_zeroed` over the module's allocator and
+    /// over talc. Returns `{"figures": …, "text": …}` as JSON: the same
+    /// figures as the native run (`scripts/bench-report.py` reads both) and
+    /// a plain-text table. Takes seconds: call it from a worker, never from
+    /// the page's main thread. `smoke` runs tiny traces.
+    #[wasm_bindgen]
+    pub fn bench(smoke: bool) -> String {
+        use wasm_vmem_bench::figures::{self, Sizes};
+        // The traces take milliseconds here (no first-touch page faults as
+        // in the native simulation): more repetitions steady the medians.
+        let sizes = if smoke {
+            Sizes::SMOKE
+        } else {
+            Sizes {
+                reps: 21,
+                ..Sizes::FULL
+            }
+        };
+        let (json, text) = figures::all(sizes, &[cfg!(feature = "threads")], || {
+            performance_now() / 1e3
+        });
+        let text: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '"' => vec!['\\', '"'],
+                '\\' => vec!['\\', '\\'],
+                '\n' => vec!['\\', 'n'],
+                c => vec![c],
+            })
+            .collect();
+        format!("{{\"figures\":{json},\"text\":\"{text}\"}}")
     }
 
     /// Releases a page returned by [`probe`].

@@ -1,0 +1,74 @@
+// Runs the bench page (bench.html) in headless Chromium with COOP/COEP, so
+// both wasm builds run, prints the figures, writes them to
+// target/bench-wasm.json (scripts/bench-report.py puts them in
+// BENCHMARKS.md) and a screenshot to target/bench-wasm.png.
+//
+//   node web/bench-run.mjs [--smoke]
+//     --smoke  tiny traces: checks that the page, both builds and every
+//              figure work (the test command runs this); no timing is
+//              asserted, only that each figure exists and that no backend
+//              zeroed less than had to be zeroed.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from './serve.mjs';
+import { launch } from './browser.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const smoke = process.argv.includes('--smoke');
+const TIMEOUT_MS = (smoke ? 120 : 900) * 1000;
+const timer = setTimeout(() => { console.error('bench-run: timed out'); process.exit(2); }, TIMEOUT_MS + 30_000);
+timer.unref();
+
+const server = await serve({ isolated: true });
+const browser = await launch();
+let report;
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1220, height: 800 } });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${server.url}bench.html${smoke ? '?smoke=1' : ''}`, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-done]', { timeout: TIMEOUT_MS });
+  report = await page.evaluate(() => window.__bench);
+  mkdirSync(join(ROOT, 'target'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'target', 'bench-wasm.png'), fullPage: true });
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+for (const b of Object.values(report.builds)) console.log(`${b.text.trimEnd()}\n(${b.build} build ran in ${b.seconds.toFixed(1)} s)`);
+if (!smoke) {
+  const out = join(ROOT, 'target', 'bench-wasm.json');
+  writeFileSync(out, JSON.stringify(report, null, 1));
+  console.log(`\nfigures written to ${out}, screenshot to target/bench-wasm.png`);
+}
+
+// What must hold whatever the machine: both builds ran, every figure is
+// there and finite, and no backend zeroed less than the oracle says had to
+// be zeroed (that would be a correctness bug, not a speed).
+const problems = [...errors];
+if (report.error) problems.push(report.error);
+for (const kind of ['st', 'mt']) {
+  const f = report.builds[kind]?.figures;
+  if (!f) { problems.push(`${kind}: no figures`); continue; }
+  const times = [...f.gc_seconds, ...f.churn_seconds];
+  if (f.backends.length !== 4 || times.length !== 8 || !times.every((t) => t > 0 && Number.isFinite(t))) {
+    problems.push(`${kind}: times missing or not positive: ${times}`);
+  }
+  for (const b of f.backends) {
+    for (const r of [b.zero_ratio_gc, b.zero_ratio_churn]) {
+      if (!(r >= 0.9999)) problems.push(`${kind}: ${b.name} zeroed ${r} of what had to be zeroed`);
+    }
+    if (b.peak_memory_ratio !== null && !(b.peak_memory_ratio >= 1)) {
+      problems.push(`${kind}: ${b.name} peak memory ratio ${b.peak_memory_ratio} below 1`);
+    }
+  }
+  if (f.backends[0].peak_memory_ratio === null) problems.push(`${kind}: no peak memory figure for wasm-vmem`);
+}
+if (problems.length) {
+  console.log(`\nbench-run: FAIL\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('\nbench-run: both builds ran, every figure present and consistent');
