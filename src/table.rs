@@ -171,11 +171,21 @@ pub(crate) struct Storage {
 }
 
 impl Storage {
-    /// Storage able to describe `pages` pages without reallocating.
+    /// Storage able to describe `pages` pages without reallocating. Its
+    /// memory is written once here, outside the lock, so that the first
+    /// touch of each of its pages (a page fault natively, and in browsers,
+    /// whose memory is committed lazily too) is not paid while the table
+    /// is locked.
     pub(crate) fn try_with_capacity(pages: usize) -> Result<Self, TryReserveError> {
         let mut storage = Storage::default();
         storage.pages.try_reserve_exact(pages)?;
         storage.free.try_reserve_exact(free_runs_bound(pages))?;
+        storage.pages.resize(pages, PageState::Foreign);
+        storage.pages.clear();
+        storage
+            .free
+            .resize(free_runs_bound(pages), Run { start: 0, len: 0 });
+        storage.free.clear();
         Ok(storage)
     }
 }

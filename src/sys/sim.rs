@@ -24,6 +24,9 @@ struct WasmPageAligned;
 /// several threads at once.
 #[derive(Debug)]
 pub struct SimMemory {
+    /// The allocation, as returned by the allocator (freed on drop).
+    allocation: NonNull<u8>,
+    /// Its first wasm-page-aligned address: the memory's base.
     region: NonNull<u8>,
     capacity: usize,
     size: AtomicUsize,
@@ -54,23 +57,29 @@ impl SimMemory {
     /// If the host cannot allocate `max_bytes` of address space.
     pub fn new(max_bytes: usize) -> Self {
         let capacity = max_bytes / WASM_PAGE_SIZE;
-        let region = if capacity == 0 {
+        let (allocation, region) = if capacity == 0 {
             // Nothing is ever read or written; only the address matters,
             // and it must be wasm-page aligned like every base.
-            NonNull::<WasmPageAligned>::dangling().cast()
+            let p = NonNull::<WasmPageAligned>::dangling().cast();
+            (p, p)
         } else {
             let layout = Self::layout(capacity);
             // SAFETY: the layout has a non-zero size.
             let ptr = unsafe { alloc_zeroed(layout) };
-            match NonNull::new(ptr) {
-                Some(p) => p,
-                None => alloc::alloc::handle_alloc_error(layout),
-            }
+            let Some(allocation) = NonNull::new(ptr) else {
+                alloc::alloc::handle_alloc_error(layout)
+            };
+            let offset = allocation.as_ptr().align_offset(WASM_PAGE_SIZE);
+            // SAFETY: `offset < WASM_PAGE_SIZE`, and the layout has a wasm
+            // page to spare, so the region stays inside the allocation.
+            let region = unsafe { allocation.add(offset) };
+            (allocation, region)
         };
         // Expose the region's provenance once: addresses handed out by the
         // seam are turned back into pointers with exposed provenance.
         let _ = region.as_ptr().expose_provenance();
         Self {
+            allocation,
             region,
             capacity,
             size: AtomicUsize::new(0),
@@ -83,10 +92,18 @@ impl SimMemory {
         }
     }
 
+    /// The allocation for `capacity` wasm pages: one wasm page more, so that
+    /// an aligned region fits, at a small alignment, so that the allocator
+    /// can take it from the OS zeroed and untouched (`calloc`, `mmap`): a
+    /// fresh page costs its first-touch fault when used, as in a wasm
+    /// engine, rather than a `memset` of the whole maximum up front.
     fn layout(capacity: usize) -> Layout {
-        match Layout::from_size_align(capacity * WASM_PAGE_SIZE, WASM_PAGE_SIZE) {
-            Ok(l) => l,
-            Err(_) => panic!("SimMemory capacity too large for the host"),
+        let size = capacity
+            .checked_add(1)
+            .and_then(|pages| pages.checked_mul(WASM_PAGE_SIZE));
+        match size.map(|size| Layout::from_size_align(size, 8)) {
+            Some(Ok(l)) => l,
+            _ => panic!("SimMemory capacity too large for the host"),
         }
     }
 
@@ -189,7 +206,7 @@ impl Drop for SimMemory {
     fn drop(&mut self) {
         if self.capacity > 0 {
             // SAFETY: allocated in `new` with this very layout.
-            unsafe { dealloc(self.region.as_ptr(), Self::layout(self.capacity)) }
+            unsafe { dealloc(self.allocation.as_ptr(), Self::layout(self.capacity)) }
         }
     }
 }
