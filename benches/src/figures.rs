@@ -140,7 +140,7 @@ impl Sizes {
     pub const FULL: Sizes = Sizes {
         gc: 384,
         churn: 4000,
-        contention: 2000,
+        contention: 50_000,
         reps: 7,
     };
     /// The smoke run in the test command.
@@ -268,22 +268,78 @@ pub fn all(sizes: Sizes, builds: &[bool], clock: Clock) -> (String, String) {
 }
 
 /// 2-thread ÷ 1-thread throughput of the contention trace, every backend
-/// of the multithreaded build.
+/// of the multithreaded build, and three controls that say what the
+/// machine allows: the trace on one wasm-vmem instance per thread (nothing
+/// shared), and 64 KiB of stores per round into a thread's own buffer or
+/// into buffers the threads hand to each other (no allocator at all: the
+/// cost of memory moving between cores, which any shared pool of pages
+/// pays when one thread reuses what another released).
 #[cfg(not(target_arch = "wasm32"))]
 fn contention_figures(sizes: Sizes, clock: Clock, json: &mut String, text: &mut String) {
-    use crate::traces::contention;
-    let mut rows = Vec::new();
-    for b in backends(true) {
+    use crate::traces::{contention, contention_on};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let bs = backends(true);
+    let private = [backend(true, 0), backend(true, 0)];
+    let private: Vec<&(dyn Backend + Sync)> = private.iter().map(|b| b.as_ref()).collect();
+    let private = &private;
+    let buffers: Vec<Vec<AtomicU64>> = (0..2)
+        .map(|_| (0..8192).map(|_| AtomicU64::new(0)).collect())
+        .collect();
+    // Stores into buffer `(t + r) % 2` (handed over) or `t` (own), on
+    // `threads` threads; atomics, as two threads may hit one buffer.
+    let stores = |threads: usize, rounds: usize, handoff: bool| {
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let buffers = &buffers;
+                s.spawn(move || {
+                    for r in 0..rounds {
+                        let buffer = &buffers[if handoff { (t + r) % 2 } else { t }];
+                        buffer.iter().for_each(|w| w.store(r as u64, Relaxed));
+                    }
+                });
+            }
+        });
+        (threads * rounds) as u64
+    };
+    type Run<'a> = Box<dyn Fn(usize, usize) -> u64 + 'a>;
+    let mut runs: Vec<(&str, Run)> = bs
+        .iter()
+        .map(|b| -> (&str, Run) { (b.name(), Box::new(|t, n| contention(b.as_ref(), t, n))) })
+        .collect();
+    runs.push((
+        "control: no sharing",
+        Box::new(move |t, n| contention_on(&private[..t], n)),
+    ));
+    runs.push((
+        "control: own buffer",
+        Box::new(|t, n| stores(t, n / 8, false)),
+    ));
+    runs.push((
+        "control: handed buffers",
+        Box::new(|t, n| stores(t, n / 8, true)),
+    ));
+    for (_, run) in &runs {
         // Warm up: growth, first-touch page faults, allocator pools.
-        contention(b.as_ref(), 2, sizes.contention / 4 + 1);
-        let mut per = Vec::new();
-        for threads in [1, 2] {
-            let start = clock();
-            let ops = contention(b.as_ref(), threads, sizes.contention);
-            per.push(ops as f64 / (clock() - start));
-        }
-        rows.push((b.name(), per[0], per[1]));
+        run(2, sizes.contention / 4 + 1);
     }
+    // Medians of 1- and 2-thread runs, interleaved over the rows so that a
+    // slow spell of the machine hits them alike; each run is long (tens of
+    // milliseconds) so that starting threads is noise.
+    let mut per = vec![[Vec::new(), Vec::new()]; runs.len()];
+    for _ in 0..sizes.reps {
+        for ((_, run), samples) in runs.iter().zip(&mut per) {
+            for (threads, samples) in [1, 2].into_iter().zip(samples.iter_mut()) {
+                let start = clock();
+                let ops = run(threads, sizes.contention);
+                samples.push(ops as f64 / (clock() - start));
+            }
+        }
+    }
+    let rows: Vec<_> = runs
+        .iter()
+        .zip(per)
+        .map(|((name, _), [one, two])| (*name, median(one), median(two)))
+        .collect();
     let _ = writeln!(
         text,
         "{:<22} {:>14} {:>14} {:>10}",
@@ -311,24 +367,34 @@ fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
     use wasm_vmem::PAGE_SIZE;
     let _ = writeln!(
         text,
-        "\n{:<22} {:>14} {:>14}",
-        "lock hold (MT)", "mean ns", "max ns"
+        "\n{:<22} {:>10} {:>10} {:>10} {:>10}",
+        "lock hold (MT)", "mean ns", "median ns", "p99 ns", "max ns"
     );
     json.push_str(",\"lock_hold\":[");
-    for (i, pages) in [1usize, 16, 256, 4096].into_iter().enumerate() {
-        let reps = if pages >= 4096 {
+    for (i, pages) in [1usize, 16, 256, 4096, 16384].into_iter().enumerate() {
+        let reps = if pages >= 16384 {
+            sizes.reps
+        } else if pages >= 4096 {
             sizes.reps * 4
         } else {
             sizes.reps * 40
         };
-        let (mean, max) = crate::lock_hold::lock_hold(pages, reps);
+        let h = crate::lock_hold::lock_hold(pages, reps);
         let label = format!("{} KiB", pages * PAGE_SIZE / 1024);
-        let _ = writeln!(text, "{label:<22} {mean:>14.0} {max:>14}");
+        let _ = writeln!(
+            text,
+            "{label:<22} {:>10.0} {:>10} {:>10} {:>10}",
+            h.mean_ns, h.p50_ns, h.p99_ns, h.max_ns
+        );
         let _ = write!(
             json,
-            "{}{{\"bytes\":{},\"mean_ns\":{mean:.1},\"max_ns\":{max}}}",
+            "{}{{\"bytes\":{},\"mean_ns\":{:.1},\"p50_ns\":{},\"p99_ns\":{},\"max_ns\":{}}}",
             if i > 0 { "," } else { "" },
-            pages * PAGE_SIZE
+            pages * PAGE_SIZE,
+            h.mean_ns,
+            h.p50_ns,
+            h.p99_ns,
+            h.max_ns
         );
     }
     json.push(']');

@@ -20,6 +20,10 @@ static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 static HOLD_NS: AtomicU64 = AtomicU64::new(0);
 static HOLD_MAX_NS: AtomicU64 = AtomicU64::new(0);
 static HOLDS: AtomicU64 = AtomicU64::new(0);
+/// Every hold, in nanoseconds, up to its capacity (for percentiles).
+static SAMPLES: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+/// Most samples kept per measurement.
+const MAX_SAMPLES: usize = 1 << 20;
 
 fn now_ns() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
@@ -40,6 +44,13 @@ unsafe impl TableLock for TimedSpinLock {
         HOLD_NS.fetch_add(held, Relaxed);
         HOLD_MAX_NS.fetch_max(held, Relaxed);
         HOLDS.fetch_add(1, Relaxed);
+        // The vector's capacity is reserved before measuring, so this
+        // neither allocates nor waits (one thread measures).
+        let mut samples = SAMPLES.lock().unwrap();
+        if samples.len() < samples.capacity() {
+            samples.push(held);
+        }
+        drop(samples);
         // SAFETY: held by this thread (caller).
         unsafe { self.lock.unlock() }
     }
@@ -53,10 +64,22 @@ impl Policy for TimedMt {
     const EAGER_DECOMMIT: bool = true;
 }
 
-/// Lock hold time for each operation on ranges of `pages` pages: mean and
-/// max nanoseconds per acquisition, over `reps` reserve / decommit /
-/// commit / release cycles.
-pub fn lock_hold(pages: usize, reps: usize) -> (f64, u64) {
+/// Lock hold times for ranges of `pages` pages, over `reps` reserve /
+/// decommit / commit / release cycles.
+pub struct Holds {
+    /// Mean nanoseconds per acquisition.
+    pub mean_ns: f64,
+    /// Median.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// The longest hold (on a shared VM, often an interrupt or a
+    /// descheduled core while the lock was held, not the crate's work).
+    pub max_ns: u64,
+}
+
+/// Measures [`Holds`] for ranges of `pages` pages.
+pub fn lock_hold(pages: usize, reps: usize) -> Holds {
     let vm = GenericVmem::<Mem, TimedMt>::new(memory());
     let size = pages * PAGE_SIZE;
     // Warm up: grow once, so growth is not measured.
@@ -66,6 +89,11 @@ pub fn lock_hold(pages: usize, reps: usize) -> (f64, u64) {
     HOLD_NS.store(0, Relaxed);
     HOLD_MAX_NS.store(0, Relaxed);
     HOLDS.store(0, Relaxed);
+    {
+        let mut samples = SAMPLES.lock().unwrap();
+        samples.clear();
+        samples.reserve_exact(MAX_SAMPLES);
+    }
     for _ in 0..reps {
         let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
         // SAFETY: ours.
@@ -76,8 +104,13 @@ pub fn lock_hold(pages: usize, reps: usize) -> (f64, u64) {
         }
     }
     let holds = HOLDS.load(Relaxed).max(1);
-    (
-        HOLD_NS.load(Relaxed) as f64 / holds as f64,
-        HOLD_MAX_NS.load(Relaxed),
-    )
+    let mut samples = std::mem::take(&mut *SAMPLES.lock().unwrap());
+    samples.sort_unstable();
+    let percentile = |p: usize| samples.get(samples.len() * p / 100).copied().unwrap_or(0);
+    Holds {
+        mean_ns: HOLD_NS.load(Relaxed) as f64 / holds as f64,
+        p50_ns: percentile(50),
+        p99_ns: percentile(99),
+        max_ns: HOLD_MAX_NS.load(Relaxed),
+    }
 }

@@ -126,9 +126,17 @@ pub fn churn<B: Backend + ?Sized>(b: &B, steps: usize) -> usize {
 /// demo runs threads through rayon instead).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn contention<B: Backend + Sync + ?Sized>(b: &B, threads: usize, rounds: usize) -> u64 {
+    contention_on(&vec![b; threads], rounds)
+}
+
+/// The contention trace with thread `t` on backend `backends[t]`: the same
+/// backend everywhere is [`contention`]; one backend per thread shares
+/// nothing, which measures how well the machine runs the threads at all.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn contention_on<B: Backend + Sync + ?Sized>(backends: &[&B], rounds: usize) -> u64 {
     const SIZE: usize = 64 << 10;
     std::thread::scope(|s| {
-        for t in 0..threads {
+        for (t, &b) in backends.iter().enumerate() {
             s.spawn(move || {
                 for r in 0..rounds {
                     let p = b.reserve(SIZE);
@@ -146,7 +154,7 @@ pub fn contention<B: Backend + Sync + ?Sized>(b: &B, threads: usize, rounds: usi
             });
         }
     });
-    (threads * rounds * 4) as u64
+    (backends.len() * rounds * 4) as u64
 }
 
 /// Wraps a backend and counts, by address, the bytes that had to be zeroed:
