@@ -61,17 +61,9 @@ pub unsafe trait LinearMemory {
     /// - `addr .. addr + len` lies inside the memory;
     /// - no other thread accesses those bytes concurrently.
     unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
-        // SAFETY:
-        // - the range is inside the memory (caller), which is valid for
-        //   writes (trait contract) and was exposed by `base()`;
-        // - no concurrent access to it (caller).
-        unsafe {
-            core::ptr::write_bytes(
-                core::ptr::with_exposed_provenance_mut::<u8>(addr),
-                byte,
-                len,
-            )
-        }
+        // SAFETY: the range is inside the memory and unshared (caller); the
+        // memory is valid for writes and its provenance exposed (trait).
+        unsafe { write_raw(addr, len, byte) }
     }
 
     /// Reads the byte at `addr`.
@@ -82,11 +74,43 @@ pub unsafe trait LinearMemory {
     /// - `addr` lies inside the memory;
     /// - no other thread writes that byte concurrently.
     unsafe fn read_byte(&self, addr: usize) -> u8 {
-        // SAFETY:
-        // - `addr` is inside the memory (caller), valid for reads (trait);
-        // - no concurrent write (caller).
-        unsafe { core::ptr::with_exposed_provenance::<u8>(addr).read() }
+        // SAFETY: `addr` is inside the memory, not written concurrently
+        // (caller); the memory is valid for reads (trait).
+        unsafe { read_raw(addr) }
     }
+}
+
+/// Sets `len` bytes from the exposed address `addr` to `byte`: the one
+/// place where page contents are written.
+///
+/// # Safety
+///
+/// Callers must guarantee that `addr .. addr + len` is valid for writes
+/// through a pointer made from the address (its allocation's provenance
+/// exposed, as the memory's is), and not accessed by another thread
+/// meanwhile.
+pub(crate) unsafe fn write_raw(addr: usize, len: usize, byte: u8) {
+    // SAFETY: valid, exposed and unshared (caller).
+    unsafe {
+        core::ptr::write_bytes(
+            core::ptr::with_exposed_provenance_mut::<u8>(addr),
+            byte,
+            len,
+        )
+    }
+}
+
+/// Reads the byte at the exposed address `addr`: the one place where page
+/// contents are read.
+///
+/// # Safety
+///
+/// Callers must guarantee that `addr` is valid for reads through a pointer
+/// made from the address (provenance exposed), and not written by another
+/// thread meanwhile.
+pub(crate) unsafe fn read_raw(addr: usize) -> u8 {
+    // SAFETY: valid, exposed and not written concurrently (caller).
+    unsafe { core::ptr::with_exposed_provenance::<u8>(addr).read() }
 }
 
 // SAFETY: forwards every item to `T`, which upholds the contract.

@@ -240,20 +240,15 @@ unsafe impl LinearMemory for SimMemory {
 
     unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
         self.track(addr, len, true);
-        // SAFETY: the range is inside the memory and unshared (caller).
-        unsafe {
-            core::ptr::write_bytes(
-                core::ptr::with_exposed_provenance_mut::<u8>(addr),
-                byte,
-                len,
-            )
-        }
+        // SAFETY: the range is inside the region (caller), which is valid
+        // and exposed (`new`), and unshared (caller).
+        unsafe { super::write_raw(addr, len, byte) }
     }
 
     unsafe fn read_byte(&self, addr: usize) -> u8 {
         self.track(addr, 1, false);
-        // SAFETY: `addr` is inside the memory, not written concurrently
-        // (caller).
-        unsafe { core::ptr::with_exposed_provenance::<u8>(addr).read() }
+        // SAFETY: `addr` is inside the region, valid and exposed (`new`),
+        // not written concurrently (caller).
+        unsafe { super::read_raw(addr) }
     }
 }
