@@ -202,9 +202,11 @@ pub fn all(sizes: Sizes, builds: &[bool], clock: Clock) -> (String, String) {
             "backend", "zeroed/needed gc", "zeroed/needed churn", "peak mem/peak live"
         );
         let _ = write!(json, ",\"{build}\":{{\"backends\":[");
-        let names: Vec<&str> = (0..BACKENDS).map(|i| backend(threaded, i).name()).collect();
-        for (i, name) in names.iter().enumerate() {
+        let mut names = Vec::new();
+        for i in 0..BACKENDS {
             let gc_b = backend(threaded, i);
+            let name = gc_b.name();
+            names.push(name);
             let o = Oracle::new(gc_b.as_ref());
             gc(&o, sizes.gc);
             let gc_ratio = gc_b.bytes_zeroed() as f64 / o.had_to_zero().max(1) as f64;

@@ -2,9 +2,8 @@
 //! the lock): the multithreaded policy with an instrumented spinlock,
 //! plugged in through the crate's `Policy`.
 
-use crate::figures::{memory, Mem};
+use crate::figures::{memory, native_clock, Mem};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Instant;
 use wasm_vmem::lock::{SpinLock, TableLock};
 use wasm_vmem::policy::Policy;
 use wasm_vmem::{GenericVmem, PAGE_SIZE};
@@ -16,17 +15,14 @@ pub struct TimedSpinLock {
     since: AtomicU64,
 }
 
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-static HOLD_NS: AtomicU64 = AtomicU64::new(0);
-static HOLD_MAX_NS: AtomicU64 = AtomicU64::new(0);
-static HOLDS: AtomicU64 = AtomicU64::new(0);
-/// Every hold, in nanoseconds, up to its capacity (for percentiles).
+/// Every hold, in nanoseconds, up to its capacity: all the figures come
+/// from these.
 static SAMPLES: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
-/// Most samples kept per measurement.
+/// Most holds kept per measurement (far more than any measurement makes).
 const MAX_SAMPLES: usize = 1 << 20;
 
 fn now_ns() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    (native_clock() * 1e9) as u64
 }
 
 // SAFETY: mutual exclusion, acquire and release come from `SpinLock`.
@@ -41,9 +37,6 @@ unsafe impl TableLock for TimedSpinLock {
     }
     unsafe fn unlock(&self) {
         let held = now_ns() - self.since.load(Relaxed);
-        HOLD_NS.fetch_add(held, Relaxed);
-        HOLD_MAX_NS.fetch_max(held, Relaxed);
-        HOLDS.fetch_add(1, Relaxed);
         // The vector's capacity is reserved before measuring, so this
         // neither allocates nor waits (one thread measures).
         let mut samples = SAMPLES.lock().unwrap();
@@ -86,9 +79,6 @@ pub fn lock_hold(pages: usize, reps: usize) -> Holds {
     let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
     // SAFETY: ours.
     unsafe { vm.release(p, size).unwrap() };
-    HOLD_NS.store(0, Relaxed);
-    HOLD_MAX_NS.store(0, Relaxed);
-    HOLDS.store(0, Relaxed);
     {
         let mut samples = SAMPLES.lock().unwrap();
         samples.clear();
@@ -103,14 +93,13 @@ pub fn lock_hold(pages: usize, reps: usize) -> Holds {
             vm.release(p, size).unwrap();
         }
     }
-    let holds = HOLDS.load(Relaxed).max(1);
     let mut samples = std::mem::take(&mut *SAMPLES.lock().unwrap());
     samples.sort_unstable();
     let percentile = |p: usize| samples.get(samples.len() * p / 100).copied().unwrap_or(0);
     Holds {
-        mean_ns: HOLD_NS.load(Relaxed) as f64 / holds as f64,
+        mean_ns: samples.iter().sum::<u64>() as f64 / samples.len().max(1) as f64,
         p50_ns: percentile(50),
         p99_ns: percentile(99),
-        max_ns: HOLD_MAX_NS.load(Relaxed),
+        max_ns: samples.last().copied().unwrap_or(0),
     }
 }
