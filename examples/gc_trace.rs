@@ -48,7 +48,7 @@ fn run<P: Policy>(name: &str) {
     }
     let s = vm.stats();
     let l = vm.limits();
-    let mib = |b: usize| b as f64 / MIB as f64;
+    let mib = |b: u64| b as f64 / MIB as f64;
     println!(
         "{name}: {COLLECTIONS} collections over 3 segments of {} MiB",
         SEGMENT / MIB
@@ -70,8 +70,8 @@ fn run<P: Policy>(name: &str) {
     );
     println!(
         "  zeroed {:.1} MiB, zeroing skipped {:.1} MiB (known zero), recommits not reading zero: {failures}",
-        mib(s.bytes_zeroed as usize),
-        mib(s.bytes_zero_skipped as usize)
+        mib(s.bytes_zeroed),
+        mib(s.bytes_zero_skipped)
     );
     println!(
         "  limits: hard {} MiB, largest segment {} MiB, load {} %, page {} KiB",

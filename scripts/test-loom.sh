@@ -13,7 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2}
-export RUSTFLAGS="--cfg loom ${RUSTFLAGS:-}"
+# Debug assertions on in release mode: the table's `debug_assert!`s (no
+# allocation under the lock, claimed pages free, ...) fire under loom too.
+export RUSTFLAGS="--cfg loom -C debug-assertions=on ${RUSTFLAGS:-}"
 echo "loom: LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS"
 cargo clippy -p loom-tests --tests --target-dir target/loom -- -D warnings
 cargo test --release -p loom-tests --target-dir target/loom -- --nocapture --test-threads=1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wasm stage of the tests (after scripts/setup.sh):
 #  1. the contract tests (tests/contract.rs) and the global instance over
-#     real memory (tests/wasm_global.rs) compiled to wasm: the
+#     real memory (tests/wasm_global.rs) compiled to wasm, and the 4 GiB
+#     edge (tests/wasm_edge.rs, single-threaded build only): the
 #     single-threaded build under Node, the multithreaded build (atomics,
 #     shared memory, .cargo/wasm-mt.toml) in headless Chromium, both with
 #     wasm-bindgen-test-runner;
@@ -22,7 +23,8 @@ part() { echo "--- $1"; start=$SECONDS; }
 done_() { took[$1]=$((SECONDS - start)); }
 
 part "contract tests, single-threaded wasm build, Node"
-timeout 1200 cargo test --target wasm32-unknown-unknown -p wasm-vmem --test contract --test wasm_global
+timeout 1200 cargo test --target wasm32-unknown-unknown -p wasm-vmem --test contract --test wasm_global \
+    --test wasm_edge
 done_ "contract st (Node)"
 
 part "contract tests, multithreaded wasm build, headless Chromium"

@@ -40,7 +40,7 @@ pub enum Error {
         /// The size that was asked for, in bytes.
         size: usize,
         /// The bytes reserved at the time of the request.
-        reserved: usize,
+        reserved: u64,
         /// The configured limit, in bytes.
         limit: u64,
     },

@@ -33,23 +33,26 @@ compile_error!(
      drop the feature for the single-threaded build."
 );
 
-mod error;
-pub mod lock;
-pub mod mt;
-pub mod policy;
-pub mod st;
-mod stats;
-pub(crate) mod sync;
-pub mod sys;
-mod table;
-mod vmem;
-
+// The layers, from the bottom up (README, "Layout"; docs/DESIGN.md §5).
+mod error; // API: `Error`
 #[cfg(target_arch = "wasm32")]
 mod global;
+pub mod policy; // threading policy: locks, the `st` and `mt` variants
+mod stats; // API: `Stats`, `Limits`
+pub(crate) mod sync; // the one shim for atomics and cells (loom under cfg(loom))
+pub mod sys; // platform seam: `LinearMemory`, wasm32 memory 0, `SimMemory`
+mod table; // state table: page states, free runs, plans; pure logic
+mod vmem; // API: `GenericVmem` // API: the instance over memory 0
+
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use global::global;
+pub use policy::{lock, mt, st};
 
 pub use error::Error;
+/// The `lock_api` crate, whose `RawMutex` [`lock::SpinLock`] implements:
+/// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
+pub use lock_api;
 pub use stats::{Limits, Stats};
 pub use vmem::{GenericVmem, SENTINEL};
 
@@ -58,6 +61,15 @@ pub const PAGE_SIZE: usize = 16 * 1024;
 
 /// The unit of `memory.grow`: 64 KiB.
 pub const WASM_PAGE_SIZE: usize = 64 * 1024;
+
+/// 16 KiB pages per 64 KiB wasm page.
+pub const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE / PAGE_SIZE;
+
+/// Pages processed per lock acquisition by the operations on ranges
+/// (reserve, commit, decommit, release), so that a critical section is
+/// bounded by a constant, not by the range size: a longer range takes the
+/// lock once per batch.
+pub const BATCH_PAGES: usize = 64;
 
 /// The variant the `threads` feature selects: [`mt::Vmem`] with it,
 /// [`st::Vmem`] without. The global instance on wasm32 is of this type.

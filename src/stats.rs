@@ -4,6 +4,9 @@ use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
 
 /// Exact figures of one instance, taken under its lock.
 ///
+/// Byte figures are `u64`: a wasm32 memory reaches 4 GiB, which `usize`
+/// cannot hold there.
+///
 /// Every byte this instance grew is in exactly one of reserved
 /// (`committed_bytes + decommitted_bytes`), `free_zero_bytes` and
 /// `free_dirty_bytes`; their sum is `owned_bytes`. A reservation that
@@ -12,21 +15,21 @@ use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Bytes in live reservations (committed or decommitted).
-    pub reserved_bytes: usize,
+    pub reserved_bytes: u64,
     /// Reserved bytes that are committed.
-    pub committed_bytes: usize,
+    pub committed_bytes: u64,
     /// Reserved bytes that are decommitted.
-    pub decommitted_bytes: usize,
+    pub decommitted_bytes: u64,
     /// Free bytes known to read zero.
-    pub free_zero_bytes: usize,
+    pub free_zero_bytes: u64,
     /// Free bytes that may hold old data (zeroed when handed out again).
-    pub free_dirty_bytes: usize,
+    pub free_dirty_bytes: u64,
     /// Bytes of linear memory this instance grew itself.
-    pub owned_bytes: usize,
+    pub owned_bytes: u64,
     /// The linear memory's current size, ours and foreign.
-    pub linear_memory_bytes: usize,
+    pub linear_memory_bytes: u64,
     /// The most bytes ever reserved at once.
-    pub peak_reserved_bytes: usize,
+    pub peak_reserved_bytes: u64,
     /// Maximal runs of free pages (a measure of fragmentation).
     pub free_runs: usize,
     /// Successful `memory.grow` calls by this instance.
@@ -67,7 +70,7 @@ impl Limits {
     pub(crate) fn compute(
         maximum_wasm_pages: Option<usize>,
         current_wasm_pages: usize,
-        reserve_limit: Option<usize>,
+        reserve_limit: Option<u64>,
     ) -> Self {
         let page = WASM_PAGE_SIZE as u64;
         let total = maximum_wasm_pages.map_or(WASM32_ADDRESS_SPACE, |p| p as u64 * page);
@@ -79,7 +82,7 @@ impl Limits {
             total_physical_bytes: total,
             hard_limit_bytes: hard,
             largest_segment_bytes: segment,
-            reserve_limit_bytes: reserve_limit.map_or(total, |l| (l as u64).min(total)),
+            reserve_limit_bytes: reserve_limit.map_or(total, |l| l.min(total)),
             memory_load_percent: (current * 100).checked_div(total).unwrap_or(100) as u32,
         }
     }

@@ -1,12 +1,12 @@
 //! The API: one instance over one linear memory, generic over the policy.
 
-use crate::lock::{lock_init, Locked};
+use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
-use crate::table::{align_up, Action, Plan, Storage, Table, BATCH_PAGES, PAGES_PER_WASM_PAGE};
-use crate::{Error, PAGE_SIZE, WASM_PAGE_SIZE};
+use crate::table::{align_up, Action, Plan, Storage, Table};
+use crate::{Error, BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -32,7 +32,7 @@ const STITCHING_ATTEMPTS: usize = 2;
 pub struct GenericVmem<M, P: Policy> {
     memory: M,
     /// Most bytes reserved at once, or `None` for the memory maximum.
-    limit: Option<usize>,
+    limit: Option<u64>,
     /// The page table, behind the policy's lock.
     table: Locked<P::Lock, Table>,
     policy: PhantomData<P>,
@@ -54,7 +54,7 @@ impl<M, P: Policy> GenericVmem<M, P> {
 
     const_fn! {
         /// An instance that lets at most `limit_bytes` be reserved at once.
-        pub const fn with_limit(memory: M, limit_bytes: usize) -> Self {
+        pub const fn with_limit(memory: M, limit_bytes: u64) -> Self {
             let mut vmem = Self::new(memory);
             vmem.limit = Some(limit_bytes);
             vmem
@@ -86,22 +86,24 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     pub fn reserve(&self, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
         let (len, align) = self.check_request(size, align)?;
         let base = self.base_page();
-        let limit = self.limit;
+        // Compared in pages: in bytes, `reserved + len` overflows `usize` on
+        // wasm32 at the 4 GiB edge.
+        let limit_pages = self.limit.map(|l| l / PAGE_SIZE as u64);
         let mut attempt = 0;
         // After growing: where the pages this call planned for start.
         let mut planned = None;
         loop {
+            // Read before the lock: no code of the memory runs under it.
+            let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
             let mut plan = Plan::new();
             let found = self.table.with(|t| {
                 let reserved = t.reserved_pages();
-                if let Some(limit) = limit {
-                    if (reserved + len) * PAGE_SIZE > limit {
-                        return Err(Error::LimitExceeded {
-                            size,
-                            reserved: reserved * PAGE_SIZE,
-                            limit: limit as u64,
-                        });
-                    }
+                if limit_pages.is_some_and(|l| (reserved + len) as u64 > l) {
+                    return Err(Error::LimitExceeded {
+                        size,
+                        reserved: reserved as u64 * PAGE_SIZE as u64,
+                        limit: self.limit.unwrap_or(0),
+                    });
                 }
                 let fit = planned
                     .filter(|&start| t.fits_at(start, len))
@@ -110,31 +112,41 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                     Some(start) => {
                         t.claim(start, len);
                         let next = t.claim_batch(start, start + len, &mut plan);
-                        Ok((start, next))
+                        Found::Claimed { start, next }
                     }
                     None if attempt < STITCHING_ATTEMPTS => {
-                        let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
+                        // Another thread may have grown since the read.
+                        let memory_pages = memory_pages.max(t.pages_len());
                         let (pages, start) = t.growth_needed(len, align, base, memory_pages);
-                        Err((pages, Some((memory_pages, start))))
+                        Found::Grow {
+                            pages,
+                            expect: Some(Expected {
+                                memory_pages,
+                                start,
+                            }),
+                        }
                     }
                     // Grown memory starts on a wasm page, so this much holds
                     // an aligned run by itself.
-                    None => Err((len + align.saturating_sub(PAGES_PER_WASM_PAGE), None)),
+                    None => Found::Grow {
+                        pages: len + align.saturating_sub(PAGES_PER_WASM_PAGE),
+                        expect: None,
+                    },
                 })
             })?;
             match found {
-                Ok((start, next)) => {
+                Found::Claimed { start, next } => {
                     // SAFETY: the pages were claimed by this call under the
                     // lock; nobody else can reach them before we return.
                     unsafe { self.finish(next, start + len, plan, Table::claim_batch) };
                     return Ok(self.pointer(start));
                 }
-                Err((pages, plan)) => {
+                Found::Grow { pages, expect } => {
                     let grown = self.grow(pages, size)?;
                     // The plan holds if the growth landed where it was
                     // expected; otherwise use the growth's own aligned start.
-                    planned = Some(match plan {
-                        Some((expected, start)) if expected == grown => start,
+                    planned = Some(match expect {
+                        Some(e) if e.memory_pages == grown => e.start,
                         _ => align_up(base + grown, align) - base,
                     });
                 }
@@ -229,29 +241,15 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Callers must guarantee that nothing accesses the range after the
     /// call, and that no other thread operates on it during the call.
     pub unsafe fn release(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
-        let (start, len) = self.range(ptr, size)?;
-        if len <= BATCH_PAGES {
-            return self.table.with(|t| {
-                if !t.is_reserved(start, len) {
-                    return Err(not_reserved(ptr, len));
-                }
-                t.release(start, len);
-                Ok(())
-            });
-        }
-        // Long ranges: validate all first (nothing changes on error), then
-        // release batch by batch; the caller owns the range meanwhile.
-        self.check_reserved(ptr, start, len)?;
-        for from in (start..start + len).step_by(BATCH_PAGES) {
-            let n = BATCH_PAGES.min(start + len - from);
-            self.table.with(|t| t.release(from, n));
-        }
-        Ok(())
+        // SAFETY: the caller guarantees that nothing accesses the range
+        // from now on and no other thread operates on it.
+        unsafe { self.batched(ptr, size, Table::release_batch) }
     }
 
     /// Exact statistics (see [`Stats`]).
     pub fn stats(&self) -> Stats {
-        let linear = self.memory.size() * WASM_PAGE_SIZE;
+        // In `u64`: a wasm32 memory at its maximum holds 2^32 bytes.
+        let linear = self.memory.size() as u64 * WASM_PAGE_SIZE as u64;
         self.table.with(|t| t.stats(linear))
     }
 
@@ -262,7 +260,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// Checks the page table's invariants, panicking if one is broken. For
     /// tests of this crate; costs a walk over the whole table.
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn check_invariants(&self) {
         self.table.with(|t| t.check_invariants());
     }
@@ -315,7 +314,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Validates the range, then applies `step` batch by batch (commit,
-    /// decommit). A range of one batch is validated and processed in one
+    /// decommit, release): the one batched path. A range of one batch is validated and processed in one
     /// lock acquisition.
     ///
     /// # Safety
@@ -460,12 +459,43 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         self.memory.base() / PAGE_SIZE
     }
 
+    /// The address of an owned page.
+    ///
+    /// # Panics
+    ///
+    /// If that address is 0, which cannot happen: page 0 of a wasm32
+    /// memory holds the module's data and stack and is foreign, and a
+    /// native memory is a host allocation, never at address 0. Reaching
+    /// this would mean the table is corrupt; a pointer that was not
+    /// reserved is never returned as a success.
     fn pointer(&self, page: usize) -> NonNull<u8> {
         let addr = self.memory.base() + page * PAGE_SIZE;
-        // Owned pages are never at address 0: on wasm32 page 0 holds the
-        // module's data and is foreign.
-        NonNull::new(core::ptr::with_exposed_provenance_mut(addr)).unwrap_or(NonNull::dangling())
+        match NonNull::new(core::ptr::with_exposed_provenance_mut(addr)) {
+            Some(p) => p,
+            None => panic!("wasm-vmem: an owned page at address 0 (corrupt page table)"),
+        }
     }
+}
+
+/// What a reserve found under the lock.
+enum Found {
+    /// It claimed `start .. start + len`; the batch before `next` is
+    /// planned.
+    Claimed { start: usize, next: usize },
+    /// Nothing fits: grow by `pages` pages, expecting the growth where
+    /// `expect` says, if anywhere.
+    Grow {
+        pages: usize,
+        expect: Option<Expected>,
+    },
+}
+
+/// Where a reserve that grows expects its pages.
+struct Expected {
+    /// The memory's size in pages that the plan assumed.
+    memory_pages: usize,
+    /// The reservation's first page if the growth starts there.
+    start: usize,
 }
 
 fn not_reserved(ptr: *mut u8, pages: usize) -> Error {

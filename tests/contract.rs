@@ -51,7 +51,11 @@ fn rule1_reserve_rounds_aligns_and_reads_zero<P: Policy>() {
         // SAFETY: as above.
         unsafe { fill(p, rounded, 0xAB) };
         reserved += rounded;
-        assert_eq!(vm.stats().reserved_bytes, reserved, "rounded to pages");
+        assert_eq!(
+            vm.stats().reserved_bytes,
+            u64b(reserved),
+            "rounded to pages"
+        );
     }
     vm.check_invariants();
 }
@@ -70,7 +74,7 @@ fn rule1_reserve_of_reused_dirty_pages_reads_zero<P: Policy>() {
         // SAFETY: our reservation, not used afterwards.
         unsafe { vm.release(p, pages(8)).unwrap() };
     }
-    assert_eq!(vm.stats().owned_bytes, pages(8), "same pages reused");
+    assert_eq!(vm.stats().owned_bytes, u64b(pages(8)), "same pages reused");
     vm.check_invariants();
 }
 
@@ -230,7 +234,7 @@ fn rule5_partial_release_and_reuse<P: Policy>() {
     // Release the middle: a partial munmap.
     // SAFETY: a sub-range of ours, not used again.
     unsafe { vm.release(p.add(pages(3)), pages(2)).unwrap() };
-    assert_eq!(vm.stats().reserved_bytes, pages(6));
+    assert_eq!(vm.stats().reserved_bytes, u64b(pages(6)));
     // The rest stays reserved and usable.
     // SAFETY: the remaining pages are still ours.
     unsafe {
@@ -254,7 +258,7 @@ fn rule5_partial_release_and_reuse<P: Policy>() {
         vm.release(p, pages(1)).unwrap();
         vm.release(p.add(pages(7)), pages(1)).unwrap();
     }
-    assert_eq!(vm.stats().reserved_bytes, pages(6));
+    assert_eq!(vm.stats().reserved_bytes, u64b(pages(6)));
     vm.check_invariants();
 }
 
@@ -466,7 +470,7 @@ fn rule8_grow_failure_leaves_everything_intact<P: Policy>() {
 }
 
 fn rule8_limit_is_enforced<P: Policy>() {
-    let vm = GenericVmem::<_, P>::with_limit(SimMemory::new(16 * MIB), MIB);
+    let vm = GenericVmem::<_, P>::with_limit(SimMemory::new(16 * MIB), MIB as u64);
     assert_eq!(vm.limits().reserve_limit_bytes, MIB as u64);
     let a = vm.reserve(MIB / 2, PAGE_SIZE).unwrap();
     let before = vm.stats();
@@ -474,7 +478,7 @@ fn rule8_limit_is_enforced<P: Policy>() {
         vm.reserve(MIB / 2 + 1, PAGE_SIZE),
         Err(Error::LimitExceeded {
             size: MIB / 2 + 1,
-            reserved: MIB / 2,
+            reserved: u64b(MIB / 2),
             limit: MIB as u64
         })
     );
@@ -504,7 +508,7 @@ fn rule8_memory_maximum_is_out_of_memory<P: Policy>() {
     assert_eq!(vm.stats(), before);
     // Exactly what is left still fits.
     let b = vm.reserve(MIB, PAGE_SIZE).unwrap().as_ptr();
-    assert_eq!(vm.stats().owned_bytes, 4 * MIB);
+    assert_eq!(vm.stats().owned_bytes, u64b(4 * MIB));
     // SAFETY: ours.
     unsafe { assert!(all(a, 3 * MIB, 0) && all(b, MIB, 0)) };
 }
@@ -552,7 +556,7 @@ fn rule9_foreign_memory_is_never_handed_out_or_touched<P: Policy>() {
     }
     let foreign_bytes: usize = foreign.iter().map(|&(_, n)| n * WASM_PAGE_SIZE).sum();
     let s = vm.stats();
-    assert_eq!(s.linear_memory_bytes, s.owned_bytes + foreign_bytes);
+    assert_eq!(s.linear_memory_bytes, s.owned_bytes + u64b(foreign_bytes));
     vm.check_invariants();
 }
 
@@ -563,7 +567,7 @@ fn rule9_contiguous_growth_is_stitched<P: Policy>() {
     let a = vm.reserve(pages(3), PAGE_SIZE).unwrap().as_ptr();
     let b = vm.reserve(pages(5), PAGE_SIZE).unwrap().as_ptr();
     assert_eq!(b, a.wrapping_add(pages(3)), "stitched across growths");
-    assert_eq!(vm.stats().owned_bytes, pages(8));
+    assert_eq!(vm.stats().owned_bytes, u64b(pages(8)));
     assert_eq!(vm.stats().grows, 2);
     // After foreign growth, the tail cannot be extended.
     vm.memory().grow_foreign(1).unwrap();
@@ -580,7 +584,7 @@ fn rule10_stats_are_exact<P: Policy>() {
     assert_eq!(
         s,
         Stats {
-            linear_memory_bytes: 2 * WASM_PAGE_SIZE,
+            linear_memory_bytes: u64b(2 * WASM_PAGE_SIZE),
             ..Stats::default()
         }
     );
@@ -589,25 +593,25 @@ fn rule10_stats_are_exact<P: Policy>() {
     let s = vm.stats();
     assert_eq!(
         (s.reserved_bytes, s.committed_bytes, s.decommitted_bytes),
-        (pages(6), pages(6), 0)
+        (u64b(pages(6)), u64b(pages(6)), 0)
     );
     assert_eq!(
         (s.free_zero_bytes, s.free_dirty_bytes, s.owned_bytes),
-        (pages(2), 0, pages(8))
+        (u64b(pages(2)), 0, u64b(pages(8)))
     );
     assert_eq!(
         (s.grows, s.bytes_zeroed, s.bytes_zero_skipped),
         (1, 0, pages(6) as u64)
     );
-    assert_eq!(s.linear_memory_bytes, 4 * WASM_PAGE_SIZE);
-    assert_eq!(s.peak_reserved_bytes, pages(6));
+    assert_eq!(s.linear_memory_bytes, u64b(4 * WASM_PAGE_SIZE));
+    assert_eq!(s.peak_reserved_bytes, u64b(pages(6)));
 
     // SAFETY: ours.
     unsafe { vm.decommit(p, pages(2)).unwrap() };
     let s = vm.stats();
     assert_eq!(
         (s.committed_bytes, s.decommitted_bytes),
-        (pages(4), pages(2))
+        (u64b(pages(4)), u64b(pages(2)))
     );
     let zeroed_by_decommit = if eager::<P>() { pages(2) as u64 } else { 0 };
     assert_eq!(s.bytes_zeroed, zeroed_by_decommit);
@@ -615,7 +619,10 @@ fn rule10_stats_are_exact<P: Policy>() {
     // SAFETY: ours.
     unsafe { vm.commit(p, pages(6)).unwrap() };
     let s = vm.stats();
-    assert_eq!((s.committed_bytes, s.decommitted_bytes), (pages(6), 0));
+    assert_eq!(
+        (s.committed_bytes, s.decommitted_bytes),
+        (u64b(pages(6)), 0)
+    );
     assert_eq!(
         s.bytes_zeroed,
         pages(2) as u64,
@@ -630,13 +637,16 @@ fn rule10_stats_are_exact<P: Policy>() {
         vm.release(p.add(pages(3)), pages(3)).unwrap();
     }
     let s = vm.stats();
-    assert_eq!(s.reserved_bytes, pages(3));
+    assert_eq!(s.reserved_bytes, u64b(pages(3)));
     let (zero, dirty) = if eager::<P>() {
         (pages(3), pages(2))
     } else {
         (pages(2), pages(3))
     };
-    assert_eq!((s.free_zero_bytes, s.free_dirty_bytes), (zero, dirty));
+    assert_eq!(
+        (s.free_zero_bytes, s.free_dirty_bytes),
+        (u64b(zero), u64b(dirty))
+    );
     assert_eq!(
         s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes,
         s.owned_bytes
@@ -652,7 +662,7 @@ fn rule10_stats_are_exact<P: Policy>() {
         zero as u64
     );
     assert_eq!((s.free_zero_bytes, s.free_dirty_bytes, s.grows), (0, 0, 1));
-    assert_eq!(s.peak_reserved_bytes, pages(8));
+    assert_eq!(s.peak_reserved_bytes, u64b(pages(8)));
     assert_eq!(s.sentinel_violations, 0);
 }
 

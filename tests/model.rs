@@ -290,8 +290,9 @@ impl<'m, P: Policy> Model<'m, P> {
 
     fn check(&self, full: bool) {
         let s = self.vm.stats();
-        let count =
-            |f: &dyn Fn(&Page) -> bool| self.pages.values().filter(|p| f(p)).count() * PAGE_SIZE;
+        let count = |f: &dyn Fn(&Page) -> bool| {
+            u64b(self.pages.values().filter(|p| f(p)).count() * PAGE_SIZE)
+        };
         let committed = count(&|p| matches!(p, Page::Committed(_)));
         let decommitted = count(&|p| matches!(p, Page::Decommitted { .. }));
         let dirty = count(&|p| *p == Page::Free { zero: false });
@@ -303,16 +304,16 @@ impl<'m, P: Policy> Model<'m, P> {
             s.owned_bytes,
             s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
         );
-        assert!(s.owned_bytes >= self.pages.len() * PAGE_SIZE);
+        assert!(s.owned_bytes >= u64b(self.pages.len() * PAGE_SIZE));
         assert_eq!(s.bytes_zeroed, self.zeroed, "bytes zeroed");
         assert_eq!(s.bytes_zero_skipped, self.skipped, "bytes skipped");
         assert_eq!(s.sentinel_violations, 0);
         let memory = self.vm.memory();
-        assert_eq!(s.linear_memory_bytes, memory.size() * WASM_PAGE_SIZE);
+        assert_eq!(s.linear_memory_bytes, u64b(memory.size() * WASM_PAGE_SIZE));
         let foreign: usize = self.foreign.iter().map(|f| f.1).sum();
         assert_eq!(
             s.linear_memory_bytes,
-            s.owned_bytes + foreign,
+            s.owned_bytes + u64b(foreign),
             "ours + foreign"
         );
         self.vm.check_invariants();

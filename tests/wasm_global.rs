@@ -73,12 +73,15 @@ fn global_instance_over_real_memory() {
         ));
     }
     let s = vm.stats();
-    assert_eq!(s.linear_memory_bytes, memory_size::<0>() * WASM_PAGE_SIZE);
+    assert_eq!(
+        s.linear_memory_bytes,
+        (memory_size::<0>() * WASM_PAGE_SIZE) as u64
+    );
     assert_eq!(
         s.owned_bytes,
         s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
     );
-    assert!(s.owned_bytes >= 6 * PAGE_SIZE);
+    assert!(s.owned_bytes >= 6 * PAGE_SIZE as u64);
     assert_eq!(vm.limits().total_physical_bytes, 4 << 30);
     vm.check_invariants();
 }

@@ -81,7 +81,7 @@ impl<M: LinearMemory, P: Policy> Backend for Vmem<M, P> {
         self.vm.stats().bytes_zeroed
     }
     fn footprint(&self) -> Option<usize> {
-        Some(self.vm.stats().owned_bytes)
+        usize::try_from(self.vm.stats().owned_bytes).ok()
     }
 }
 

@@ -22,10 +22,7 @@ use std::time::Instant;
 use wasm_vmem::lock::SpinLock;
 use wasm_vmem::mt::Vmem;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
-use wasm_vmem::{Stats, PAGE_SIZE, WASM_PAGE_SIZE};
-
-/// Pages per lock acquisition in long operations (the library's `BATCH_PAGES`).
-const BATCH: usize = 64;
+use wasm_vmem::{Stats, BATCH_PAGES as BATCH, PAGE_SIZE, WASM_PAGE_SIZE};
 
 /// Runs `f` under loom and prints how many interleavings it explored.
 fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
@@ -92,7 +89,7 @@ fn concurrent_reserves_are_disjoint_and_zero() {
             assert!(reads(&vm, p, 2 * PAGE_SIZE, tag), "nobody else wrote");
         }
         let s = vm.stats();
-        assert_eq!(s.reserved_bytes, 4 * PAGE_SIZE);
+        assert_eq!(s.reserved_bytes, 4 * PAGE_SIZE as u64);
         assert_eq!(
             (s.bytes_zeroed, s.bytes_zero_skipped),
             (4 * PAGE_SIZE as u64, 4 * PAGE_SIZE as u64),
@@ -136,9 +133,9 @@ fn release_racing_a_reserve_that_reuses_the_pages() {
         let s = vm.stats();
         let w = WASM_PAGE_SIZE as u64;
         let (owned, zeroed, skipped) = if p == old {
-            (WASM_PAGE_SIZE, w, w) // reused: dirty, zeroed once
+            (w, w, w) // reused: dirty, zeroed once
         } else {
-            (2 * WASM_PAGE_SIZE, 0, 2 * w) // grew: fresh, nothing zeroed
+            (2 * w, 0, 2 * w) // grew: fresh, nothing zeroed
         };
         assert_eq!(
             (
@@ -147,7 +144,7 @@ fn release_racing_a_reserve_that_reuses_the_pages() {
                 s.bytes_zeroed,
                 s.bytes_zero_skipped
             ),
-            (WASM_PAGE_SIZE, owned, zeroed, skipped)
+            (w, owned, zeroed, skipped)
         );
         consistent(&s);
         vm.check_invariants();
@@ -202,7 +199,11 @@ fn decommit_and_commit_beside_neighbours() {
         let s = vm.stats();
         assert_eq!(
             (s.reserved_bytes, s.committed_bytes, s.free_dirty_bytes),
-            (2 * PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE)
+            (
+                2 * PAGE_SIZE as u64,
+                2 * PAGE_SIZE as u64,
+                2 * PAGE_SIZE as u64
+            )
         );
         assert_eq!(
             s.bytes_zeroed,
@@ -254,14 +255,14 @@ fn concurrent_growth_with_foreign_growth_between() {
             wasm_vmem::sys::sim::FOREIGN_FILL
         ));
         let s = vm.stats();
-        assert_eq!(s.owned_bytes, 2 * WASM_PAGE_SIZE, "no page lost");
+        assert_eq!(s.owned_bytes, 2 * WASM_PAGE_SIZE as u64, "no page lost");
         assert_eq!(s.grows, 2);
         assert_eq!(
             (s.bytes_zeroed, s.bytes_zero_skipped),
             (0, 2 * WASM_PAGE_SIZE as u64),
             "fresh pages are never zeroed"
         );
-        assert_eq!(s.linear_memory_bytes, 3 * WASM_PAGE_SIZE);
+        assert_eq!(s.linear_memory_bytes, 3 * WASM_PAGE_SIZE as u64);
         consistent(&s);
         vm.check_invariants();
     });
@@ -342,7 +343,7 @@ fn write_after_release_is_caught() {
 fn stats_during_a_batched_reserve() {
     model("stats_during_a_batched_reserve", || {
         // 68 dirty free pages; a reservation of 65 is claimed at once and
-        // zeroed in two batches (64 + 1), taking the lock between them.
+        // zeroed in two batches (BATCH + 1), taking the lock between them.
         let vm = vmem(17);
         let all = 17 * WASM_PAGE_SIZE;
         let warm = vm.reserve(all, PAGE_SIZE).unwrap().as_ptr() as usize;
@@ -361,11 +362,14 @@ fn stats_during_a_batched_reserve() {
         // Another thread looks at the statistics meanwhile.
         let s = vm.stats();
         consistent(&s);
-        assert_eq!(s.owned_bytes, all);
+        assert_eq!(s.owned_bytes, all as u64);
         vm.check_invariants();
         big.join().unwrap();
         let s = vm.stats();
-        assert_eq!((s.reserved_bytes, s.free_dirty_bytes), (len, all - len));
+        assert_eq!(
+            (s.reserved_bytes, s.free_dirty_bytes),
+            (len as u64, (all - len) as u64)
+        );
         consistent(&s);
         vm.check_invariants();
     });
@@ -375,7 +379,7 @@ fn stats_during_a_batched_reserve() {
 fn batched_release_racing_a_reserve() {
     model("batched_release_racing_a_reserve", || {
         // A release of 65 pages is validated and applied in two batches
-        // (64 + 1), each under the lock: a reserve in between sees the
+        // (BATCH + 1), each under the lock: a reserve in between sees the
         // first batch free and the last page still reserved.
         let vm = vmem(18);
         let len = (BATCH + 1) * PAGE_SIZE;
@@ -397,13 +401,14 @@ fn batched_release_racing_a_reserve() {
             "old owner's data never reached it"
         );
         let s = vm.stats();
-        let reused = s.owned_bytes == 17 * WASM_PAGE_SIZE;
+        let w = WASM_PAGE_SIZE as u64;
+        let reused = s.owned_bytes == 17 * w;
         assert_eq!(
             (s.reserved_bytes, s.owned_bytes, s.bytes_zeroed),
             if reused {
-                (WASM_PAGE_SIZE, 17 * WASM_PAGE_SIZE, WASM_PAGE_SIZE as u64)
+                (w, 17 * w, w)
             } else {
-                (WASM_PAGE_SIZE, 18 * WASM_PAGE_SIZE, 0)
+                (w, 18 * w, 0)
             },
             "dirty pages reused and zeroed, or fresh pages grown"
         );

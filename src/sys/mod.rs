@@ -11,6 +11,7 @@ pub use sim::SimMemory;
 #[cfg(target_arch = "wasm32")]
 mod wasm32;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use wasm32::Wasm32Memory;
 
 /// A linear memory that only grows, in 64 KiB wasm pages.
@@ -33,6 +34,15 @@ pub use wasm32::Wasm32Memory;
 ///   `grow` returns (the wasm spec guarantees this for `memory.grow`);
 /// - `fill` and `read_byte` behave like `ptr::write_bytes` and `ptr::read`
 ///   on the addresses given.
+///
+/// Re-entrancy: wasm-vmem never calls a method of this trait while it holds
+/// an instance's table lock — it reads `size()`, grows and writes page
+/// contents before taking the lock or after releasing it — so an
+/// implementation may allocate, log, or call into any wasm-vmem instance,
+/// the one it serves included, without deadlocking or breaking the lock's
+/// exclusion. Implementors must still guarantee that such a call does not
+/// operate on the range the caller is operating on (the callers' own
+/// obligation of every range operation).
 pub unsafe trait LinearMemory {
     /// Current size in wasm pages (64 KiB).
     fn size(&self) -> usize;

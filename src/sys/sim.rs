@@ -8,6 +8,8 @@ use core::ptr::NonNull;
 
 /// Byte written into pages grown by [`SimMemory::grow_foreign`], so that a
 /// foreign page handed out by mistake does not read zero.
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub const FOREIGN_FILL: u8 = 0xF0;
 
 #[repr(align(65536))]
@@ -17,11 +19,10 @@ struct WasmPageAligned;
 ///
 /// The whole capacity is allocated (zeroed, lazily by the host) once, so
 /// addresses never move, exactly as on wasm. It grows in 64 KiB wasm pages
-/// up to that capacity; fresh pages read zero. It can also grow "behind the
-/// back" of a [`Vmem`](crate::Vmem) on behalf of someone else
-/// ([`grow_foreign`](Self::grow_foreign)), and be told to fail the next
-/// grows ([`fail_next_grows`](Self::fail_next_grows)). All of it works from
-/// several threads at once.
+/// up to that capacity; fresh pages read zero. With the `testing` feature it
+/// can also grow "behind the back" of a [`Vmem`](crate::Vmem) on behalf of
+/// someone else (`grow_foreign`), and be told to fail the next grows
+/// (`fail_next_grows`). All of it works from several threads at once.
 #[derive(Debug)]
 pub struct SimMemory {
     /// The allocation, as returned by the allocator (freed on drop).
@@ -31,12 +32,13 @@ pub struct SimMemory {
     capacity: usize,
     size: AtomicUsize,
     failures: AtomicUsize,
+    #[cfg(any(test, feature = "testing"))]
     foreign_grows: AtomicUsize,
     /// Under loom, one cell per 16 KiB page: every access to page contents
     /// through the seam touches it, so loom reports two threads touching a
     /// page without a happens-before edge between them.
     #[cfg(loom)]
-    pages: alloc::vec::Vec<loom::cell::UnsafeCell<()>>,
+    pages: alloc::vec::Vec<crate::sync::UnsafeCell<()>>,
 }
 
 // SAFETY: the region is a plain heap allocation owned by the value; the
@@ -84,10 +86,11 @@ impl SimMemory {
             capacity,
             size: AtomicUsize::new(0),
             failures: AtomicUsize::new(0),
+            #[cfg(any(test, feature = "testing"))]
             foreign_grows: AtomicUsize::new(0),
             #[cfg(loom)]
-            pages: (0..capacity * crate::table::PAGES_PER_WASM_PAGE)
-                .map(|_| loom::cell::UnsafeCell::new(()))
+            pages: (0..capacity * crate::PAGES_PER_WASM_PAGE)
+                .map(|_| crate::sync::UnsafeCell::new(()))
                 .collect(),
         }
     }
@@ -116,6 +119,8 @@ impl SimMemory {
     /// global allocator, another module), as `memory.grow` from other code
     /// would. The new pages are filled with [`FOREIGN_FILL`] to stand for
     /// that code's data. Returns the old size, or `None` if it cannot grow.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn grow_foreign(&self, wasm_pages: usize) -> Option<usize> {
         let old = self.try_grow(wasm_pages)?;
         self.foreign_grows.fetch_add(1, Ordering::Relaxed);
@@ -128,16 +133,22 @@ impl SimMemory {
 
     /// Makes the next `count` calls to [`grow`](LinearMemory::grow) (not
     /// [`grow_foreign`](Self::grow_foreign)) fail as if the engine refused.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn fail_next_grows(&self, count: usize) {
         self.failures.store(count, Ordering::SeqCst);
     }
 
     /// How many foreign grows succeeded.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn foreign_grows(&self) -> usize {
         self.foreign_grows.load(Ordering::Relaxed)
     }
 
     /// Whether `addr .. addr + len` lies inside the memory's current size.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn contains(&self, addr: usize, len: usize) -> bool {
         let end = self.base() + self.size() * WASM_PAGE_SIZE;
         addr >= self.base() && addr.checked_add(len).is_some_and(|e| e <= end)
@@ -165,6 +176,8 @@ impl SimMemory {
     /// Callers must guarantee:
     /// - `addr .. addr + len` lies inside the memory's current size;
     /// - no other thread writes those bytes concurrently.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub unsafe fn reads(&self, addr: usize, len: usize, byte: u8) -> bool {
         self.track(addr, len, false);
         // SAFETY: inside the region (caller), which is valid for reads; no

@@ -20,6 +20,11 @@ pub const fn pages(n: usize) -> usize {
     n * PAGE_SIZE
 }
 
+/// A byte count as `Stats` holds it.
+pub fn u64b(bytes: usize) -> u64 {
+    bytes as u64
+}
+
 /// Whether this is the multithreaded policy (eager zeroing on decommit).
 pub fn eager<P: Policy>() -> bool {
     P::EAGER_DECOMMIT

@@ -428,7 +428,7 @@ mod tests {
         );
         assert_eq!(s.owned_bytes, s.free_zero_bytes + s.free_dirty_bytes);
         // Every decommitted gen0 byte is zeroed later, or is still dirty.
-        assert!(s.bytes_zeroed + s.free_dirty_bytes as u64 >= board.collections() * GEN0 as u64);
+        assert!(s.bytes_zeroed + s.free_dirty_bytes >= board.collections() * GEN0 as u64);
         let json = board.to_json(s, l);
         assert!(json.starts_with("{\"done\":true"), "{json}");
         assert!(json.contains("\"failures\":0"), "{json}");

@@ -30,16 +30,19 @@
 //! never calls the global allocator, which may itself `memory.grow`.
 //!
 //! Contents are never touched here either. Operations that need zeroing or a
-//! sentinel record [`Step`]s in a bounded [`Plan`], which the caller carries
+//! sentinel record steps in a bounded [`Plan`], which the caller carries
 //! out after releasing the lock, on pages it owns at that moment.
 
-use crate::stats::Stats;
-use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
-use alloc::collections::TryReserveError;
-use alloc::vec::Vec;
+mod plan;
+mod storage;
 
-/// 16 KiB pages per 64 KiB wasm page.
-pub(crate) const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE / PAGE_SIZE;
+pub(crate) use plan::{Action, Plan, Run};
+pub(crate) use storage::Storage;
+
+use crate::stats::Stats;
+use crate::{BATCH_PAGES, PAGE_SIZE};
+use alloc::vec::Vec;
+use storage::free_runs_bound;
 
 /// The state of one page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,10 +65,6 @@ pub(crate) enum PageState {
 
 const STATES: usize = 6;
 
-/// Pages processed per lock acquisition by the batched operations, so that
-/// a critical section is bounded by a constant, not by the range size.
-pub(crate) const BATCH_PAGES: usize = 64;
-
 impl PageState {
     fn is_reserved(self) -> bool {
         matches!(
@@ -73,127 +72,6 @@ impl PageState {
             PageState::Committed | PageState::DecommittedZero | PageState::DecommittedDirty
         )
     }
-}
-
-/// A run of pages `start .. start + len`, in page indices.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Run {
-    pub(crate) start: usize,
-    pub(crate) len: usize,
-}
-
-impl Run {
-    pub(crate) fn end(self) -> usize {
-        self.start + self.len
-    }
-}
-
-/// What to do with the contents of a run of pages, outside the lock.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Action {
-    /// Fill with zeros.
-    Zero,
-    /// Check that each page's first byte is still the sentinel (a
-    /// use-after-decommit guard), then fill with zeros.
-    CheckSentinelThenZero,
-    /// Write the sentinel at each page's first byte.
-    WriteSentinel,
-}
-
-/// One content action over a run of pages.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Step {
-    pub(crate) run: Run,
-    pub(crate) action: Action,
-}
-
-/// Steps recorded per lock acquisition; a longer operation takes the lock
-/// again for the next batch.
-pub(crate) const PLAN_STEPS: usize = 16;
-
-/// A bounded list of content actions, recorded under the lock.
-#[derive(Debug)]
-pub(crate) struct Plan {
-    steps: [Step; PLAN_STEPS],
-    len: usize,
-}
-
-impl Plan {
-    pub(crate) const fn new() -> Self {
-        const EMPTY: Step = Step {
-            run: Run { start: 0, len: 0 },
-            action: Action::Zero,
-        };
-        Self {
-            steps: [EMPTY; PLAN_STEPS],
-            len: 0,
-        }
-    }
-
-    pub(crate) fn steps(&self) -> &[Step] {
-        &self.steps[..self.len]
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// Adds `page` with `action`, extending the last step when contiguous.
-    /// Returns `false`, recording nothing, when a new step is needed and
-    /// the plan is full.
-    fn push(&mut self, page: usize, action: Action) -> bool {
-        if let Some(last) = self.steps[..self.len].last_mut() {
-            if last.action == action && last.run.end() == page {
-                last.run.len += 1;
-                return true;
-            }
-        }
-        if self.len == PLAN_STEPS {
-            return false;
-        }
-        self.steps[self.len] = Step {
-            run: Run {
-                start: page,
-                len: 1,
-            },
-            action,
-        };
-        self.len += 1;
-        true
-    }
-}
-
-/// The table's two vectors, allocated outside the lock and swapped in.
-#[derive(Debug, Default)]
-pub(crate) struct Storage {
-    pages: Vec<PageState>,
-    free: Vec<Run>,
-}
-
-impl Storage {
-    /// Storage able to describe `pages` pages without reallocating. Its
-    /// memory is written once here, outside the lock, so that the first
-    /// touch of each of its pages (a page fault natively, and in browsers,
-    /// whose memory is committed lazily too) is not paid while the table
-    /// is locked.
-    pub(crate) fn try_with_capacity(pages: usize) -> Result<Self, TryReserveError> {
-        let mut storage = Storage::default();
-        storage.pages.try_reserve_exact(pages)?;
-        storage.free.try_reserve_exact(free_runs_bound(pages))?;
-        storage.pages.resize(pages, PageState::Foreign);
-        storage.pages.clear();
-        storage
-            .free
-            .resize(free_runs_bound(pages), Run { start: 0, len: 0 });
-        storage.free.clear();
-        Ok(storage)
-    }
-}
-
-/// The most free runs `pages` pages can hold: runs are separated by at
-/// least one page that is not free.
-fn free_runs_bound(pages: usize) -> usize {
-    pages / 2 + 1
 }
 
 /// Counters that are not derived from page states.
@@ -261,6 +139,11 @@ impl Table {
         spare.free.extend_from_slice(&self.free);
         core::mem::swap(&mut self.pages, &mut spare.pages);
         core::mem::swap(&mut self.free, &mut spare.free);
+    }
+
+    /// Pages the table describes: the end of the last growth it recorded.
+    pub(crate) fn pages_len(&self) -> usize {
+        self.pages.len()
     }
 
     /// Pages currently reserved (committed, decommitted or being claimed).
@@ -463,17 +346,25 @@ impl Table {
         end
     }
 
-    /// Frees `start .. start + len` (all reserved) and coalesces the run with
-    /// its free neighbours. Pages that read zero stay known zero.
-    pub(crate) fn release(&mut self, start: usize, len: usize) {
-        for page in start..start + len {
+    /// Frees reserved pages `from .. end`, at most [`BATCH_PAGES`], and
+    /// coalesces them with their free neighbours; returns where it stopped.
+    /// Pages that read zero stay known zero. Nothing is written to page
+    /// contents, so `_plan` stays empty: the parameter gives release the
+    /// shape of the other batched operations.
+    pub(crate) fn release_batch(&mut self, from: usize, end: usize, _plan: &mut Plan) -> usize {
+        let end = end.min(from + BATCH_PAGES);
+        for page in from..end {
             let state = match self.pages[page] {
                 PageState::DecommittedZero => PageState::FreeZero,
                 _ => PageState::FreeDirty,
             };
             self.set(page, state);
         }
-        self.insert_run(Run { start, len });
+        self.insert_run(Run {
+            start: from,
+            len: end - from,
+        });
+        end
     }
 
     /// Records that `memory.grow` gave this instance the pages `start ..
@@ -538,21 +429,24 @@ impl Table {
     }
 
     /// The statistics, with the linear memory size supplied by the caller.
-    pub(crate) fn stats(&self, linear_memory_bytes: usize) -> Stats {
-        let bytes = |state| self.n(state) * PAGE_SIZE;
+    /// Byte figures are `u64`: on wasm32 they reach 4 GiB, one more than
+    /// `usize` holds.
+    pub(crate) fn stats(&self, linear_memory_bytes: u64) -> Stats {
+        let bytes = |pages: usize| pages as u64 * PAGE_BYTES;
+        let state = |state| bytes(self.n(state));
         let c = &self.counters;
         Stats {
             // Pages of a reserve in flight count as free until processed
             // (module docs); `reserved_pages` includes them for the limit.
-            reserved_bytes: (self.reserved_pages() - self.claiming) * PAGE_SIZE,
-            committed_bytes: bytes(PageState::Committed),
-            decommitted_bytes: bytes(PageState::DecommittedZero)
-                + bytes(PageState::DecommittedDirty),
-            free_zero_bytes: bytes(PageState::FreeZero),
-            free_dirty_bytes: bytes(PageState::FreeDirty),
-            owned_bytes: (self.pages.len() - self.n(PageState::Foreign)) * PAGE_SIZE,
+            reserved_bytes: bytes(self.reserved_pages() - self.claiming),
+            committed_bytes: state(PageState::Committed),
+            decommitted_bytes: state(PageState::DecommittedZero)
+                + state(PageState::DecommittedDirty),
+            free_zero_bytes: state(PageState::FreeZero),
+            free_dirty_bytes: state(PageState::FreeDirty),
+            owned_bytes: bytes(self.pages.len() - self.n(PageState::Foreign)),
             linear_memory_bytes,
-            peak_reserved_bytes: c.peak_reserved_pages * PAGE_SIZE,
+            peak_reserved_bytes: bytes(c.peak_reserved_pages),
             free_runs: self.free.len(),
             grows: c.grows,
             bytes_zeroed: c.bytes_zeroed,
@@ -563,6 +457,7 @@ impl Table {
 
     /// Checks every invariant of the module documentation; panics on a
     /// broken one (tests).
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn check_invariants(&self) {
         let mut count = [0; STATES];
         for &s in &self.pages {
@@ -603,6 +498,7 @@ pub(crate) fn align_up(x: usize, align: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::plan::{Step, PLAN_STEPS};
     use super::*;
 
     fn table(capacity: usize) -> Table {
@@ -610,6 +506,14 @@ mod tests {
         let mut spare = Storage::try_with_capacity(capacity).unwrap();
         t.adopt(&mut spare);
         t
+    }
+
+    /// Releases `start .. start + len` batch by batch.
+    fn release(t: &mut Table, start: usize, len: usize) {
+        let mut from = start;
+        while from < start + len {
+            from = t.release_batch(from, start + len, &mut Plan::new());
+        }
     }
 
     fn run(start: usize, len: usize) -> Run {
@@ -665,8 +569,8 @@ mod tests {
         let mut t = table(64);
         assert!(t.insert_grown(0, 40, true));
         take(&mut t, 0, 40);
-        t.release(2, 10); // run 2..12
-        t.release(20, 3); // run 20..23
+        release(&mut t, 2, 10); // run 2..12
+        release(&mut t, 20, 3); // run 20..23
         assert_eq!(t.find(3, 1, 0), Some(20), "smallest run that fits");
         assert_eq!(t.find(4, 1, 0), Some(2));
         assert_eq!(t.find(4, 4, 0), Some(4), "aligned to 4 pages");
@@ -684,11 +588,11 @@ mod tests {
         assert_eq!(t.free, [run(0, 4), run(8, 8)]);
         take(&mut t, 0, 4);
         assert_eq!(t.free, [run(8, 8)]);
-        t.release(4, 2);
+        release(&mut t, 4, 2);
         assert_eq!(t.free, [run(4, 2), run(8, 8)]);
-        t.release(6, 2);
+        release(&mut t, 6, 2);
         assert_eq!(t.free, [run(4, 12)], "merged both ways");
-        t.release(0, 4);
+        release(&mut t, 0, 4);
         assert_eq!(t.free, [run(0, 16)]);
         t.check_invariants();
     }
@@ -699,7 +603,7 @@ mod tests {
         assert!(t.insert_grown(0, 8, true));
         take(&mut t, 0, 8);
         assert_eq!(t.counters.bytes_zero_skipped, 8 * PAGE_BYTES);
-        t.release(2, 3);
+        release(&mut t, 2, 3);
         assert_eq!(t.n(PageState::FreeDirty), 3);
         let start = t.find(3, 1, 0).unwrap();
         assert_eq!(
@@ -724,7 +628,7 @@ mod tests {
         plan.clear();
         assert_eq!(t.commit_batch(0, 512, &mut plan), BATCH_PAGES);
         plan.clear();
-        t.release(0, 512);
+        release(&mut t, 0, 512);
         t.claim(0, 512);
         assert_eq!(t.claim_batch(0, 512, &mut plan), BATCH_PAGES);
         assert_eq!(t.reserved_pages(), 512, "claimed pages count as reserved");
@@ -763,12 +667,12 @@ mod tests {
         // Decommit every other page: 50 separate steps.
         for p in (0..100).step_by(2) {
             assert_eq!(t.decommit_batch(p, p + 1, true, &mut plan), p + 1);
-            if plan.len == PLAN_STEPS {
+            if plan.steps().len() == PLAN_STEPS {
                 plan.clear();
             }
         }
         plan.clear();
-        t.release(0, 100);
+        release(&mut t, 0, 100);
         let start = t.find(100, 1, 0).unwrap();
         t.claim(start, 100);
         let mut from = start;
@@ -805,7 +709,7 @@ mod tests {
         let mut t = table(64);
         assert!(t.insert_grown(0, 4, true));
         take(&mut t, 0, 4);
-        t.release(0, 4); // dirty, then coalesced with the growth below
+        release(&mut t, 0, 4); // dirty, then coalesced with the growth below
         assert!(t.insert_grown(4, 4, true));
         assert_eq!(t.free, [run(0, 8)]);
         assert_eq!(

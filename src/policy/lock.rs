@@ -48,9 +48,9 @@ pub unsafe trait TableLock {
 macro_rules! lock_init {
     ($l:ty) => {{
         #[cfg(not(loom))]
-        let lock = <$l as $crate::lock::TableLock>::INIT;
+        let lock = <$l as $crate::policy::lock::TableLock>::INIT;
         #[cfg(loom)]
-        let lock = <$l as $crate::lock::TableLock>::init();
+        let lock = <$l as $crate::policy::lock::TableLock>::init();
         lock
     }};
 }
@@ -215,7 +215,9 @@ impl<L: TableLock, T> Locked<L, T> {
     }
 
     /// Runs `f` on the data with the lock held. `f` must not call `with` on
-    /// the same value (the crate's closures are table code only).
+    /// the same value: the crate's closures are table code only, and never
+    /// call the `LinearMemory` implementation (whose methods may call into
+    /// wasm-vmem: see its re-entrancy note).
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         struct Unlock<'a, L: TableLock>(&'a L);
@@ -232,8 +234,10 @@ impl<L: TableLock, T> Locked<L, T> {
             // - the lock is held until `_unlock` drops, after `f` returns;
             // - for a `Sync` lock no other thread holds it (`TableLock`);
             //   for a non-`Sync` one the value never left this thread;
-            // - `with` is not re-entered from `f`, so this is the only
-            //   reference to the data.
+            // - `with` is not re-entered from `f`: every closure the crate
+            //   passes is table code only (`table/`, no unsafe, no calls
+            //   into the memory seam or out of the crate), so this is the
+            //   only reference to the data.
             f(unsafe { &mut *data })
         })
     }

@@ -1,0 +1,77 @@
+//! The threading policy: what varies between the two builds, and nothing
+//! else. All the logic (table, validation, batching) is shared; a policy
+//! only picks the lock and when decommitted pages are zeroed.
+//!
+//! The two designed policies and the locks they use live here together:
+//! [`SingleThreaded`] ([`st`]: no lock, lazy zeroing) and [`MultiThreaded`]
+//! ([`mt`]: a spinlock, eager zeroing), with the locks in [`lock`].
+
+pub mod lock;
+
+use lock::{NoLock, SpinLock, TableLock};
+
+/// A threading policy for [`GenericVmem`](crate::GenericVmem).
+///
+/// Every combination is correct: commit zeroes whatever the table says was
+/// decommitted without being zeroed. The two policies below are the
+/// designed pair; another lock (say, one with statistics) can be plugged in
+/// by implementing this trait.
+pub trait Policy {
+    /// The lock around the page table.
+    type Lock: TableLock;
+
+    /// `true`: decommit zeroes at once (outside the lock) and commit zeroes
+    /// nothing. `false`: decommit writes a sentinel and commit zeroes.
+    const EAGER_DECOMMIT: bool;
+}
+
+/// The single-threaded build: no lock, lazy zeroing (sentinel on decommit,
+/// zeroing on commit), the instance is `!Sync`.
+#[derive(Debug, Clone, Copy)]
+pub struct SingleThreaded;
+
+impl Policy for SingleThreaded {
+    type Lock = NoLock;
+    const EAGER_DECOMMIT: bool = false;
+}
+
+/// The multithreaded build: a [`SpinLock`] around the table, eager zeroing
+/// on decommit outside the lock, commit a no-op for zeroing.
+#[derive(Debug, Clone, Copy)]
+pub struct MultiThreaded;
+
+impl Policy for MultiThreaded {
+    type Lock = SpinLock;
+    const EAGER_DECOMMIT: bool = true;
+}
+
+pub mod st {
+    //! The single-threaded variant.
+    //!
+    //! No lock; the instance is `!Sync`. Decommit writes a sentinel byte at
+    //! each page boundary and marks the pages decommitted; commit zeroes
+    //! exactly the pages the table says were decommitted (checking the
+    //! sentinel first, as a use-after-decommit guard). Fresh pages are known
+    //! zero from the table.
+
+    /// Single-threaded virtual memory over `M`: see the [module](self) docs
+    /// and [`GenericVmem`](crate::GenericVmem) for the operations.
+    pub type Vmem<M> = crate::GenericVmem<M, super::SingleThreaded>;
+}
+
+pub mod mt {
+    //! The multithreaded variant, for shared memory.
+    //!
+    //! A [`SpinLock`](super::lock::SpinLock) guards the page table only; it
+    //! never waits, so the browser main thread may call everything.
+    //! Decommit zeroes eagerly, outside the lock; commit writes nothing.
+    //! Fresh pages are known zero because `memory.grow` returned exactly
+    //! those pages to this caller — never by comparing with a shared break,
+    //! which another thread may move. Zeroing and `memory.grow` always happen
+    //! outside the lock, by the thread that owns the pages at that moment.
+
+    /// Thread-safe virtual memory over `M` (`Sync` when `M` is): see the
+    /// [module](self) docs and [`GenericVmem`](crate::GenericVmem) for the
+    /// operations.
+    pub type Vmem<M> = crate::GenericVmem<M, super::MultiThreaded>;
+}
