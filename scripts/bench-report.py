@@ -94,7 +94,7 @@ def sweep_report(path):
     fig, axes = plt.subplots(1, len(sw["traces"]), figsize=(6 * len(sw["traces"]), 4.5), squeeze=False)
     for ax, tr in zip(axes[0], sw["traces"]):
         md += [f"#### {tr['trace']} trace: {tr['work_per_thread']} {tr['unit']} per thread — "
-               "million operations/s (× 1 thread)", "",
+               f"million operations/s (× 1 thread), median of {tr.get('reps_done', cfg['reps'])}", "",
                "| backend | " + " | ".join(head(t) for t in threads) + " |",
                "|---|" + "---:|" * len(threads)]
         for s in tr["series"]:
@@ -260,6 +260,15 @@ def main():
                 mem = f"{b['peak_memory_ratio']:.3f}" if b["peak_memory_ratio"] is not None else "n/a (not measurable)"
                 md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} |")
         md.append("")
+        sweep = web["builds"].get("mt", {}).get("sweep")
+        if sweep:
+            ts = sweep["threads"]
+            md += [f"Thread sweep of the multithreaded build in the browser: contention trace, {sweep['rounds']} rounds "
+                   f"per rayon thread, medians of {sweep['reps']} interleaved runs; million operations/s (× 1 thread).", "",
+                   "| backend | " + " | ".join(str(t) for t in ts) + " |", "|---|" + "---:|" * len(ts)]
+            for sr in sweep["series"]:
+                md.append(f"| {sr['name']} | " + " | ".join(f"{x:.3f} ({x / sr['mops'][0]:.2f})" for x in sr["mops"]) + " |")
+            md.append("")
         fig5, axes = plt.subplots(1, len(builds), figsize=(5.5 * len(builds), 4), squeeze=False)
         for ax, (build, f) in zip(axes[0], builds.items()):
             names = [b["name"] for b in f["backends"]]

@@ -346,7 +346,7 @@ pub fn sweep(cfg: &Config) -> (String, String) {
         );
     }
 
-    let mut results: Vec<(Trace, usize, Vec<Series>)> = Vec::new();
+    let mut results: Vec<(Trace, usize, usize, Vec<Series>)> = Vec::new();
     for (i, &trace) in Trace::ALL.iter().enumerate() {
         if !cfg.traces.contains(&trace) {
             continue;
@@ -359,15 +359,29 @@ pub fn sweep(cfg: &Config) -> (String, String) {
                 samples: vec![Vec::new(); cfg.threads.len()],
             })
             .collect();
-        for rep in 0..reps {
+        // The calibration is short and may miss what long runs meet (a
+        // lock holder descheduled, a busy machine): past twice the trace's
+        // share of the budget, no further repetition starts.
+        let started = Instant::now();
+        let deadline = 2.0 * cfg.seconds / cfg.traces.len() as f64;
+        let mut done = 0;
+        while done < reps {
             for (k, &threads) in cfg.threads.iter().enumerate() {
                 for (row, s) in rows.iter().zip(&mut series) {
                     s.samples[k].push(run_once(row, trace, threads, work[i]));
                 }
             }
-            eprintln!("sweep: {} repetition {}/{reps} done", trace.name(), rep + 1);
+            done += 1;
+            eprintln!("sweep: {} repetition {done}/{reps} done", trace.name());
+            if cfg.work[i].is_none() && started.elapsed().as_secs_f64() > deadline && done < reps {
+                eprintln!(
+                    "sweep: {} past twice its share of the budget: {done} repetitions",
+                    trace.name()
+                );
+                break;
+            }
         }
-        results.push((trace, work[i], series));
+        results.push((trace, work[i], done, series));
     }
     let taken = wall.elapsed().as_secs_f64();
     let load_after = load_average();
@@ -402,10 +416,10 @@ pub fn sweep(cfg: &Config) -> (String, String) {
         cpu_model(),
         over.map_or(String::new(), |o| format!(", oversubscribed {o}"))
     );
-    for (n, (trace, work, series)) in results.iter().enumerate() {
+    for (n, (trace, work, done, series)) in results.iter().enumerate() {
         let _ = writeln!(
             text,
-            "\n== {} trace, {work} {} per thread ==",
+            "\n== {} trace, {work} {} per thread, median of {done} ==",
             trace.name(),
             trace.unit()
         );
@@ -424,7 +438,7 @@ pub fn sweep(cfg: &Config) -> (String, String) {
         text.push('\n');
         let _ = write!(
             json,
-            "{}{{\"trace\":\"{}\",\"unit\":\"{}\",\"work_per_thread\":{work},\"series\":[",
+            "{}{{\"trace\":\"{}\",\"unit\":\"{}\",\"work_per_thread\":{work},\"reps_done\":{done},\"series\":[",
             if n > 0 { "," } else { "" },
             trace.name(),
             trace.unit()
