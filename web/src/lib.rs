@@ -182,9 +182,11 @@ mod bindings {
         type Slots<'a> = Vec<Box<dyn Backend + Sync + 'a>>;
         let max_threads = max_threads.clamp(1, rayon::current_num_threads());
         let talc = Talc::new(MEMORY / 4);
-        let each = |f: &dyn Fn() -> Box<dyn Backend + Sync + '_>| -> Slots<'_> {
-            (0..max_threads).map(|_| f()).collect()
-        };
+        fn each<'h, B: Backend + Sync + 'h>(n: usize, f: impl Fn() -> B) -> Slots<'h> {
+            (0..n)
+                .map(|_| Box::new(f()) as Box<dyn Backend + Sync + 'h>)
+                .collect()
+        }
         let rows: Vec<(&str, &str, Slots<'_>)> = vec![
             (
                 "wasm-vmem (MT)",
@@ -197,22 +199,26 @@ mod bindings {
             (
                 "seed design (MT)",
                 "baseline",
-                each(&|| Box::new(Seed::new(true))),
+                each(max_threads, || Seed::new(true)),
             ),
             (
                 "alloc_zeroed (std)",
                 "baseline",
-                each(&|| Box::new(Plain::new("alloc_zeroed (std)", Global::wasm_like()))),
+                each(max_threads, || {
+                    Plain::new("alloc_zeroed (std)", Global::wasm_like())
+                }),
             ),
             (
                 "alloc_zeroed (talc)",
                 "baseline",
-                each(&|| Box::new(Plain::new("alloc_zeroed (talc)", &talc))),
+                each(max_threads, || Plain::new("alloc_zeroed (talc)", &talc)),
             ),
             (
                 "control: private wasm-vmem per thread",
                 "control",
-                each(&|| Box::new(Vmem::<_, MultiThreaded>::new("private", memory()))),
+                each(max_threads, || {
+                    Vmem::<_, MultiThreaded>::new("private", memory())
+                }),
             ),
         ];
         let threads: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
