@@ -8,12 +8,19 @@ builds, written by `node web/bench-run.mjs`), writes PNG plots to docs/bench/
 and replaces the results section of BENCHMARKS.md (between the RESULTS
 markers) with tables.
 
-  python3 scripts/bench-report.py        (needs matplotlib: scripts/bench.sh installs it)
+When target/sweep.json is present (written by the `sweep` binary), the thread
+sweep's tables and docs/bench/sweep.png replace the section between the SWEEP
+markers.
+
+  python3 scripts/bench-report.py           (needs matplotlib: scripts/bench.sh installs it)
+  python3 scripts/bench-report.py --sweep   the thread sweep's section only
+  python3 scripts/bench-report.py --sweep FILE   ... from another sweep JSON
 """
 import json
 import pathlib
 import platform
 import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target"
@@ -58,7 +65,82 @@ def medians_table(builds):
     return rows
 
 
+def replace_section(name, md):
+    """Puts the lines `md` between the <!-- NAME START/END --> markers of BENCHMARKS.md."""
+    bench_md = ROOT / "BENCHMARKS.md"
+    text = bench_md.read_text()
+    start, end = f"<!-- {name} START -->", f"<!-- {name} END -->"
+    a, b = text.index(start) + len(start), text.index(end)
+    bench_md.write_text(text[:a] + "\n" + "\n".join(md) + "\n" + text[b:])
+
+
+def sweep_report(path):
+    """Tables and a plot (docs/bench/sweep.png) from one run of the `sweep` binary."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sw = json.loads(pathlib.Path(path).read_text())
+    m, cfg = sw["machine"], sw["config"]
+    threads, top = cfg["threads"], m["top_threads"]
+    over = max((t for t in threads if t > top), default=None)
+    head = lambda t: f"{t} (over)" if t > top else str(t)
+    md = [f"Machine: {m['cpu']}, {m['available_parallelism']} hardware threads "
+          f"(`std::thread::available_parallelism`), {m['os']} {m['arch']}; top thread count {top}"
+          + (f", oversubscribed {over}" if over else "") + f". Load average (1, 5, 15 min) "
+          f"before the run {m['load_before']}, after {m['load_after']}. Medians of {cfg['reps']} "
+          f"interleaved repetitions; the whole sweep took {cfg['seconds_taken']:.0f} s.", ""]
+    OUT.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(sw["traces"]), figsize=(6 * len(sw["traces"]), 4.5), squeeze=False)
+    for ax, tr in zip(axes[0], sw["traces"]):
+        md += [f"#### {tr['trace']} trace: {tr['work_per_thread']} {tr['unit']} per thread — "
+               f"million operations/s (× 1 thread), median of {tr.get('reps_done', cfg['reps'])}", "",
+               "| backend | " + " | ".join(head(t) for t in threads) + " |",
+               "|---|" + "---:|" * len(threads)]
+        for s in tr["series"]:
+            cells = [f"{x:.3f} ({r:.2f})" for x, r in zip(s["mops"], s["ratio_1t"])]
+            md.append(f"| {s['name']} | " + " | ".join(cells) + " |")
+            style = {"wasm-vmem": "o-", "baseline": "s--", "control": "^:"}[s["kind"]]
+            ax.plot(threads, s["mops"], style, label=s["name"],
+                    color="tab:gray" if s["kind"] == "control" else None)
+        md.append("")
+        for t in (top, over):
+            rs = [r for r in tr["ratios"] if r["threads"] == t]
+            if not rs:
+                continue
+            md += [f"wasm-vmem ÷ each other backend at {t} threads"
+                   + (" (oversubscribed)" if t > top else "") + " (above 1: wasm-vmem faster):", "",
+                   "| wasm-vmem | " + " | ".join(dict.fromkeys(r["to"] for r in rs)) + " |",
+                   "|---|" + "---:|" * len(dict.fromkeys(r["to"] for r in rs))]
+            by = {}
+            for r in rs:
+                by.setdefault(r["of"], {})[r["to"]] = r["ratio"]
+            tos = list(dict.fromkeys(r["to"] for r in rs))
+            for of, row in by.items():
+                md.append(f"| {of} | " + " | ".join(f"{row[x]:.2f}" if x in row else "—" for x in tos) + " |")
+            md.append("")
+        ax.axvline(top, color="black", lw=0.6, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(threads, [head(t) for t in threads])
+        ax.set_xlabel("threads (dotted: hardware threads)")
+        ax.set_ylabel("million operations/s")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{tr['trace']} trace: throughput against threads", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(OUT / "sweep.png", dpi=110)
+    md += ["![throughput against threads](docs/bench/sweep.png)", ""]
+    replace_section("SWEEP", md)
+    print("\n".join(md))
+
+
 def main():
+    if sys.argv[1:2] == ["--sweep"]:
+        sweep_report(sys.argv[2] if len(sys.argv) > 2 else TARGET / "sweep.json")
+        return
+    if (TARGET / "sweep.json").exists():
+        sweep_report(TARGET / "sweep.json")
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -178,6 +260,15 @@ def main():
                 mem = f"{b['peak_memory_ratio']:.3f}" if b["peak_memory_ratio"] is not None else "n/a (not measurable)"
                 md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} |")
         md.append("")
+        sweep = web["builds"].get("mt", {}).get("sweep")
+        if sweep:
+            ts = sweep["threads"]
+            md += [f"Thread sweep of the multithreaded build in the browser: contention trace, {sweep['rounds']} rounds "
+                   f"per rayon thread, medians of {sweep['reps']} interleaved runs; million operations/s (× 1 thread).", "",
+                   "| backend | " + " | ".join(str(t) for t in ts) + " |", "|---|" + "---:|" * len(ts)]
+            for sr in sweep["series"]:
+                md.append(f"| {sr['name']} | " + " | ".join(f"{x:.3f} ({x / sr['mops'][0]:.2f})" for x in sr["mops"]) + " |")
+            md.append("")
         fig5, axes = plt.subplots(1, len(builds), figsize=(5.5 * len(builds), 4), squeeze=False)
         for ax, (build, f) in zip(axes[0], builds.items()):
             names = [b["name"] for b in f["backends"]]
@@ -197,11 +288,7 @@ def main():
     md += ["![time ratios](docs/bench/time-ratios.png)", "![zeroing](docs/bench/zeroing.png)",
            "![lock hold](docs/bench/lock-hold.png)", "![contention](docs/bench/contention.png)", ""]
 
-    bench_md = ROOT / "BENCHMARKS.md"
-    text = bench_md.read_text()
-    start, end = "<!-- RESULTS START -->", "<!-- RESULTS END -->"
-    a, b = text.index(start) + len(start), text.index(end)
-    bench_md.write_text(text[:a] + "\n" + "\n".join(md) + "\n" + text[b:])
+    replace_section("RESULTS", md)
     print("\n".join(md))
 
 

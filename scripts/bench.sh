@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # The full benchmarks (a few minutes on 2 cores): native (criterion and the
-# other figures), then both wasm builds in the browser, then the tables and
-# plots of BENCHMARKS.md from that very run.
-#   scripts/bench.sh            both
+# other figures), the thread sweep, then both wasm builds in the browser,
+# then the tables and plots of BENCHMARKS.md from that very run.
+#   scripts/bench.sh            all
 #   scripts/bench.sh --native   native only (no browser, no setup)
+#   scripts/bench.sh --sweep    the thread sweep only, then its tables and plot
+# SWEEP_SECONDS (default 120) is the sweep's time budget for measured runs,
+# SWEEP_REPS (default 7) its interleaved repetitions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rm -f target/bench-wasm.json
-cargo bench -p wasm-vmem-bench
-[ "${1:-}" = --native ] || bash scripts/bench-wasm.sh
+sweep() {
+    cargo build --release -p wasm-vmem-bench --bin sweep
+    target/release/sweep --seconds "${SWEEP_SECONDS:-120}" --reps "${SWEEP_REPS:-7}" --out target/sweep.json
+}
+if [ "${1:-}" = --sweep ]; then
+    sweep
+else
+    rm -f target/bench-wasm.json
+    cargo bench -p wasm-vmem-bench
+    sweep
+    [ "${1:-}" = --native ] || bash scripts/bench-wasm.sh
+fi
 if ! python3 -c 'import matplotlib' 2>/dev/null; then
     [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
     .tools/venv/bin/python -c 'import matplotlib' 2>/dev/null || .tools/venv/bin/pip install -q matplotlib
@@ -16,4 +28,8 @@ if ! python3 -c 'import matplotlib' 2>/dev/null; then
 else
     PY=python3
 fi
-"$PY" scripts/bench-report.py
+if [ "${1:-}" = --sweep ]; then
+    "$PY" scripts/bench-report.py --sweep
+else
+    "$PY" scripts/bench-report.py
+fi

@@ -1,6 +1,7 @@
 // Runs the bench page (bench.html) in headless Chromium with COOP/COEP, so
-// both wasm builds run, prints the figures, writes them to
-// target/bench-wasm.json (scripts/bench-report.py puts them in
+// both wasm builds run (the multithreaded one with its thread sweep up to
+// navigator.hardwareConcurrency rayon threads), prints the figures, writes
+// them to target/bench-wasm.json (scripts/bench-report.py puts them in
 // BENCHMARKS.md) and a screenshot to target/bench-wasm.png.
 //
 //   node web/bench-run.mjs [--smoke]
@@ -66,6 +67,16 @@ for (const kind of ['st', 'mt']) {
     }
   }
   if (f.backends[0].peak_memory_ratio === null) problems.push(`${kind}: no peak memory figure for wasm-vmem`);
+}
+// The multithreaded build's thread sweep: every backend, every thread count.
+const sweep = report.builds.mt?.sweep;
+if (!sweep) problems.push('mt: no thread sweep');
+else {
+  for (const s of sweep.series) {
+    if (s.mops.length !== sweep.threads.length || !s.mops.every((x) => x > 0 && Number.isFinite(x))) {
+      problems.push(`mt sweep: ${s.name}: ${s.mops}`);
+    }
+  }
 }
 if (problems.length) {
   console.log(`\nbench-run: FAIL\n  ${problems.join('\n  ')}`);

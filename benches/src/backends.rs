@@ -98,6 +98,22 @@ pub trait Heap: Sync {
     fn footprint(&self) -> Option<usize>;
 }
 
+/// A shared heap: several front ends (one per thread in the thread sweep,
+/// each with its own bookkeeping) over one heap.
+impl<H: Heap + ?Sized> Heap for &H {
+    unsafe fn alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: forwarded; the caller upholds the contract.
+        unsafe { (**self).alloc(layout, zeroed) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        // SAFETY: forwarded; the caller upholds the contract.
+        unsafe { (**self).dealloc(p, layout) }
+    }
+    fn footprint(&self) -> Option<usize> {
+        (**self).footprint()
+    }
+}
+
 /// The global (system) allocator, configured once like the global
 /// allocator of a wasm module (dlmalloc over linear memory): it never hands
 /// memory back to the OS — no `mmap` for large blocks, no trimming — so

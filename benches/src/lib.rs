@@ -5,11 +5,15 @@
 //! approach (`alloc_zeroed`, `write_bytes`, `dealloc`) over the global
 //! allocator and over talc. The traces ([`gc`], [`churn`], [`contention`])
 //! drive any of them; [`Oracle`] counts the bytes that had to be zeroed.
+//! The thread sweep ([`sweep`], native) measures throughput against threads
+//! (the `sweep` binary).
 
 pub mod backends;
 pub mod figures;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod lock_hold;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sweep;
 pub mod traces;
 
 pub use backends::Backend;

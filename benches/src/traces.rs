@@ -134,27 +134,34 @@ pub fn contention<B: Backend + Sync + ?Sized>(b: &B, threads: usize, rounds: usi
 /// nothing, which measures how well the machine runs the threads at all.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn contention_on<B: Backend + Sync + ?Sized>(backends: &[&B], rounds: usize) -> u64 {
-    const SIZE: usize = 64 << 10;
     std::thread::scope(|s| {
         for (t, &b) in backends.iter().enumerate() {
-            s.spawn(move || {
-                for r in 0..rounds {
-                    let p = b.reserve(SIZE);
-                    // SAFETY: this thread's reservation.
-                    unsafe {
-                        for page in (0..SIZE).step_by(PAGE_SIZE) {
-                            *p.add(page) = (t + r) as u8 | 1;
-                        }
-                        b.wrote(p, SIZE);
-                        b.decommit(p, SIZE / 2);
-                        b.commit(p, SIZE / 2);
-                        b.release(p, SIZE);
-                    }
-                }
-            });
+            s.spawn(move || contention_rounds(b, t, rounds));
         }
     });
     (backends.len() * rounds * 4) as u64
+}
+
+/// One thread's part of the contention trace: `rounds` of reserve 64 KiB,
+/// write a byte per page (`t` picks the bytes), decommit and commit half,
+/// release. Returns operations (4 a round). The thread sweep and the
+/// browser's rayon threads call this directly.
+pub fn contention_rounds<B: Backend + ?Sized>(b: &B, t: usize, rounds: usize) -> u64 {
+    const SIZE: usize = 64 << 10;
+    for r in 0..rounds {
+        let p = b.reserve(SIZE);
+        // SAFETY: this thread's reservation.
+        unsafe {
+            for page in (0..SIZE).step_by(PAGE_SIZE) {
+                *p.add(page) = (t + r) as u8 | 1;
+            }
+            b.wrote(p, SIZE);
+            b.decommit(p, SIZE / 2);
+            b.commit(p, SIZE / 2);
+            b.release(p, SIZE);
+        }
+    }
+    (rounds * 4) as u64
 }
 
 /// Wraps a backend and counts, by address, the bytes that had to be zeroed:

@@ -159,6 +159,124 @@ mod bindings {
         format!("{{\"figures\":{json},\"text\":\"{text}\"}}")
     }
 
+    /// The thread sweep of the contention trace in the multithreaded
+    /// build (BENCHMARKS.md, "Throughput against threads"): 1, 2, 4, … up
+    /// to `max_threads` threads of the rayon pool (which must have that
+    /// many), each doing `rounds` rounds, medians of `reps` interleaved
+    /// runs, for wasm-vmem (one instance over this module's memory shared
+    /// by all threads), the seed design and `alloc_zeroed` over the
+    /// module's allocator and over talc (per-thread bookkeeping over the
+    /// shared heap, as natively), and one private wasm-vmem instance per
+    /// thread. Returns JSON: `{"threads": […], "rounds", "reps",
+    /// "series": [{"name", "kind", "mops": […]}]}`. The caller waits for
+    /// the pool: call it from a worker, never from the page's main thread.
+    #[cfg(feature = "threads")]
+    #[wasm_bindgen]
+    pub fn bench_sweep(max_threads: usize, rounds: usize, reps: usize) -> String {
+        use wasm_vmem::policy::MultiThreaded;
+        use wasm_vmem_bench::backends::{Global, Plain, Seed, Talc, Vmem};
+        use wasm_vmem_bench::figures::{memory, MEMORY};
+        use wasm_vmem_bench::traces::contention_rounds;
+        use wasm_vmem_bench::Backend;
+
+        type Slots<'a> = Vec<Box<dyn Backend + Sync + 'a>>;
+        let max_threads = max_threads.clamp(1, rayon::current_num_threads());
+        let talc = Talc::new(MEMORY / 4);
+        fn each<'h, B: Backend + Sync + 'h>(n: usize, f: impl Fn() -> B) -> Slots<'h> {
+            (0..n)
+                .map(|_| Box::new(f()) as Box<dyn Backend + Sync + 'h>)
+                .collect()
+        }
+        let rows: Vec<(&str, &str, Slots<'_>)> = vec![
+            (
+                "wasm-vmem (MT)",
+                "wasm-vmem",
+                vec![Box::new(Vmem::<_, MultiThreaded>::new(
+                    "wasm-vmem (MT)",
+                    memory(),
+                ))],
+            ),
+            (
+                "seed design (MT)",
+                "baseline",
+                each(max_threads, || Seed::new(true)),
+            ),
+            (
+                "alloc_zeroed (std)",
+                "baseline",
+                each(max_threads, || {
+                    Plain::new("alloc_zeroed (std)", Global::wasm_like())
+                }),
+            ),
+            (
+                "alloc_zeroed (talc)",
+                "baseline",
+                each(max_threads, || Plain::new("alloc_zeroed (talc)", &talc)),
+            ),
+            (
+                "control: private wasm-vmem per thread",
+                "control",
+                each(max_threads, || {
+                    Vmem::<_, MultiThreaded>::new("private", memory())
+                }),
+            ),
+        ];
+        let threads: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
+            .take_while(|&n| n < max_threads)
+            .chain([max_threads])
+            .collect();
+        // Threads `0 .. n` of the pool run the trace, the others return at
+        // once; ops per second from the call to the return of all.
+        let run = |slots: &Slots<'_>, n: usize, rounds: usize| {
+            let start = performance_now();
+            rayon::broadcast(|ctx| {
+                if ctx.index() < n {
+                    contention_rounds(
+                        slots[ctx.index() % slots.len()].as_ref(),
+                        ctx.index(),
+                        rounds,
+                    );
+                }
+            });
+            (n * rounds * 4) as f64 / ((performance_now() - start) / 1e3).max(1e-9)
+        };
+        for (_, _, slots) in &rows {
+            run(slots, max_threads, rounds / 4 + 1);
+        }
+        let mut samples = vec![vec![Vec::new(); threads.len()]; rows.len()];
+        for _ in 0..reps.max(1) {
+            for (k, &n) in threads.iter().enumerate() {
+                for ((_, _, slots), s) in rows.iter().zip(&mut samples) {
+                    s[k].push(run(slots, n, rounds));
+                }
+            }
+        }
+        let series: Vec<String> = rows
+            .iter()
+            .zip(samples)
+            .map(|((name, kind, _), s)| {
+                let mops: Vec<String> = s
+                    .into_iter()
+                    .map(|mut v| {
+                        v.sort_by(f64::total_cmp);
+                        format!("{:.4}", v[v.len() / 2] / 1e6)
+                    })
+                    .collect();
+                format!(
+                    "{{\"name\":\"{name}\",\"kind\":\"{kind}\",\"mops\":[{}]}}",
+                    mops.join(",")
+                )
+            })
+            .collect();
+        let list: Vec<String> = threads.iter().map(|t| t.to_string()).collect();
+        format!(
+            "{{\"threads\":[{}],\"rounds\":{rounds},\"reps\":{},\"series\":[{}]}}",
+            list.join(","),
+            reps.max(1),
+            series.join(",")
+        )
+    }
+
     /// Releases a page returned by [`probe`].
     #[wasm_bindgen]
     pub fn unprobe(addr: usize) -> bool {
