@@ -400,4 +400,50 @@ fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
         );
     }
     json.push(']');
+    fn row(
+        json: &mut String,
+        text: &mut String,
+        key: &str,
+        label: String,
+        h: crate::lock_hold::Holds,
+        first: bool,
+    ) {
+        let _ = writeln!(
+            text,
+            "{label:<22} {:>10.0} {:>10} {:>10} {:>10}",
+            h.mean_ns, h.p50_ns, h.p99_ns, h.max_ns
+        );
+        let _ = write!(
+            json,
+            "{}{{\"{key}\":{},\"mean_ns\":{:.1},\"p50_ns\":{},\"p99_ns\":{},\"max_ns\":{}}}",
+            if first { "" } else { "," },
+            label.split(' ').next().unwrap_or("0"),
+            h.mean_ns,
+            h.p50_ns,
+            h.p99_ns,
+            h.max_ns
+        );
+    }
+    // Against the number of free runs a search passes over.
+    json.push_str(",\"lock_hold_runs\":[");
+    for (i, runs) in [1usize, 100, 10_000].into_iter().enumerate() {
+        let h = crate::lock_hold::lock_hold_free_runs(runs, sizes.reps * 40);
+        row(json, text, "runs", format!("{runs} free runs"), h, i == 0);
+    }
+    json.push(']');
+    // After foreign gaps: reserves that record someone else's growth.
+    json.push_str(",\"lock_hold_gap\":[");
+    for (i, gap) in [1usize, 64, 1024].into_iter().enumerate() {
+        let reps = (sizes.reps * 4).min(4096 / gap).max(2);
+        let h = crate::lock_hold::lock_hold_foreign_gap(gap, reps);
+        row(
+            json,
+            text,
+            "gap_wasm_pages",
+            format!("{gap} wasm-page gaps"),
+            h,
+            i == 0,
+        );
+    }
+    json.push(']');
 }

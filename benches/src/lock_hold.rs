@@ -71,28 +71,15 @@ pub struct Holds {
     pub max_ns: u64,
 }
 
-/// Measures [`Holds`] for ranges of `pages` pages.
-pub fn lock_hold(pages: usize, reps: usize) -> Holds {
-    let vm = GenericVmem::<Mem, TimedMt>::new(memory());
-    let size = pages * PAGE_SIZE;
-    // Warm up: grow once, so growth is not measured.
-    let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
-    // SAFETY: ours.
-    unsafe { vm.release(p, size).unwrap() };
-    {
-        let mut samples = SAMPLES.lock().unwrap();
-        samples.clear();
-        samples.reserve_exact(MAX_SAMPLES);
-    }
-    for _ in 0..reps {
-        let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
-        // SAFETY: ours.
-        unsafe {
-            vm.decommit(p, size).unwrap();
-            vm.commit(p, size).unwrap();
-            vm.release(p, size).unwrap();
-        }
-    }
+/// Clears the samples before a measurement, with room for all of them.
+fn start_sampling() {
+    let mut samples = SAMPLES.lock().unwrap();
+    samples.clear();
+    samples.reserve_exact(MAX_SAMPLES);
+}
+
+/// The figures of the samples taken since [`start_sampling`].
+fn holds() -> Holds {
     let mut samples = std::mem::take(&mut *SAMPLES.lock().unwrap());
     samples.sort_unstable();
     let percentile = |p: usize| samples.get(samples.len() * p / 100).copied().unwrap_or(0);
@@ -102,4 +89,69 @@ pub fn lock_hold(pages: usize, reps: usize) -> Holds {
         p99_ns: percentile(99),
         max_ns: samples.last().copied().unwrap_or(0),
     }
+}
+
+/// Lock hold times of a reserve of 2 pages and its release while `runs`
+/// free runs of 1 page each lie below (none fits: a search that looked at
+/// every run would grow with `runs`), over `reps` cycles.
+pub fn lock_hold_free_runs(runs: usize, reps: usize) -> Holds {
+    let vm = GenericVmem::<Mem, TimedMt>::new(memory());
+    // 2 × runs single pages, then every other one released: `runs` runs.
+    let pages: Vec<_> = (0..2 * runs)
+        .map(|_| vm.reserve(PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr())
+        .collect();
+    for p in pages.iter().step_by(2) {
+        // SAFETY: ours, not used again.
+        unsafe { vm.release(*p, PAGE_SIZE).unwrap() };
+    }
+    // Warm up: the 2-page reservations come from the tail (grown once).
+    let p = vm.reserve(2 * PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe { vm.release(p, 2 * PAGE_SIZE).unwrap() };
+    assert!(vm.stats().free_runs > runs, "{runs} runs below the tail");
+    start_sampling();
+    for _ in 0..reps {
+        let p = vm.reserve(2 * PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
+        // SAFETY: ours.
+        unsafe { vm.release(p, 2 * PAGE_SIZE).unwrap() };
+    }
+    holds()
+}
+
+/// Lock hold times of reserves that each must grow the memory after
+/// someone else grew `gap_wasm_pages` wasm pages (a foreign gap the table
+/// records), over `reps` reserves. Table storage that doubles on the way
+/// (copied under the lock) is part of the figures.
+pub fn lock_hold_foreign_gap(gap_wasm_pages: usize, reps: usize) -> Holds {
+    let vm = GenericVmem::<Mem, TimedMt>::new(memory());
+    start_sampling();
+    for _ in 0..reps {
+        vm.memory()
+            .grow_foreign(gap_wasm_pages)
+            .expect("memory for the gaps");
+        // One whole wasm page: never fits in what is left, always grows.
+        vm.reserve(4 * PAGE_SIZE, PAGE_SIZE).unwrap();
+    }
+    holds()
+}
+
+/// Measures [`Holds`] for ranges of `pages` pages.
+pub fn lock_hold(pages: usize, reps: usize) -> Holds {
+    let vm = GenericVmem::<Mem, TimedMt>::new(memory());
+    let size = pages * PAGE_SIZE;
+    // Warm up: grow once, so growth is not measured.
+    let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe { vm.release(p, size).unwrap() };
+    start_sampling();
+    for _ in 0..reps {
+        let p = vm.reserve(size, PAGE_SIZE).unwrap().as_ptr();
+        // SAFETY: ours.
+        unsafe {
+            vm.decommit(p, size).unwrap();
+            vm.commit(p, size).unwrap();
+            vm.release(p, size).unwrap();
+        }
+    }
+    holds()
 }

@@ -34,6 +34,7 @@
 //! out after releasing the lock, on pages it owns at that moment.
 
 mod plan;
+mod runs;
 mod storage;
 
 pub(crate) use plan::{Action, Plan, Run};
@@ -42,6 +43,7 @@ pub(crate) use storage::Storage;
 use crate::stats::Stats;
 use crate::{BATCH_PAGES, PAGE_SIZE};
 use alloc::vec::Vec;
+use runs::Runs;
 use storage::free_runs_bound;
 
 /// The state of one page.
@@ -90,8 +92,9 @@ struct Counters {
 pub(crate) struct Table {
     /// State of each page of linear memory below the end of our last growth.
     pages: Vec<PageState>,
-    /// Maximal free runs, sorted, disjoint, never adjacent.
-    free: Vec<Run>,
+    /// Maximal free runs, disjoint, never adjacent, indexed by address and
+    /// by length.
+    free: Runs,
     /// Pages per state, indexed by `PageState as usize`.
     count: [usize; STATES],
     /// Pages claimed by reserves in flight, not yet committed.
@@ -105,7 +108,7 @@ impl Table {
     pub(crate) const fn new() -> Self {
         Self {
             pages: Vec::new(),
-            free: Vec::new(),
+            free: Runs::new(),
             count: [0; STATES],
             claiming: 0,
             counters: Counters {
@@ -122,7 +125,8 @@ impl Table {
     /// Pages the table can describe without allocating.
     pub(crate) fn capacity(&self) -> usize {
         let by_free = self.free.capacity().saturating_sub(1).saturating_mul(2);
-        self.pages.capacity().min(by_free)
+        // Run nodes hold page indices as `u32`.
+        self.pages.capacity().min(by_free).min(u32::MAX as usize)
     }
 
     /// Moves the contents into `spare` if it is larger, leaving the old
@@ -135,10 +139,8 @@ impl Table {
         }
         spare.pages.clear();
         spare.pages.extend_from_slice(&self.pages);
-        spare.free.clear();
-        spare.free.extend_from_slice(&self.free);
         core::mem::swap(&mut self.pages, &mut spare.pages);
-        core::mem::swap(&mut self.free, &mut spare.free);
+        self.free.move_into(&mut spare.free);
     }
 
     /// Pages the table describes: the end of the last growth it recorded.
@@ -164,12 +166,6 @@ impl Table {
         self.count[state as usize] += 1;
     }
 
-    fn push_page(&mut self, state: PageState) {
-        debug_assert!(self.pages.len() < self.pages.capacity(), "table allocates");
-        self.pages.push(state);
-        self.count[state as usize] += 1;
-    }
-
     /// Whether every page of `start .. start + len` is reserved by a caller
     /// (committed or decommitted; not free, foreign, being claimed or out of
     /// bounds).
@@ -187,20 +183,7 @@ impl Table {
     /// smallest run that fits, the lowest address among equals. Returns the
     /// first page of the fit.
     pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<usize> {
-        let mut best: Option<(usize, usize)> = None;
-        for run in &self.free {
-            if run.len < len || best.is_some_and(|(size, _)| run.len >= size) {
-                continue;
-            }
-            let start = align_up(base + run.start, align) - base;
-            if start + len <= run.end() {
-                best = Some((run.len, start));
-                if run.len == len {
-                    break;
-                }
-            }
-        }
-        best.map(|(_, start)| start)
+        self.free.find(len, align, base)
     }
 
     /// Whether `start .. start + len` is free, so that a caller that just
@@ -208,10 +191,9 @@ impl Table {
     /// (and a free tail it planned to stitch), rather than whatever best fit
     /// a concurrent release may have made adjacent meanwhile.
     pub(crate) fn fits_at(&self, start: usize, len: usize) -> bool {
-        let index = self.free.partition_point(|r| r.start <= start);
-        index
-            .checked_sub(1)
-            .is_some_and(|i| start + len <= self.free[i].end())
+        self.free
+            .before(start)
+            .is_some_and(|run| start + len <= run.end())
     }
 
     /// How many pages past `memory_pages` (the memory's current end) must be
@@ -241,8 +223,7 @@ impl Table {
     /// runs), whatever the length. The pages are committed by
     /// [`claim_batch`](Self::claim_batch).
     pub(crate) fn claim(&mut self, start: usize, len: usize) {
-        let index = self.free.partition_point(|r| r.start <= start) - 1;
-        let run = self.free[index];
+        let run = self.free.before(start).expect("a free run holds the claim");
         debug_assert!(run.start <= start && start + len <= run.end());
         let left = Run {
             start: run.start,
@@ -254,14 +235,12 @@ impl Table {
         };
         match (left.len > 0, right.len > 0) {
             (true, true) => {
-                self.free[index] = left;
-                self.insert_run_at(index + 1, right);
+                self.free.replace(run.start, left);
+                self.insert_run_at(right);
             }
-            (true, false) => self.free[index] = left,
-            (false, true) => self.free[index] = right,
-            (false, false) => {
-                self.free.remove(index);
-            }
+            (true, false) => self.free.replace(run.start, left),
+            (false, true) => self.free.replace(run.start, right),
+            (false, false) => self.free.remove(run.start),
         }
         self.claiming += len;
         let reserved = self.reserved_pages();
@@ -383,16 +362,22 @@ impl Table {
         } else {
             PageState::FreeDirty
         };
-        while self.pages.len() < start {
-            self.push_page(PageState::Foreign);
+        // New pages are appended with one fill each for the foreign gap and
+        // the growth (capacity was checked above, so nothing allocates);
+        // only pages another thread recorded as foreign are set one by one.
+        let old_len = self.pages.len();
+        if old_len < start {
+            self.pages.resize(start, PageState::Foreign);
+            self.count[PageState::Foreign as usize] += start - old_len;
         }
-        for page in start..end {
-            if page < self.pages.len() {
-                debug_assert_eq!(self.pages[page], PageState::Foreign);
-                self.set(page, state);
-            } else {
-                self.push_page(state);
-            }
+        for page in start..end.min(old_len) {
+            debug_assert_eq!(self.pages[page], PageState::Foreign);
+            self.set(page, state);
+        }
+        if self.pages.len() < end {
+            let from = self.pages.len();
+            self.pages.resize(end, state);
+            self.count[state as usize] += end - from;
         }
         self.insert_run(Run { start, len });
         self.counters.grows += 1;
@@ -406,26 +391,38 @@ impl Table {
 
     /// Inserts a run of newly free pages, merging it with adjacent runs.
     fn insert_run(&mut self, run: Run) {
-        let index = self.free.partition_point(|r| r.start < run.start);
-        let merge_prev = index > 0 && self.free[index - 1].end() == run.start;
-        let merge_next = index < self.free.len() && self.free[index].start == run.end();
-        match (merge_prev, merge_next) {
-            (true, true) => {
-                self.free[index - 1].len += run.len + self.free[index].len;
-                self.free.remove(index);
+        let prev = self.free.before(run.start).filter(|p| p.end() == run.start);
+        let next = self.free.after(run.start).filter(|n| n.start == run.end());
+        match (prev, next) {
+            (Some(p), Some(n)) => {
+                self.free.remove(n.start);
+                let merged = Run {
+                    start: p.start,
+                    len: p.len + run.len + n.len,
+                };
+                self.free.replace(p.start, merged);
             }
-            (true, false) => self.free[index - 1].len += run.len,
-            (false, true) => {
-                self.free[index].start = run.start;
-                self.free[index].len += run.len;
-            }
-            (false, false) => self.insert_run_at(index, run),
+            (Some(p), None) => self.free.replace(
+                p.start,
+                Run {
+                    start: p.start,
+                    len: p.len + run.len,
+                },
+            ),
+            (None, Some(n)) => self.free.replace(
+                n.start,
+                Run {
+                    start: run.start,
+                    len: run.len + n.len,
+                },
+            ),
+            (None, None) => self.insert_run_at(run),
         }
     }
 
-    fn insert_run_at(&mut self, index: usize, run: Run) {
-        debug_assert!(self.free.len() < self.free.capacity(), "table allocates");
-        self.free.insert(index, run);
+    fn insert_run_at(&mut self, run: Run) {
+        let inserted = self.free.insert(run);
+        debug_assert!(inserted, "table allocates");
     }
 
     /// The statistics, with the linear memory size supplied by the caller.
@@ -464,17 +461,18 @@ impl Table {
             count[s as usize] += 1;
         }
         assert_eq!(count, self.count, "per-state counts");
+        self.free.check();
         let mut free_pages = 0;
-        for (i, run) in self.free.iter().enumerate() {
+        let mut last_end = None;
+        self.free.for_each(|run| {
             assert!(run.len > 0 && run.end() <= self.pages.len(), "run {run:?}");
-            if i > 0 {
-                assert!(self.free[i - 1].end() < run.start, "runs sorted, apart");
-            }
+            assert!(last_end.is_none_or(|e| e < run.start), "runs apart");
+            last_end = Some(run.end());
             for &s in &self.pages[run.start..run.end()] {
                 assert!(matches!(s, PageState::FreeZero | PageState::FreeDirty));
             }
             free_pages += run.len;
-        }
+        });
         let free_states =
             count[PageState::FreeZero as usize] + count[PageState::FreeDirty as usize];
         assert_eq!(
@@ -516,6 +514,12 @@ mod tests {
         }
     }
 
+    fn free(t: &Table) -> std::vec::Vec<Run> {
+        let mut runs = std::vec::Vec::new();
+        t.free.for_each(|r| runs.push(r));
+        runs
+    }
+
     fn run(start: usize, len: usize) -> Run {
         Run { start, len }
     }
@@ -539,9 +543,9 @@ mod tests {
         assert!(t.insert_grown(4, 4, true));
         assert_eq!(t.pages[..4], [PageState::Foreign; 4]);
         assert!(t.insert_grown(8, 4, true));
-        assert_eq!(t.free, [run(4, 8)], "contiguous growth is one run");
+        assert_eq!(free(&t), [run(4, 8)], "contiguous growth is one run");
         assert!(t.insert_grown(16, 4, true));
-        assert_eq!(t.free, [run(4, 8), run(16, 4)], "foreign gap splits runs");
+        assert_eq!(free(&t), [run(4, 8), run(16, 4)], "foreign gap splits runs");
         assert_eq!(t.n(PageState::Foreign), 8);
         t.check_invariants();
     }
@@ -551,7 +555,7 @@ mod tests {
         let mut t = table(64);
         assert!(t.insert_grown(8, 4, true)); // a later grow was recorded first
         assert!(t.insert_grown(4, 4, true)); // the earlier one arrives
-        assert_eq!(t.free, [run(4, 8)]);
+        assert_eq!(free(&t), [run(4, 8)]);
         assert_eq!(t.n(PageState::Foreign), 4);
         t.check_invariants();
     }
@@ -585,15 +589,15 @@ mod tests {
         let mut t = table(64);
         assert!(t.insert_grown(0, 16, true));
         take(&mut t, 4, 4);
-        assert_eq!(t.free, [run(0, 4), run(8, 8)]);
+        assert_eq!(free(&t), [run(0, 4), run(8, 8)]);
         take(&mut t, 0, 4);
-        assert_eq!(t.free, [run(8, 8)]);
+        assert_eq!(free(&t), [run(8, 8)]);
         release(&mut t, 4, 2);
-        assert_eq!(t.free, [run(4, 2), run(8, 8)]);
+        assert_eq!(free(&t), [run(4, 2), run(8, 8)]);
         release(&mut t, 6, 2);
-        assert_eq!(t.free, [run(4, 12)], "merged both ways");
+        assert_eq!(free(&t), [run(4, 12)], "merged both ways");
         release(&mut t, 0, 4);
-        assert_eq!(t.free, [run(0, 16)]);
+        assert_eq!(free(&t), [run(0, 16)]);
         t.check_invariants();
     }
 
@@ -711,7 +715,7 @@ mod tests {
         take(&mut t, 0, 4);
         release(&mut t, 0, 4); // dirty, then coalesced with the growth below
         assert!(t.insert_grown(4, 4, true));
-        assert_eq!(t.free, [run(0, 8)]);
+        assert_eq!(free(&t), [run(0, 8)]);
         assert_eq!(
             t.find(4, 1, 0),
             Some(0),

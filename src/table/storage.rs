@@ -2,8 +2,8 @@
 //! so that no critical section calls the global allocator (which may itself
 //! `memory.grow`) or pays first-touch page faults.
 
+use super::runs::Node;
 use super::PageState;
-use super::Run;
 use alloc::collections::TryReserveError;
 use alloc::vec::Vec;
 
@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 #[derive(Debug, Default)]
 pub(crate) struct Storage {
     pub(super) pages: Vec<PageState>,
-    pub(super) free: Vec<Run>,
+    pub(super) free: Vec<Node>,
 }
 
 impl Storage {
@@ -26,9 +26,7 @@ impl Storage {
         storage.free.try_reserve_exact(free_runs_bound(pages))?;
         storage.pages.resize(pages, PageState::Foreign);
         storage.pages.clear();
-        storage
-            .free
-            .resize(free_runs_bound(pages), Run { start: 0, len: 0 });
+        storage.free.resize(free_runs_bound(pages), Node::EMPTY);
         storage.free.clear();
         Ok(storage)
     }
