@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --fail-grow) fail_grow=$2; shift ;;
     --no-isolation) serve_args+=(--no-isolation) ;;
     --port) PORT=$2; shift ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

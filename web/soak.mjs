@@ -82,7 +82,7 @@ try {
   const query = new URLSearchParams({ seconds: SECONDS, failGrow: FAIL_GROW, cycle: CYCLE, peak: PEAK });
   if (THREADS) query.set('threads', THREADS);
   const url = `${server.url}?${query}`;
-  console.log(`soak: ${url}  (${SECONDS} s, ${FAIL_GROW * 100} % of memory.grow failing)`);
+  console.log(`soak: ${url}  (${SECONDS} s, ${+(FAIL_GROW * 100).toFixed(2)} % of memory.grow failing)`);
   const began = Date.now();
   await page.goto(url, { waitUntil: 'load' });
 
