@@ -10,7 +10,11 @@
 #  3. the end-to-end browser test of the demo page with and without
 #     COOP/COEP (web/e2e.mjs; its servers stop with it), screenshots in
 #     target/web-mt.png and target/web-st.png;
-#  4. a smoke run of the benchmarks in the browser, both builds
+#  4. a short soak (web/soak.mjs, $SOAK_SECONDS, default 25 s): the
+#     multithreaded demo on every hardware thread with 25 % of memory.grow
+#     failing; no verification failure, failed grows recovered from,
+#     statistics balanced after release (report in target/soak-short.json);
+#  5. a smoke run of the benchmarks in the browser, both builds
 #     (web/bench-run.mjs --smoke: every figure there and consistent).
 # Every part is bounded in time.
 set -euo pipefail
@@ -41,11 +45,15 @@ part "end-to-end browser test"
 timeout 600 node web/e2e.mjs --seconds "${E2E_SECONDS:-6}"
 done_ "e2e (Chromium)"
 
+part "short soak, multithreaded, 25 % of memory.grow failing"
+timeout 300 node web/soak.mjs --seconds "${SOAK_SECONDS:-25}" --fail-grow 0.25 --progress 5 --out target/soak-short.json
+done_ "soak short (Chromium)"
+
 part "benchmarks in the browser, smoke run (both builds)"
 timeout 300 node web/bench-run.mjs --smoke
 done_ "bench smoke (Chromium)"
 
 echo "--- wasm stage times (s):"
-for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)" "bench smoke (Chromium)"; do
+for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)" "soak short (Chromium)" "bench smoke (Chromium)"; do
     printf '    %-24s %5d\n' "$k" "${took[$k]}"
 done

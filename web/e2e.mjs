@@ -70,7 +70,9 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
     perThread: r.perThread.map((t) => `${t.thread}: ${t.operations} ops, ${t.operationsPerSecond}/s`),
     verificationFailures: r.failures + r.jsFailures, errors: r.errors,
     zeroedMiB: r.zeroedMiB, zeroSkippedMiB: r.zeroSkippedMiB, peakLinearMiB: r.peakLinearMiB,
-    peakReservedMiB: r.peakReservedMiB, grows: s.grows, jsViewRefreshes: r.jsViewRefreshes,
+    peakReservedMiB: r.peakReservedMiB, grows: s.grows, growCalls: r.grow.calls,
+    injectedGrowFailures: r.grow.injectedFailures, balance: r.balance.ok ? 'ok' : r.balance.problems.join(', '),
+    jsViewRefreshes: r.jsViewRefreshes,
     mainThreadLongestCallMs: r.mainThread.longestCallMs, mainThreadMeanCallMs: r.mainThread.meanCallMs,
   };
   console.log(`\n${label}:`);
@@ -104,6 +106,10 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   check(`${label}: main thread never blocked long`, r.mainThread.longestCallMs < 1000, `${r.mainThread.longestCallMs} ms`);
   check(`${label}: everything released`, s.reserved === 0 && s.committed === 0 && s.decommitted === 0);
   check(`${label}: owned = free zero + free dirty`, s.owned === s.free_zero + s.free_dirty);
+  check(`${label}: the page found the statistics balanced`, r.balance.ok, r.balance.problems.join(', '));
+  check(`${label}: no grow failure injected (failGrow 0)`, r.failGrow === 0 && r.grow.injectedFailures === 0
+    && r.outOfMemory === r.grow.refusedByEngine && r.grow.calls === r.grow.grown + r.grow.refusedByEngine,
+    JSON.stringify(r.grow));
   check(`${label}: linear memory >= owned >= peak reserved`, s.linear >= s.owned && s.owned >= s.peak_reserved,
     `${s.linear} >= ${s.owned} >= ${s.peak_reserved}`);
   check(`${label}: the heap grew to its target`, s.peak_reserved >= r.threads * 4 * r.segmentBytes && s.grows > 0,

@@ -4,14 +4,20 @@
 // milliseconds between timer ticks, and the crate's lock only spins.
 //
 // URL parameters: ?seconds=N (length of a run, default 20), ?threads=N
-// (rayon pool size, default navigator.hardwareConcurrency, within 2..32).
+// (rayon pool size, default navigator.hardwareConcurrency, within 2..32),
+// ?failGrow=R (fraction 0..1 of wasm-vmem's memory.grow calls that fail,
+// default 0), ?cycle=S (seconds per up-and-down cycle of the heap target,
+// default one cycle per run; the peak rises from cycle to cycle), ?peak=N
+// (segments per thread at the peak, 2..16, default 8).
 const $ = (id) => document.getElementById(id);
 const MiB = 1 << 20;
 const params = new URLSearchParams(location.search);
 const SECONDS = Number(params.get('seconds') ?? 20);
+const FAIL_GROW = Math.min(1, Math.max(0, Number(params.get('failGrow') ?? 0) || 0));
+const CYCLE = Math.min(SECONDS, Number(params.get('cycle') ?? SECONDS) || SECONDS);
 const SLICE_MS = 6; // target length of one main-thread call into the workload
 const RENDER_MS = 200;
-const MAX_SEGMENTS = 8; // the heap target's peak, per thread
+const MAX_SEGMENTS = Math.min(16, Math.max(2, Number(params.get('peak') ?? 8) || 8)); // the heap target's peak, per thread
 
 function fail(e) {
   console.error(e);
@@ -61,15 +67,36 @@ let probes = 0;
 function probe() {
   const tag = (probes++ % 200) + 20;
   const addr = mod.probe(tag);
-  if (addr === 0) { jsFailures++; return; }
+  // Refused (0): counted by the module, as out of memory (expected while
+  // grows fail) or as an error.
+  if (addr === 0) return;
   const b = bytes();
   if (b[addr] !== tag || b[addr + 8191] !== tag || b[addr + 16383] !== tag) jsFailures++;
   if (!mod.unprobe(addr)) jsFailures++;
 }
 
-// The heap target: up from 2 segments per thread to MAX_SEGMENTS and back.
+// The heap target: up from 2 segments per thread to a peak and back, once
+// per CYCLE seconds. The peak rises from cycle to cycle, to MAX_SEGMENTS in
+// the last one, so that memory.grow keeps being called during a long run.
 function heapTarget(t) {
-  return 2 + Math.round((MAX_SEGMENTS - 2) * Math.sin(Math.PI * Math.min(t / SECONDS, 1)));
+  const cycles = Math.max(1, Math.round(SECONDS / CYCLE));
+  const k = Math.min(Math.floor(t / CYCLE), cycles - 1);
+  const phase = Math.min((t - k * CYCLE) / CYCLE, 1);
+  const peak = 2 + (MAX_SEGMENTS - 2) * (k + 1) / cycles;
+  return 2 + Math.round((peak - 2) * Math.sin(Math.PI * phase));
+}
+
+// The statistics after every worker released its heap must balance:
+// nothing reserved or committed, every owned byte free (zero or dirty),
+// and wasm-vmem owns no more than linear memory. Returns the problems.
+function balance(st) {
+  const problems = [];
+  if (st.reserved !== 0) problems.push(`reserved ${st.reserved}`);
+  if (st.committed !== 0) problems.push(`committed ${st.committed}`);
+  if (st.decommitted !== 0) problems.push(`decommitted ${st.decommitted}`);
+  if (st.free_zero + st.free_dirty !== st.owned) problems.push(`free ${st.free_zero} + ${st.free_dirty} != owned ${st.owned}`);
+  if (st.owned > st.linear) problems.push(`owned ${st.owned} > linear ${st.linear}`);
+  return problems;
 }
 
 const COLORS = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980', '#495057', '#94d82d'];
@@ -103,6 +130,7 @@ async function run() {
   const refreshesBefore = viewRefreshes;
   jsFailures = 0;
 
+  mod.set_fail_grow(FAIL_GROW);
   const workers = mod.start();
   const started = performance.now();
   let stopping = false;
@@ -140,6 +168,13 @@ async function run() {
     }
     const ops = s.ops.reduce((a, b) => a + b, 0);
     const collections = s.collections.reduce((a, b) => a + b, 0);
+    const g = s.grow;
+    window.__live = {
+      t, ops, collections, failures: s.failures + jsFailures, errors: s.errors, linear: st.linear, reserved: st.reserved,
+      grows: st.grows, growCalls: g.calls, injected: g.injected, refused: g.refused, outOfMemory: s.out_of_memory,
+      recoveries: s.recoveries, heapTarget: s.heap_target, done: s.done,
+    };
+    const problems = s.done ? balance(st) : null;
     const rows = [
       ['build', mod.build_kind()],
       ['threads used', isolated ? `${s.pool_threads_used} rayon + main` : 'main only'],
@@ -149,6 +184,12 @@ async function run() {
       ['verification failures', s.failures + jsFailures],
       ['errors', s.errors],
       ['linear memory (peak)', `${fmt(st.linear)} · ${st.grows} memory.grow`],
+      ['memory.grow calls', `${g.calls} · ${g.grown} grown · <span id="injected">${g.injected}</span> failures injected (${+(FAIL_GROW * 100).toFixed(2)} %)` +
+        ` · ${g.refused} refused by the engine`],
+      ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal`],
+      ['balance after release', problems === null ? 'when every thread has released its heap'
+        : `<span id="balance">${problems.length ? 'UNBALANCED: ' + problems.join(', ') : 'ok'}</span>` +
+          ' (reserved 0, committed 0, free zero + free dirty = owned ≤ linear memory)'],
       ['reserved now (peak)', `${fmt(st.reserved)} (${fmt(st.peak_reserved)})`],
       ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
       ['bytes zeroed / skipped', `${fmt(st.zeroed)} / ${fmt(st.zero_skipped)}`],
@@ -204,6 +245,7 @@ async function run() {
     const elapsed = (now - started) / 1000;
     const ops = s.ops.reduce((a, b) => a + b, 0);
     const st = s.stats;
+    const problems = balance(st);
     const report = {
       build: mod.build_kind(),
       crossOriginIsolated: isolated,
@@ -222,6 +264,11 @@ async function run() {
       failures: s.failures,
       jsFailures,
       errors: s.errors,
+      failGrow: FAIL_GROW,
+      grow: { calls: s.grow.calls, grown: s.grow.grown, injectedFailures: s.grow.injected, refusedByEngine: s.grow.refused },
+      outOfMemory: s.out_of_memory,
+      recoveries: s.recoveries,
+      balance: { ok: problems.length === 0, problems },
       probes,
       jsViewRefreshes: viewRefreshes - refreshesBefore,
       mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)) },
@@ -237,8 +284,11 @@ async function run() {
     window.__report = report;
     $('report').textContent = JSON.stringify(report, null, 2);
     const bad = s.failures + jsFailures + s.errors;
-    $('state').className = bad ? 'badge bad' : 'badge ok';
-    $('state').textContent = bad ? `finished with ${bad} failures` : `finished: ${report.seconds} s, no verification failures`;
+    $('state').className = bad || problems.length ? 'badge bad' : 'badge ok';
+    $('state').textContent = bad ? `finished with ${bad} failures`
+      : problems.length ? `finished: statistics unbalanced (${problems.join(', ')})`
+        : `finished: ${report.seconds} s, no verification failures, statistics balanced` +
+          (FAIL_GROW > 0 ? `, ${s.grow.injected} failed memory.grow recovered from` : '');
     $('again').disabled = false;
     document.body.dataset.done = '1';
     console.log('REPORT ' + JSON.stringify(report));

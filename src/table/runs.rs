@@ -435,9 +435,7 @@ mod tests {
             let start = next(400) * 4;
             let len = 1 + next(3);
             let clear = |model: &std::vec::Vec<Run>, s: usize, l: usize| {
-                model
-                    .iter()
-                    .all(|m| m.end() < s || s + l < m.start)
+                model.iter().all(|m| m.end() < s || s + l < m.start)
             };
             if next(2) == 0 && clear(&model, start, len) {
                 assert!(r.insert(run(start, len)));

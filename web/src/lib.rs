@@ -5,8 +5,12 @@
 //!
 //! The workload lives in [`workload`] and runs natively too (`cargo test -p
 //! wasm-vmem-web`), over any `LinearMemory`; this file only binds it to the
-//! page.
+//! page. The demo's instance is its own (not `wasm_vmem::global()`): the
+//! module's memory wrapped in a [`flaky::FlakyMemory`], which refuses the
+//! fraction of `memory.grow` calls that the page asks for (`?failGrow=`;
+//! none by default).
 
+pub mod flaky;
 pub mod workload;
 
 #[cfg(target_arch = "wasm32")]
@@ -14,6 +18,7 @@ pub use bindings::*;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
+    use crate::flaky::FlakyMemory;
     use crate::workload::{Board, Worker};
     use wasm_bindgen::prelude::*;
     use wasm_vmem::sys::Wasm32Memory;
@@ -23,8 +28,21 @@ mod bindings {
 
     static BOARD: Board = Board::new();
 
-    fn vmem() -> &'static wasm_vmem::Vmem<Wasm32Memory> {
-        wasm_vmem::global()
+    /// The demo's instance: over memory 0, like `wasm_vmem::global()`, but
+    /// through a [`FlakyMemory`] (the multithreaded instance is `Sync` by
+    /// itself; the single-threaded one gets its `Sync` below).
+    struct Instance(wasm_vmem::Vmem<FlakyMemory<Wasm32Memory>>);
+
+    // SAFETY: without the `threads` feature this module is built without
+    // `+atomics` (the library refuses the other combinations at compile
+    // time), so its memory cannot be shared and it runs on one thread only.
+    #[cfg(not(feature = "threads"))]
+    unsafe impl Sync for Instance {}
+
+    static VMEM: Instance = Instance(wasm_vmem::Vmem::new(FlakyMemory::new(Wasm32Memory::BUILD)));
+
+    fn vmem() -> &'static wasm_vmem::Vmem<FlakyMemory<Wasm32Memory>> {
+        &VMEM.0
     }
 
     /// "multithreaded" or "single-threaded": the build this module is.
@@ -51,6 +69,7 @@ mod bindings {
         #[cfg(not(feature = "threads"))]
         let workers = 0;
         BOARD.reset(workers);
+        vmem().memory().reset_counts();
         #[cfg(feature = "threads")]
         rayon::spawn_broadcast(move |ctx| {
             // One worker per pool thread (beyond MAX_WORKERS - 1, none).
@@ -60,6 +79,13 @@ mod bindings {
             }
         });
         workers
+    }
+
+    /// Makes `rate` (0 ..= 1) of the instance's `memory.grow` calls fail
+    /// from now on (failure injection for the soak; 0: none).
+    #[wasm_bindgen]
+    pub fn set_fail_grow(rate: f64) {
+        vmem().memory().set_failure_rate(rate);
     }
 
     /// Sets how many 2 MiB segments each worker keeps.
@@ -95,18 +121,24 @@ mod bindings {
     }
 
     /// The figures so far, as JSON: statistics, limits, per-worker
-    /// operations, verification failures, threads used, and `done`.
+    /// operations, verification failures, refused reservations and
+    /// recoveries, the memory's grows (carried out, injected failures,
+    /// refused by the engine; since [`start`]), threads used, and `done`.
     #[wasm_bindgen]
     pub fn snapshot() -> String {
-        BOARD.to_json(&vmem().stats(), &vmem().limits())
+        BOARD.to_json(&vmem().stats(), &vmem().limits(), &vmem().memory().counts())
     }
 
     /// Reserves one page, fills it with `byte` and returns its address, for
     /// the page to read back through a view of the (possibly grown) shared
-    /// memory.
+    /// memory. Returns 0 when the reservation is refused; the board counts
+    /// why (`OutOfMemory` is expected while grows fail; anything else is
+    /// an error).
     #[wasm_bindgen]
     pub fn probe(byte: u8) -> usize {
-        match vmem().reserve(wasm_vmem::PAGE_SIZE, 1) {
+        let result = vmem().reserve(wasm_vmem::PAGE_SIZE, 1);
+        BOARD.note_probe(result.map(|_| ()));
+        match result {
             Ok(p) => {
                 // SAFETY: a page just reserved by this call, committed.
                 unsafe { p.as_ptr().write_bytes(byte, wasm_vmem::PAGE_SIZE) };

@@ -12,12 +12,21 @@
 //! operations. Every few collections the oldest segment is released (in two
 //! halves: partial releases) and a new one reserved. Workers run until
 //! [`Board::stop`].
+//!
+//! A reservation refused with [`Error::OutOfMemory`] (`memory.grow` failed:
+//! the soak injects such failures, see [`crate::flaky`]) is expected, not a
+//! verification failure: the worker counts it, keeps collecting in the
+//! segments it has, and tries again after a backoff that doubles with each
+//! refusal in a row; a later reservation that succeeds counts as a
+//! recovery.
 
+use crate::flaky::GrowCounts;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::fmt::Write;
 use wasm_vmem::policy::Policy;
 use wasm_vmem::sys::LinearMemory;
-use wasm_vmem::{GenericVmem, Limits, Stats, PAGE_SIZE};
+use wasm_vmem::{Error, GenericVmem, Limits, Stats, PAGE_SIZE};
 
 /// Slots for workers: slot 0 is the main thread.
 pub const MAX_WORKERS: usize = 64;
@@ -33,6 +42,8 @@ const REPLACE_EVERY: u32 = 16;
 pub const MIN_SEGMENTS: usize = 1;
 /// See [`MIN_SEGMENTS`].
 pub const MAX_SEGMENTS: usize = 16;
+/// The longest backoff after refused reservations, in collections.
+const MAX_BACKOFF: u32 = 64;
 
 /// Figures shared by all workers; read by the page while they run.
 pub struct Board {
@@ -44,6 +55,12 @@ pub struct Board {
     main_finished: AtomicBool,
     failures: AtomicU64,
     errors: AtomicU64,
+    /// Reservations refused with `OutOfMemory` (expected when grows fail).
+    out_of_memory: AtomicU64,
+    /// Reservations that succeeded after a refusal of the same requester.
+    recoveries: AtomicU64,
+    /// The last probe was refused with `OutOfMemory`.
+    probe_refused: AtomicBool,
     /// Bit `i` set: rayon thread `i` ran a worker.
     threads: AtomicU64,
     ops: [AtomicU64; MAX_WORKERS],
@@ -68,6 +85,9 @@ impl Board {
             main_finished: AtomicBool::new(false),
             failures: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            out_of_memory: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
+            probe_refused: AtomicBool::new(false),
             threads: AtomicU64::new(0),
             ops: [const { AtomicU64::new(0) }; MAX_WORKERS],
             collections: [const { AtomicU64::new(0) }; MAX_WORKERS],
@@ -85,6 +105,9 @@ impl Board {
         self.main_finished.store(false, Relaxed);
         self.failures.store(0, Relaxed);
         self.errors.store(0, Relaxed);
+        self.out_of_memory.store(0, Relaxed);
+        self.recoveries.store(0, Relaxed);
+        self.probe_refused.store(false, Relaxed);
         self.threads.store(0, Relaxed);
         for (ops, collections) in self.ops.iter().zip(&self.collections) {
             ops.store(0, Relaxed);
@@ -115,6 +138,38 @@ impl Board {
         self.errors.load(Relaxed)
     }
 
+    /// Reservations refused with `OutOfMemory` so far (workers' and
+    /// probes').
+    pub fn out_of_memory(&self) -> u64 {
+        self.out_of_memory.load(Relaxed)
+    }
+
+    /// Reservations that succeeded after their requester's last one was
+    /// refused with `OutOfMemory`, so far.
+    pub fn recoveries(&self) -> u64 {
+        self.recoveries.load(Relaxed)
+    }
+
+    /// Counts the outcome of a one-page probe reservation made outside the
+    /// workers (by the page, from JS): `OutOfMemory` is expected, any other
+    /// error is an error, and the first success after a refusal a recovery.
+    pub fn note_probe(&self, result: Result<(), Error>) {
+        match result {
+            Ok(()) => {
+                if self.probe_refused.swap(false, Relaxed) {
+                    self.recoveries.fetch_add(1, Relaxed);
+                }
+            }
+            Err(Error::OutOfMemory { .. }) => {
+                self.out_of_memory.fetch_add(1, Relaxed);
+                self.probe_refused.store(true, Relaxed);
+            }
+            Err(_) => {
+                self.errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     /// Collections of all workers so far.
     pub fn collections(&self) -> u64 {
         self.collections.iter().map(|c| c.load(Relaxed)).sum()
@@ -136,8 +191,9 @@ impl Board {
         self.threads.load(Relaxed).count_ones()
     }
 
-    /// The figures as JSON for the page.
-    pub fn to_json(&self, s: &Stats, l: &Limits) -> String {
+    /// The figures as JSON for the page; `g`: the grows of the instance's
+    /// memory.
+    pub fn to_json(&self, s: &Stats, l: &Limits, g: &GrowCounts) -> String {
         let workers = self.workers.load(Relaxed) + 1;
         let list = |f: &dyn Fn(usize) -> u64| {
             let items: Vec<String> = (0..workers).map(|i| f(i).to_string()).collect();
@@ -149,12 +205,14 @@ impl Board {
             concat!(
                 "{{\"done\":{},\"stopping\":{},\"heap_target\":{},\"workers\":{},",
                 "\"pool_threads_used\":{},\"failures\":{},\"errors\":{},",
+                "\"out_of_memory\":{},\"recoveries\":{},",
                 "\"ops\":[{}],\"collections\":[{}],\"segment\":{},\"gen0\":{},",
                 "\"stats\":{{\"reserved\":{},\"committed\":{},\"decommitted\":{},",
                 "\"free_zero\":{},\"free_dirty\":{},\"owned\":{},\"linear\":{},",
                 "\"peak_reserved\":{},\"free_runs\":{},\"grows\":{},\"zeroed\":{},",
                 "\"zero_skipped\":{},\"sentinel_violations\":{}}},",
-                "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}}}}"
+                "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}},",
+                "\"grow\":{{\"rate_ppm\":{},\"calls\":{},\"grown\":{},\"injected\":{},\"refused\":{}}}}}"
             ),
             self.done(),
             self.stop.load(Relaxed),
@@ -163,6 +221,8 @@ impl Board {
             self.pool_threads_used(),
             self.failures(),
             self.errors(),
+            self.out_of_memory(),
+            self.recoveries(),
             list(&|i| self.ops[i].load(Relaxed)),
             list(&|i| self.collections[i].load(Relaxed)),
             SEGMENT,
@@ -184,6 +244,11 @@ impl Board {
             l.hard_limit_bytes,
             l.largest_segment_bytes,
             l.memory_load_percent,
+            g.rate_ppm,
+            g.calls,
+            g.grown,
+            g.injected,
+            g.refused,
         );
         out
     }
@@ -197,6 +262,21 @@ pub struct Worker<'b> {
     segments: Vec<*mut u8>,
     round: u32,
     finished: bool,
+    /// Its last reservation was refused with `OutOfMemory`.
+    refused: bool,
+    /// Collections to wait before reserving again, and the wait set after
+    /// the last refusal (doubled by each refusal in a row).
+    wait: u32,
+    backoff: u32,
+}
+
+/// How a reservation of a new segment went.
+enum Reserved {
+    Yes,
+    /// `OutOfMemory`: expected when grows fail; try again later.
+    OutOfMemory,
+    /// Any other error: a fault.
+    Failed,
 }
 
 impl<'b> Worker<'b> {
@@ -213,6 +293,9 @@ impl<'b> Worker<'b> {
             segments: Vec::new(),
             round: 0,
             finished: false,
+            refused: false,
+            wait: 0,
+            backoff: 0,
         }
     }
 
@@ -246,18 +329,44 @@ impl<'b> Worker<'b> {
         result.ok()
     }
 
-    fn new_segment<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> bool {
-        let Some(seg) = self.op(vm.reserve(SEGMENT, SEGMENT)) else {
-            return false;
+    /// Counts a reservation: `OutOfMemory` is expected (counted apart, and
+    /// starts a backoff), any other error is an error.
+    fn reserve_op(&mut self, result: Result<NonNull<u8>, Error>) -> Result<*mut u8, Reserved> {
+        self.board.ops[self.slot].fetch_add(1, Relaxed);
+        match result {
+            Ok(p) => {
+                if core::mem::take(&mut self.refused) {
+                    self.board.recoveries.fetch_add(1, Relaxed);
+                }
+                self.backoff = 0;
+                Ok(p.as_ptr())
+            }
+            Err(Error::OutOfMemory { .. }) => {
+                self.board.out_of_memory.fetch_add(1, Relaxed);
+                self.refused = true;
+                self.backoff = (self.backoff * 2).clamp(1, MAX_BACKOFF);
+                self.wait = self.backoff;
+                Err(Reserved::OutOfMemory)
+            }
+            Err(_) => {
+                self.board.errors.fetch_add(1, Relaxed);
+                Err(Reserved::Failed)
+            }
+        }
+    }
+
+    fn new_segment<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> Reserved {
+        let seg = match self.reserve_op(vm.reserve(SEGMENT, SEGMENT)) {
+            Ok(seg) => seg,
+            Err(why) => return why,
         };
-        let seg = seg.as_ptr();
         // SAFETY: a segment this worker just reserved: committed, its own.
         unsafe {
             self.check(all(seg, SEGMENT, 0));
             seg.write_bytes(self.survivor_tag(), PAGE_SIZE);
         }
         self.segments.push(seg);
-        true
+        Reserved::Yes
     }
 
     /// Releases the oldest segment, in two halves (partial releases).
@@ -291,15 +400,28 @@ impl<'b> Worker<'b> {
         true
     }
 
+    /// One collection; `false` on a fault (an error other than
+    /// `OutOfMemory`). With no segment at all (every reservation refused so
+    /// far) it only counts down its backoff.
     fn collect<M: LinearMemory, P: Policy>(&mut self, vm: &GenericVmem<M, P>) -> bool {
         let target = self.board.heap_target.load(Relaxed);
         while self.segments.len() > target {
             self.drop_oldest(vm);
         }
-        while self.segments.len() < target {
-            if !self.new_segment(vm) {
-                return false;
+        if self.wait > 0 {
+            self.wait -= 1;
+        } else {
+            while self.segments.len() < target {
+                match self.new_segment(vm) {
+                    Reserved::Yes => {}
+                    Reserved::OutOfMemory => break,
+                    Reserved::Failed => return false,
+                }
             }
+        }
+        if self.segments.is_empty() {
+            core::hint::spin_loop();
+            return true;
         }
         let seg = self.segments[self.round as usize % self.segments.len()];
         let slot = (self.round as usize / self.segments.len()) % SLOTS;
@@ -325,7 +447,8 @@ impl<'b> Worker<'b> {
         self.board.collections[self.slot].fetch_add(1, Relaxed);
         if self.round.is_multiple_of(REPLACE_EVERY) {
             self.drop_oldest(vm);
-            if !self.new_segment(vm) {
+            // Refused: the heap is one short until the backoff is over.
+            if let Reserved::Failed = self.new_segment(vm) {
                 return false;
             }
         }
@@ -365,6 +488,7 @@ unsafe fn all(p: *const u8, len: usize, byte: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flaky::FlakyMemory;
     use wasm_vmem::sys::SimMemory;
     use wasm_vmem::{mt, st};
 
@@ -419,6 +543,70 @@ mod tests {
         assert!(!stale.is_current());
     }
 
+    #[test]
+    fn workload_recovers_from_failed_grows() {
+        let vm = mt::Vmem::new(FlakyMemory::new(SimMemory::new(512 << 20)));
+        vm.memory().set_failure_rate(0.3);
+        let board = Board::new();
+        board.reset(2);
+        std::thread::scope(|s| {
+            for slot in 1..=2 {
+                let (vm, board) = (&vm, &board);
+                s.spawn(move || {
+                    let mut w = Worker::new(board, slot, Some(slot));
+                    while w.step(vm, 4) {}
+                });
+            }
+            let mut main = Worker::new(&board, 0, None);
+            for i in 0..400 {
+                board.set_heap_target([2, 8, 16, 4, 12][i / 80]);
+                assert!(main.step(&vm, 1));
+                if i % 4 == 0 {
+                    let probe = vm.reserve(PAGE_SIZE, 1);
+                    board.note_probe(probe.map(|_| ()));
+                    if let Ok(p) = probe {
+                        // SAFETY: the page just reserved, not used again.
+                        unsafe { vm.release(p.as_ptr(), PAGE_SIZE).unwrap() };
+                    }
+                }
+            }
+            board.stop();
+            assert!(!main.step(&vm, 1));
+        });
+        let g = vm.memory().counts();
+        assert!(g.injected > 0 && board.recoveries() > 0, "{g:?}");
+        assert_eq!(board.out_of_memory(), g.failed(), "{g:?}");
+        assert_eq!(vm.stats().grows, g.grown);
+        check_end(&board, &vm.stats(), &vm.limits());
+    }
+
+    #[test]
+    fn a_worker_without_memory_waits_and_stops() {
+        let vm = st::Vmem::new(FlakyMemory::new(SimMemory::new(64 << 20)));
+        vm.memory().set_failure_rate(1.0);
+        let board = Board::new();
+        board.reset(0);
+        let mut main = Worker::new(&board, 0, None);
+        for _ in 0..100 {
+            assert!(main.step(&vm, 4));
+        }
+        assert_eq!(board.collections(), 0);
+        // Backoff: far fewer refusals than collections attempted.
+        assert!(
+            (1..40).contains(&board.out_of_memory()),
+            "{}",
+            board.out_of_memory()
+        );
+        vm.memory().set_failure_rate(0.0);
+        while board.collections() == 0 {
+            assert!(main.step(&vm, 1));
+        }
+        assert_eq!(board.recoveries(), 1);
+        board.stop();
+        assert!(!main.step(&vm, 1));
+        check_end(&board, &vm.stats(), &vm.limits());
+    }
+
     fn check_end(board: &Board, s: &Stats, l: &Limits) {
         assert!(board.done());
         assert_eq!((board.failures(), board.errors()), (0, 0));
@@ -429,7 +617,8 @@ mod tests {
         assert_eq!(s.owned_bytes, s.free_zero_bytes + s.free_dirty_bytes);
         // Every decommitted gen0 byte is zeroed later, or is still dirty.
         assert!(s.bytes_zeroed + s.free_dirty_bytes >= board.collections() * GEN0 as u64);
-        let json = board.to_json(s, l);
+        assert!(s.owned_bytes <= s.linear_memory_bytes);
+        let json = board.to_json(s, l, &GrowCounts::default());
         assert!(json.starts_with("{\"done\":true"), "{json}");
         assert!(json.contains("\"failures\":0"), "{json}");
     }
