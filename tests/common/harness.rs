@@ -716,8 +716,7 @@ impl<'m, P: Policy> Model<'m, P> {
             }
         }
         self.absorb_growth();
-        self.peak = self.peak.max(self.reserved_pages());
-        let full = self.config.full_every > 0 && self.step % self.config.full_every == 0;
+        let full = self.config.full_every > 0 && self.step.is_multiple_of(self.config.full_every);
         self.check(full);
     }
 
@@ -741,7 +740,7 @@ impl<'m, P: Policy> Model<'m, P> {
         if size == 0 {
             return Err(Error::ZeroSize);
         }
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Unaligned { addr });
         }
         let bytes = size
@@ -890,7 +889,11 @@ impl<'m, P: Policy> Model<'m, P> {
             }
         };
         if fit.is_some() {
-            assert_eq!(self.mem().grows.get(), grows_before, "{what}: grew with a fit");
+            assert_eq!(
+                self.mem().grows.get(),
+                grows_before,
+                "{what}: grew with a fit"
+            );
             assert_eq!(self.mem().size(), size_before, "{what}: grew with a fit");
         } else {
             assert_eq!(self.armed, 0, "{what}: grew while a failure was armed");
@@ -977,32 +980,6 @@ impl<'m, P: Policy> Model<'m, P> {
     /// Every check of the module documentation.
     pub fn check(&mut self, full: bool) {
         let s = self.vm.stats();
-        let mut expected = s;
-        let count = |f: &dyn Fn(&Page) -> bool| self.pages.iter().filter(|p| f(p)).count();
-        let committed = count(&|p| matches!(p, Page::Committed(_)));
-        let decommitted = count(&|p| matches!(p, Page::Decommitted { .. }));
-        let free_zero = count(&|p| *p == Page::Free { zero: true });
-        let free_dirty = count(&|p| *p == Page::Free { zero: false });
-        let runs = self
-            .pages
-            .iter()
-            .enumerate()
-            .filter(|&(i, p)| p.is_free() && (i == 0 || !self.pages[i - 1].is_free()))
-            .count();
-        expected.reserved_bytes = (committed + decommitted) * PAGE_SIZE;
-        expected.committed_bytes = committed * PAGE_SIZE;
-        expected.decommitted_bytes = decommitted * PAGE_SIZE;
-        expected.free_zero_bytes = free_zero * PAGE_SIZE;
-        expected.free_dirty_bytes = free_dirty * PAGE_SIZE;
-        expected.owned_bytes = (committed + decommitted + free_zero + free_dirty) * PAGE_SIZE;
-        expected.linear_memory_bytes = self.pages.len() * PAGE_SIZE;
-        expected.peak_reserved_bytes = self.peak * PAGE_SIZE;
-        expected.free_runs = runs;
-        expected.grows = self.mem().grows.get();
-        expected.bytes_zeroed = self.zeroed;
-        expected.bytes_zero_skipped = self.skipped;
-        expected.sentinel_violations = self.violations;
-        assert_eq!(s, expected, "statistics after step {}", self.step);
         assert_eq!(
             s.linear_memory_bytes,
             self.mem().size() * WASM_PAGE_SIZE,
@@ -1021,33 +998,71 @@ impl<'m, P: Policy> Model<'m, P> {
             assert!(self.pages[s..s + n].iter().all(|p| p.is_reserved()));
         }
 
-        // Contents.
-        let mut touched = std::mem::take(&mut self.touched);
-        touched.sort_unstable();
-        for i in 0..self.pages.len() {
-            let full = full || touched.binary_search(&i).is_ok();
-            let ok = match self.pages[i] {
-                Page::Committed(byte) => self.reads(i, byte, full),
+        // Statistics and contents, in one pass: pages this step changed
+        // are read in full, the others sampled unless `full`.
+        let mut read_fully = vec![full; self.pages.len()];
+        for &i in &self.touched {
+            read_fully[i] = true;
+        }
+        self.touched.clear();
+        let (mut committed, mut decommitted, mut free_zero, mut free_dirty) = (0, 0, 0, 0);
+        let mut runs = 0;
+        let mut previous_free = false;
+        for (i, &full) in read_fully.iter().enumerate() {
+            let page = self.pages[i];
+            runs += usize::from(page.is_free() && !previous_free);
+            previous_free = page.is_free();
+            let ok = match page {
                 Page::Foreign => self.reads(i, FOREIGN_FILL, full),
-                Page::Free { zero: true } | Page::Decommitted { zero: true, .. } => {
+                Page::Committed(byte) => {
+                    committed += 1;
+                    self.reads(i, byte, full)
+                }
+                Page::Decommitted { zero, sentinel } => {
+                    decommitted += 1;
+                    if zero {
+                        self.reads(i, 0, full)
+                    } else if sentinel {
+                        // SAFETY: a page of ours inside the memory, not
+                        // written meanwhile.
+                        unsafe { *(self.ptr(i) as *const u8) == SENTINEL }
+                    } else {
+                        true
+                    }
+                }
+                Page::Free { zero: true } => {
+                    free_zero += 1;
                     self.reads(i, 0, full)
                 }
-                // SAFETY: a page of ours inside the memory, not written
-                // meanwhile.
-                Page::Decommitted { sentinel: true, .. } => unsafe {
-                    *(self.ptr(i) as *const u8) == SENTINEL
-                },
-                _ => true,
+                Page::Free { zero: false } => {
+                    free_dirty += 1;
+                    true
+                }
             };
             assert!(
                 ok,
-                "page {i} at {:#x} ({:?}) has the wrong contents after step {}",
+                "page {i} at {:#x} ({page:?}) has the wrong contents after step {}",
                 self.addr(i),
-                self.pages[i],
                 self.step
             );
         }
-        self.touched = touched;
+
+        self.peak = self.peak.max(committed + decommitted);
+        let mut expected = s;
+        expected.reserved_bytes = (committed + decommitted) * PAGE_SIZE;
+        expected.committed_bytes = committed * PAGE_SIZE;
+        expected.decommitted_bytes = decommitted * PAGE_SIZE;
+        expected.free_zero_bytes = free_zero * PAGE_SIZE;
+        expected.free_dirty_bytes = free_dirty * PAGE_SIZE;
+        expected.owned_bytes = (committed + decommitted + free_zero + free_dirty) * PAGE_SIZE;
+        expected.linear_memory_bytes = self.pages.len() * PAGE_SIZE;
+        expected.peak_reserved_bytes = self.peak * PAGE_SIZE;
+        expected.free_runs = runs;
+        expected.grows = self.mem().grows.get();
+        expected.bytes_zeroed = self.zeroed;
+        expected.bytes_zero_skipped = self.skipped;
+        expected.sentinel_violations = self.violations;
+        assert_eq!(s, expected, "statistics after step {}", self.step);
     }
 
     /// Releases every live reservation; all owned memory is free again.
