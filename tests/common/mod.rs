@@ -1,6 +1,9 @@
 //! Shared helpers of the contract tests: one test body, both builds.
 #![allow(dead_code, unused_imports)]
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod harness;
+
 pub use wasm_vmem::policy::{MultiThreaded, Policy, SingleThreaded};
 pub use wasm_vmem::sys::{LinearMemory, SimMemory};
 pub use wasm_vmem::{Error, GenericVmem, Stats, PAGE_SIZE, WASM_PAGE_SIZE};
