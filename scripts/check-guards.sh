@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wrong build combinations of DESIGN.md §3 must not compile, and must say
+# The wrong build combinations of docs/DESIGN.md §3 must not compile, and must say
 # why. Each check expects cargo to fail with wasm-vmem's own message.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,7 @@
 # contract tests (tests/contract.rs), in both builds (st:: and mt::),
 # natively and on a 32-bit target (usize as on wasm32).
 #
-# The subset: every rule of DESIGN.md §4 except those whose tests read
+# The subset: every rule of docs/DESIGN.md §4 except those whose tests read
 # megabytes byte by byte (Miri interprets each read; rule1 zero checks,
 # rule3 every-subrange, rule5, rule7 bad ranges, rule8 grow failure and
 # maximum, rule9 foreign take 40-300 s each under Miri). MIRI_SUBSET=all

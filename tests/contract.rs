@@ -1,4 +1,4 @@
-//! The contract of DESIGN.md §4, one group of tests per rule, each run over
+//! The contract of docs/DESIGN.md §4, one group of tests per rule, each run over
 //! both builds (`st::*` and `mt::*`).
 
 mod common;

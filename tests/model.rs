@@ -1,5 +1,5 @@
 //! Property test: long random sequences of operations, both builds, checked
-//! after every step against the reference model of DESIGN.md §4.
+//! after every step against the reference model of docs/DESIGN.md §4.
 //!
 //! The model, the checks and the operations live in `common/harness.rs`,
 //! shared with the fuzz target (`fuzz/`) and the replay of fuzz inputs

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the three traces over every backend, then the
-//! other figures of DESIGN.md §7 (written to target/bench-figures.json and
+//! other figures of docs/DESIGN.md §7 (written to target/bench-figures.json and
 //! printed). `cargo bench -p wasm-vmem-bench`; a smoke run with
 //! `WASM_VMEM_BENCH_SMOKE=1`.
 

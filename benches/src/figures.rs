@@ -1,4 +1,4 @@
-//! The figures of DESIGN.md §7 that are not times of whole traces: bytes
+//! The figures of docs/DESIGN.md §7 that are not times of whole traces: bytes
 //! zeroed ÷ bytes that had to be zeroed, peak memory ÷ peak live bytes,
 //! lock hold time against range size, 2-thread ÷ 1-thread throughput, and
 //! time ratios against each baseline measured in one run (medians of
@@ -372,38 +372,11 @@ fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
         "\n{:<22} {:>10} {:>10} {:>10} {:>10}",
         "lock hold (MT)", "mean ns", "median ns", "p99 ns", "max ns"
     );
-    json.push_str(",\"lock_hold\":[");
-    for (i, pages) in [1usize, 16, 256, 4096, 16384].into_iter().enumerate() {
-        let reps = if pages >= 16384 {
-            sizes.reps
-        } else if pages >= 4096 {
-            sizes.reps * 4
-        } else {
-            sizes.reps * 40
-        };
-        let h = crate::lock_hold::lock_hold(pages, reps);
-        let label = format!("{} KiB", pages * PAGE_SIZE / 1024);
-        let _ = writeln!(
-            text,
-            "{label:<22} {:>10.0} {:>10} {:>10} {:>10}",
-            h.mean_ns, h.p50_ns, h.p99_ns, h.max_ns
-        );
-        let _ = write!(
-            json,
-            "{}{{\"bytes\":{},\"mean_ns\":{:.1},\"p50_ns\":{},\"p99_ns\":{},\"max_ns\":{}}}",
-            if i > 0 { "," } else { "" },
-            pages * PAGE_SIZE,
-            h.mean_ns,
-            h.p50_ns,
-            h.p99_ns,
-            h.max_ns
-        );
-    }
-    json.push(']');
     fn row(
         json: &mut String,
         text: &mut String,
         key: &str,
+        value: usize,
         label: String,
         h: crate::lock_hold::Holds,
         first: bool,
@@ -417,18 +390,40 @@ fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
             json,
             "{}{{\"{key}\":{},\"mean_ns\":{:.1},\"p50_ns\":{},\"p99_ns\":{},\"max_ns\":{}}}",
             if first { "" } else { "," },
-            label.split(' ').next().unwrap_or("0"),
+            value,
             h.mean_ns,
             h.p50_ns,
             h.p99_ns,
             h.max_ns
         );
     }
+    json.push_str(",\"lock_hold\":[");
+    for (i, pages) in [1usize, 16, 256, 4096, 16384].into_iter().enumerate() {
+        let reps = if pages >= 16384 {
+            sizes.reps
+        } else if pages >= 4096 {
+            sizes.reps * 4
+        } else {
+            sizes.reps * 40
+        };
+        let h = crate::lock_hold::lock_hold(pages, reps);
+        let label = format!("{} KiB", pages * PAGE_SIZE / 1024);
+        row(json, text, "bytes", pages * PAGE_SIZE, label, h, i == 0);
+    }
+    json.push(']');
     // Against the number of free runs a search passes over.
     json.push_str(",\"lock_hold_runs\":[");
     for (i, runs) in [1usize, 100, 10_000].into_iter().enumerate() {
         let h = crate::lock_hold::lock_hold_free_runs(runs, sizes.reps * 40);
-        row(json, text, "runs", format!("{runs} free runs"), h, i == 0);
+        row(
+            json,
+            text,
+            "runs",
+            runs,
+            format!("{runs} free runs"),
+            h,
+            i == 0,
+        );
     }
     json.push(']');
     // After foreign gaps: reserves that record someone else's growth.
@@ -440,6 +435,7 @@ fn lock_hold_figures(sizes: Sizes, json: &mut String, text: &mut String) {
             json,
             text,
             "gap_wasm_pages",
+            gap,
             format!("{gap} wasm-page gaps"),
             h,
             i == 0,

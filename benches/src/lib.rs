@@ -1,4 +1,4 @@
-//! Workloads and baselines for the benchmarks (DESIGN.md §7).
+//! Workloads and baselines for the benchmarks (docs/DESIGN.md §7).
 //!
 //! Every backend implements [`Backend`]: wasm-vmem in both builds over a
 //! `SimMemory`, a model of the seed design in both builds, the plain Rust

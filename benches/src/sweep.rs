@@ -1,4 +1,4 @@
-//! Throughput against threads (DESIGN.md §7, second round; §8): the
+//! Throughput against threads (docs/DESIGN.md §7, second round; §8): the
 //! contention trace and a per-thread GC-like trace at 1, 2, 4, … threads up
 //! to the machine's hardware threads, and at twice that (oversubscribed),
 //! over the multithreaded build of wasm-vmem (one instance shared by all

@@ -1,4 +1,4 @@
-//! The workloads of DESIGN.md §7 and the oracle of bytes that had to be
+//! The workloads of docs/DESIGN.md §7 and the oracle of bytes that had to be
 //! zeroed.
 
 use crate::Backend;

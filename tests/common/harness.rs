@@ -1,4 +1,4 @@
-//! The one reference model of DESIGN.md §4, and the decoding of operation
+//! The one reference model of docs/DESIGN.md §4, and the decoding of operation
 //! sequences from bytes, shared by the property test (`tests/model.rs`),
 //! the fuzz target (`fuzz/fuzz_targets/ops.rs`, which includes this file by
 //! `#[path]`) and the replay of fuzz inputs (`tests/fuzz_regressions.rs`).

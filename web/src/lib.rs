@@ -156,7 +156,7 @@ mod bindings {
         fn performance_now() -> f64;
     }
 
-    /// Runs the GC-like and churn benchmarks of `benches/` (DESIGN.md §7)
+    /// Runs the GC-like and churn benchmarks of `benches/` (docs/DESIGN.md §7)
     /// on this module's build: wasm-vmem over this module's memory against
     /// the seed design and `alloc_zeroed` over the module's allocator and
     /// over talc. Returns `{"figures": …, "text": …}` as JSON: the same

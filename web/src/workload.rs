@@ -496,16 +496,7 @@ mod tests {
     fn workload_verifies_on_threads() {
         let vm = mt::Vmem::new(SimMemory::new(256 << 20));
         let board = Board::new();
-        board.reset(2);
-        std::thread::scope(|s| {
-            for slot in 1..=2 {
-                let (vm, board) = (&vm, &board);
-                s.spawn(move || {
-                    let mut w = Worker::new(board, slot, Some(slot));
-                    while w.step(vm, 4) {}
-                });
-            }
-            let mut main = Worker::new(&board, 0, None);
+        with_two_pool_workers(&vm, &board, |main| {
             for i in 0..120 {
                 board.set_heap_target(2 + i / 20);
                 assert!(main.step(&vm, 1));
@@ -514,11 +505,32 @@ mod tests {
             while board.collections_of(1) == 0 || board.collections_of(2) == 0 {
                 std::thread::yield_now();
             }
-            board.stop();
-            assert!(!main.step(&vm, 1));
         });
         check_end(&board, &vm.stats(), &vm.limits());
         assert_eq!(board.pool_threads_used(), 2);
+    }
+
+    /// Runs two pool workers (slots 1 and 2) on threads while `main` drives
+    /// the main thread's worker (slot 0); then stops the run and checks the
+    /// main worker ends.
+    fn with_two_pool_workers<M: wasm_vmem::sys::LinearMemory + Sync>(
+        vm: &mt::Vmem<M>,
+        board: &Board,
+        main: impl FnOnce(&mut Worker<'_>),
+    ) {
+        board.reset(2);
+        std::thread::scope(|s| {
+            for slot in 1..=2 {
+                s.spawn(move || {
+                    let mut w = Worker::new(board, slot, Some(slot));
+                    while w.step(vm, 4) {}
+                });
+            }
+            let mut worker = Worker::new(board, 0, None);
+            main(&mut worker);
+            board.stop();
+            assert!(!worker.step(vm, 1));
+        });
     }
 
     #[test]
@@ -548,16 +560,7 @@ mod tests {
         let vm = mt::Vmem::new(FlakyMemory::new(SimMemory::new(512 << 20)));
         vm.memory().set_failure_rate(0.3);
         let board = Board::new();
-        board.reset(2);
-        std::thread::scope(|s| {
-            for slot in 1..=2 {
-                let (vm, board) = (&vm, &board);
-                s.spawn(move || {
-                    let mut w = Worker::new(board, slot, Some(slot));
-                    while w.step(vm, 4) {}
-                });
-            }
-            let mut main = Worker::new(&board, 0, None);
+        with_two_pool_workers(&vm, &board, |main| {
             for i in 0..400 {
                 board.set_heap_target([2, 8, 16, 4, 12][i / 80]);
                 assert!(main.step(&vm, 1));
@@ -570,8 +573,6 @@ mod tests {
                     }
                 }
             }
-            board.stop();
-            assert!(!main.step(&vm, 1));
         });
         let g = vm.memory().counts();
         assert!(g.injected > 0 && board.recoveries() > 0, "{g:?}");
