@@ -431,7 +431,8 @@ mod tests {
             x ^= x << 17;
             (x % m as u64) as usize
         };
-        for _ in 0..4000 {
+        // Fewer under Miri, which runs this about a thousand times slower.
+        for _ in 0..if cfg!(miri) { 300 } else { 4000 } {
             let start = next(400) * 4;
             let len = 1 + next(3);
             let clear = |model: &std::vec::Vec<Run>, s: usize, l: usize| {
