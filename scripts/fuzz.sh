@@ -10,8 +10,9 @@
 #
 # Needs nightly (libFuzzer's sanitizer coverage) and cargo-fuzz, which it
 # installs (pinned) if missing. The corpus grows in fuzz/corpus/ops (kept
-# between runs, not committed); committed crash inputs in fuzz/regressions/
-# seed every run. Knobs: FUZZ_RSS_MB (default 512), FUZZ_MAX_LEN (1536
+# between runs, not committed); hand-written inputs in fuzz/seeds/ (paths
+# random bytes rarely reach) and committed crash inputs in
+# fuzz/regressions/ seed every run. Knobs: FUZZ_RSS_MB (default 512), FUZZ_MAX_LEN (1536
 # bytes: 256 operations), FUZZ_TIMEOUT (10 s per input), FUZZ_ARGS (more
 # libFuzzer flags, e.g. -len_control=0 to try long inputs at once).
 # AddressSanitizer's quarantine is kept at 64 MB (its default, 256 MB, is
@@ -39,7 +40,7 @@ mkdir -p fuzz/corpus/ops fuzz/artifacts/ops
 log=fuzz/artifacts/ops/last-run.log
 set +e
 # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
-cargo +nightly fuzz run ops fuzz/corpus/ops fuzz/regressions -- \
+cargo +nightly fuzz run ops fuzz/corpus/ops fuzz/seeds fuzz/regressions -- \
     -max_total_time="$DURATION" \
     -rss_limit_mb="${FUZZ_RSS_MB:-512}" \
     -max_len="${FUZZ_MAX_LEN:-1536}" \
