@@ -10,10 +10,13 @@
 #
 # Needs nightly (libFuzzer's sanitizer coverage) and cargo-fuzz, which it
 # installs (pinned) if missing. The corpus grows in fuzz/corpus/ops (kept
-# between runs, not committed); committed crash inputs in fuzz/regressions/
-# seed every run. Knobs: FUZZ_RSS_MB (default 512), FUZZ_MAX_LEN (1536
+# between runs, not committed); hand-written inputs in fuzz/seeds/ (paths
+# random bytes rarely reach) and committed crash inputs in
+# fuzz/regressions/ seed every run. Knobs: FUZZ_RSS_MB (default 512), FUZZ_MAX_LEN (1536
 # bytes: 256 operations), FUZZ_TIMEOUT (10 s per input), FUZZ_ARGS (more
-# libFuzzer flags).
+# libFuzzer flags, e.g. -len_control=0 to try long inputs at once).
+# AddressSanitizer's quarantine is kept at 64 MB (its default, 256 MB, is
+# mostly freed 32 MiB simulated memories and pushes RSS towards the limit).
 #
 # On a crash libFuzzer writes fuzz/artifacts/ops/crash-*; then:
 #   cargo +nightly fuzz tmin ops fuzz/artifacts/ops/crash-...   (minimize)
@@ -32,11 +35,12 @@ if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}
 mkdir -p fuzz/corpus/ops fuzz/artifacts/ops
 log=fuzz/artifacts/ops/last-run.log
 set +e
 # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
-cargo +nightly fuzz run ops fuzz/corpus/ops fuzz/regressions -- \
+cargo +nightly fuzz run ops fuzz/corpus/ops fuzz/seeds fuzz/regressions -- \
     -max_total_time="$DURATION" \
     -rss_limit_mb="${FUZZ_RSS_MB:-512}" \
     -max_len="${FUZZ_MAX_LEN:-1536}" \

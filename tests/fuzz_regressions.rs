@@ -1,7 +1,7 @@
 //! Replays fuzz inputs through the fuzz target's harness on every
 //! `cargo test` (stable, native): every committed crash input under
-//! `fuzz/regressions/`, then a few thousand seeded pseudo-random inputs
-//! (a handful under Miri). Each input runs over both builds, checked after
+//! `fuzz/regressions/` and hand-written seed under `fuzz/seeds/`, then a
+//! few thousand seeded pseudo-random inputs (a handful under Miri). Each input runs over both builds, checked after
 //! every step against the reference model (`common/harness.rs`).
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -9,15 +9,15 @@ mod common;
 use common::harness::run_bytes;
 use std::path::Path;
 
-#[test]
-fn committed_regressions() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        // Miri isolates the file system; the native run covers these.
-        Err(_) if cfg!(miri) => return,
-        Err(e) => panic!("{}: {e}", dir.display()),
-    };
+/// Runs every input file of `fuzz/<dir>` (not the `.md` notes).
+fn replay(dir: &str) {
+    // Miri isolates the file system (opening a directory aborts); the
+    // native run replays these.
+    if cfg!(miri) {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(dir);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut files: Vec<_> = entries
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md"))
@@ -28,6 +28,16 @@ fn committed_regressions() {
         eprintln!("replaying {}", file.display());
         run_bytes(&data);
     }
+}
+
+#[test]
+fn committed_regressions() {
+    replay("regressions");
+}
+
+#[test]
+fn committed_seeds() {
+    replay("seeds");
 }
 
 /// SplitMix64: a seeded generator, so that every run replays the same inputs.

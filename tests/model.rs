@@ -55,7 +55,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (idx.clone(), 0..16usize, any::<u8>())
             .prop_map(|(which, page, byte)| Op::WriteDecommitted { which, page, byte }),
         1 => (1..=2usize).prop_map(|wasm_pages| Op::Foreign { wasm_pages }),
-        1 => (1..=2usize).prop_map(|wasm_pages| Op::ForeignOnGrow { wasm_pages }),
+        1 => (1..=2usize, 1..=3usize).prop_map(|(wasm_pages, grows)| Op::ForeignOnGrow { wasm_pages, grows }),
+        1 => (range_op(), idx.clone(), 0..16usize, 2..=4usize)
+            .prop_map(|(op, which, from, every)| Op::Stripe { op, which, from, every }),
         1 => (0..=2usize).prop_map(|count| Op::FailGrows { count }),
         1 => idx.prop_map(|which| Op::DoubleRelease { which }),
     ]
@@ -67,6 +69,7 @@ fn config() -> Config {
         limit: None,
         initial_foreign: 1,
         full_every: 8,
+        dirty_growth: false,
     }
 }
 
@@ -81,6 +84,13 @@ proptest! {
     #[test]
     fn multithreaded_matches_model(ops in prop::collection::vec(op(), 1..200)) {
         run::<MultiThreaded>(&config(), &ops);
+    }
+
+    #[test]
+    fn dirty_growth_matches_model(ops in prop::collection::vec(op(), 1..100)) {
+        let config = Config { dirty_growth: true, ..config() };
+        run::<SingleThreaded>(&config, &ops);
+        run::<MultiThreaded>(&config, &ops);
     }
 
     #[test]

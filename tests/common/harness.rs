@@ -52,6 +52,10 @@ pub struct Config {
     /// Every how many steps all contents are read in full (0: only at the
     /// end).
     pub full_every: usize,
+    /// The memory says grown pages may not read zero
+    /// ([`LinearMemory::grown_pages_read_zero`] `false`): the instance must
+    /// zero fresh pages before handing them out.
+    pub dirty_growth: bool,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             limit: None,
             initial_foreign: 1,
             full_every: 16,
+            dirty_growth: false,
         }
     }
 }
@@ -158,16 +163,32 @@ pub enum Op {
         /// Wasm pages.
         wasm_pages: usize,
     },
-    /// Someone else grows the memory by `wasm_pages` inside our next
-    /// `memory.grow`, just before it.
+    /// Someone else grows the memory by `wasm_pages` inside each of our
+    /// next `grows` calls to `memory.grow`, just before it.
     ForeignOnGrow {
         /// Wasm pages.
         wasm_pages: usize,
+        /// How many of our grows.
+        grows: usize,
     },
     /// The next `count` of our grows fail (0 disarms).
     FailGrows {
         /// How many.
         count: usize,
+    },
+    /// `op` on every `every`-th page of live reservation `which`
+    /// (wrapping) from page `from`, one page at a time: reservations that
+    /// alternate states page by page, so that a later operation over them
+    /// needs more content steps than one plan of the library holds.
+    Stripe {
+        /// Which operation.
+        op: RangeOp,
+        /// Reservation, wrapping.
+        which: usize,
+        /// First page, wrapping.
+        from: usize,
+        /// Stride in pages, at least 2.
+        every: usize,
     },
     /// Releases live reservation `which` (wrapping) whole, then again: the
     /// second must fail and change nothing.
@@ -300,6 +321,7 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Op>) {
         limit,
         initial_foreign: (h >> 5) as usize % 4,
         full_every: 32,
+        dirty_growth: h >> 5 == 7,
     };
     let mut ops = Vec::new();
     while !b.is_empty() && ops.len() < MAX_OPS {
@@ -325,7 +347,7 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Op>) {
                     align: align(b.u8()),
                 }
             }
-            60..=139 => Op::Range {
+            60..=129 => Op::Range {
                 op: b.range_op(),
                 target: Target::Live {
                     which: b.usize(),
@@ -333,6 +355,12 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Op>) {
                     len: b.len(),
                 },
                 slack: b.slack(),
+            },
+            130..=139 => Op::Stripe {
+                op: b.range_op(),
+                which: b.usize(),
+                from: b.usize(),
+                every: 2 + b.usize() % 3,
             },
             140..=159 => Op::Range {
                 op: b.range_op(),
@@ -368,9 +396,13 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Op>) {
             210..=219 => Op::Foreign {
                 wasm_pages: 1 + b.usize() % 3,
             },
-            220..=229 => Op::ForeignOnGrow {
-                wasm_pages: 1 + b.usize() % 2,
-            },
+            220..=229 => {
+                let g = b.usize();
+                Op::ForeignOnGrow {
+                    wasm_pages: 1 + g % 2,
+                    grows: 1 + g / 2 % 3,
+                }
+            }
             230..=239 => Op::FailGrows {
                 count: b.usize() % 4,
             },
@@ -404,18 +436,22 @@ pub fn run_bytes(data: &[u8]) {
 #[derive(Debug)]
 pub struct HookedMemory<'m> {
     sim: &'m SimMemory,
-    foreign_on_grow: Cell<usize>,
+    /// Wasm pages someone else grows inside our grows, and in how many.
+    foreign_on_grow: Cell<(usize, usize)>,
+    dirty_growth: bool,
     /// Foreign growths as (first wasm page, wasm pages).
     foreign: RefCell<Vec<(usize, usize)>>,
     grows: Cell<u64>,
 }
 
 impl<'m> HookedMemory<'m> {
-    /// Over `sim`, nothing armed.
-    pub fn new(sim: &'m SimMemory) -> Self {
+    /// Over `sim`, nothing armed; `dirty_growth`: says grown pages may not
+    /// read zero.
+    pub fn new(sim: &'m SimMemory, dirty_growth: bool) -> Self {
         Self {
             sim,
-            foreign_on_grow: Cell::new(0),
+            foreign_on_grow: Cell::new((0, 0)),
+            dirty_growth,
             foreign: RefCell::new(Vec::new()),
             grows: Cell::new(0),
         }
@@ -433,9 +469,15 @@ impl<'m> HookedMemory<'m> {
         Some(old)
     }
 
-    /// Someone else grows by `wasm_pages` inside our next grow.
-    pub fn foreign_on_next_grow(&self, wasm_pages: usize) {
-        self.foreign_on_grow.set(wasm_pages);
+    /// Someone else grows by `wasm_pages` inside each of our next `grows`
+    /// grows.
+    pub fn foreign_on_next_grows(&self, wasm_pages: usize, grows: usize) {
+        self.foreign_on_grow.set((wasm_pages, grows));
+    }
+
+    /// Whether someone else will grow inside our next grow.
+    pub fn foreign_armed(&self) -> bool {
+        self.foreign_on_grow.get().1 > 0
     }
 
     /// Whether wasm page `page` was grown by someone else.
@@ -448,17 +490,20 @@ impl<'m> HookedMemory<'m> {
 }
 
 // SAFETY: every item forwards to the `SimMemory`, which upholds the
-// contract; the only addition is a foreign growth before some of our grows,
-// which is itself a `SimMemory` growth: `size` still only increases, and
-// the pages our `grow` returns are still this caller's alone and read zero.
+// contract; the only additions are a foreign growth before some of our
+// grows, which is itself a `SimMemory` growth (`size` still only increases,
+// and the pages our `grow` returns are still this caller's alone and read
+// zero), and maybe saying grown pages may not read zero, which promises
+// less.
 unsafe impl LinearMemory for HookedMemory<'_> {
     fn size(&self) -> usize {
         self.sim.size()
     }
 
     fn grow(&self, delta: usize) -> Option<usize> {
-        let foreign = self.foreign_on_grow.replace(0);
-        if foreign > 0 {
+        let (foreign, times) = self.foreign_on_grow.get();
+        if times > 0 {
+            self.foreign_on_grow.set((foreign, times - 1));
             let _ = self.grow_foreign(foreign);
         }
         let old = self.sim.grow(delta)?;
@@ -475,7 +520,7 @@ unsafe impl LinearMemory for HookedMemory<'_> {
     }
 
     fn grown_pages_read_zero(&self) -> bool {
-        self.sim.grown_pages_read_zero()
+        self.sim.grown_pages_read_zero() && !self.dirty_growth
     }
 
     unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
@@ -597,7 +642,9 @@ impl<'m, P: Policy> Model<'m, P> {
             let page = if self.mem().is_foreign(w) {
                 Page::Foreign
             } else {
-                Page::Free { zero: true }
+                Page::Free {
+                    zero: !self.config.dirty_growth,
+                }
             };
             self.pages
                 .extend(core::iter::repeat_n(page, PAGES_PER_WASM_PAGE));
@@ -700,12 +747,25 @@ impl<'m, P: Policy> Model<'m, P> {
             Op::Foreign { wasm_pages } => {
                 let _ = self.mem().grow_foreign(wasm_pages);
             }
-            Op::ForeignOnGrow { wasm_pages } => {
-                self.mem().foreign_on_next_grow(wasm_pages);
+            Op::ForeignOnGrow { wasm_pages, grows } => {
+                self.mem().foreign_on_next_grows(wasm_pages, grows);
             }
             Op::FailGrows { count } => {
                 self.mem().sim().fail_next_grows(count);
                 self.armed = count;
+            }
+            Op::Stripe {
+                op,
+                which,
+                from,
+                every,
+            } => {
+                let Some((p, n)) = self.pick(which, from, usize::MAX) else {
+                    return;
+                };
+                for page in (p..p + n).step_by(every) {
+                    self.range(op, self.addr(page), PAGE_SIZE);
+                }
             }
             Op::DoubleRelease { which } => {
                 let Some((p, n)) = self.pick(which, 0, usize::MAX) else {
@@ -852,7 +912,7 @@ impl<'m, P: Policy> Model<'m, P> {
         let growth = self.min_growth(len, align_pages);
         let size_before = self.mem().size();
         let room = size_before + growth <= self.config.capacity;
-        let hooked = self.mem().foreign_on_grow.get() > 0;
+        let hooked = self.mem().foreign_armed();
         let grows_before = self.mem().grows.get();
 
         let got = self.vm.reserve(size, align);
@@ -1082,7 +1142,7 @@ impl<'m, P: Policy> Model<'m, P> {
 /// every step.
 pub fn run<P: Policy>(config: &Config, ops: &[Op]) {
     let sim = SimMemory::new(config.capacity * WASM_PAGE_SIZE);
-    let mem = HookedMemory::new(&sim);
+    let mem = HookedMemory::new(&sim, config.dirty_growth);
     if config.initial_foreign > 0 {
         mem.grow_foreign(config.initial_foreign)
             .expect("initial foreign memory fits");
