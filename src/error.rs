@@ -2,8 +2,14 @@
 
 use core::fmt;
 
-/// Why an operation was refused. Every error leaves the instance exactly as
-/// it was before the call: no page changes state, no statistic moves.
+/// Why an operation was refused. Every error leaves every reservation as it
+/// was before the call: no reserved page changes state and nothing reserved
+/// or committed is counted differently. One error can leave more behind
+/// than it found: an [`OutOfMemory`](Error::OutOfMemory) from a reserve
+/// whose first `memory.grow` succeeded but landed elsewhere than planned
+/// (someone else grew in between) and whose second failed keeps the pages
+/// it grew, as free pages of the instance (`owned_bytes`, `grows`), since
+/// wasm memory cannot shrink. Every other error changes nothing at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

@@ -26,8 +26,9 @@ const STITCHING_ATTEMPTS: usize = 2;
 ///
 /// What a reader of a range sees after each operation is stated on the
 /// operation. Pages are 16 KiB ([`PAGE_SIZE`]); sizes are rounded up to whole
-/// pages; addresses must be page-aligned. Every error leaves the instance
-/// unchanged.
+/// pages; addresses must be page-aligned. Every error leaves every
+/// reservation unchanged (see [`Error`] for the one case where pages grown
+/// before an out-of-memory error are kept, as free pages).
 #[derive(Debug)]
 pub struct GenericVmem<M, P: Policy> {
     memory: M,

@@ -19,9 +19,11 @@ use alloc::vec::Vec;
 const NIL: u32 = u32::MAX;
 
 /// Runs of a length in `len .. len + align - 1` that do not fit aligned are
-/// skipped at most this many times before the search jumps to runs long
-/// enough to fit at any alignment: best fit stays exact unless more than
-/// this many near-fits are misaligned, and a search stays O(log runs).
+/// skipped at most this many times before the search jumps to the shortest
+/// run long enough to fit at any alignment (if there is one): best fit
+/// stays exact unless more than this many near-fits are misaligned, and a
+/// search stays O(log runs) unless there is no such long run, when it goes
+/// on through the near fits so that an existing fit is always found.
 const FIT_TRIES: usize = 16;
 
 /// The two orders.
@@ -294,14 +296,19 @@ impl Runs {
                 return Some(start);
             }
             tries += 1;
-            n = if tries == FIT_TRIES {
-                // A run of `len + align - 1` pages fits at any alignment.
+            if tries == FIT_TRIES {
+                // A run of `len + align - 1` pages fits at any alignment;
+                // if there is none, go on with the near fits: a fit that
+                // exists is always found.
                 let sure = u32::try_from(len + align - 1).unwrap_or(u32::MAX);
-                self.size_at_least((sure, 0))
-            } else {
-                let (l, s) = self.key(n, Order::Size);
-                self.size_at_least((l, s + 1))
-            };
+                let sure = self.size_at_least((sure, 0));
+                if sure != NIL {
+                    n = sure;
+                    continue;
+                }
+            }
+            let (l, s) = self.key(n, Order::Size);
+            n = self.size_at_least((l, s + 1));
         }
         None
     }
@@ -418,6 +425,19 @@ mod tests {
         assert!(r.insert(run(1000, 12)));
         assert_eq!(r.find(4, 4, 0), Some(1000));
         r.check();
+    }
+
+    #[test]
+    fn a_fit_beyond_many_misaligned_near_fits_is_found_without_a_long_run() {
+        // Found by the seeded fuzz replay: 20 runs of 5 pages at odd
+        // addresses (none holds 4 pages at a multiple of 4), then one of 6
+        // pages that does, and no run of 7 pages or more.
+        let mut r = runs(64);
+        for i in 0..20 {
+            assert!(r.insert(run(8 * i + 1, 5)));
+        }
+        assert!(r.insert(run(1002, 6)));
+        assert_eq!(r.find(4, 4, 0), Some(1004));
     }
 
     #[test]

@@ -267,9 +267,15 @@ fn align(b: u8) -> usize {
         8..=11 => PAGE_SIZE << (b / 16 % 8),
         12 => PAGE_SIZE << (8 + b / 16 % 8), // 4 MiB .. 512 MiB
         13 => [0, 3, PAGE_SIZE + 1, 3 * PAGE_SIZE][b as usize / 16 % 4],
-        14 => 1 << (40 + b / 16 % 20),
+        14 => huge(40 + u32::from(b) / 16 % 20),
         _ => WASM_PAGE_SIZE,
     }
+}
+
+/// `1 << shift`, or the largest power of two a `usize` holds where that
+/// overflows (32-bit targets: Miri on i686, wasm32).
+fn huge(shift: u32) -> usize {
+    1usize.checked_shl(shift).unwrap_or(1 << (usize::BITS - 1))
 }
 
 /// Sizes that are bad or borderline.
@@ -279,7 +285,7 @@ fn odd_size(b: u8) -> usize {
         1 => usize::MAX,
         2 => usize::MAX - PAGE_SIZE + 2, // overflows when rounded up
         3 => usize::MAX / 2 + 1,
-        4 => 1 << 40,
+        4 => huge(40),
         5 => 1,
         6 => PAGE_SIZE + 1,
         7 => 64 << 20,
