@@ -135,6 +135,18 @@ pub fn lock_hold_foreign_gap(gap_wasm_pages: usize, reps: usize) -> Holds {
     holds()
 }
 
+/// Lock hold times while one instance grows to `total` bytes in
+/// reservations of `step` bytes: every growth, and every doubling of the
+/// table's storage, which is copied under the lock (O(pages)).
+pub fn lock_hold_growth(total: usize, step: usize) -> Holds {
+    let vm = GenericVmem::<_, TimedMt>::new(wasm_vmem::sys::SimMemory::new(total + step));
+    start_sampling();
+    for _ in 0..total / step {
+        vm.reserve(step, PAGE_SIZE).unwrap();
+    }
+    holds()
+}
+
 /// Measures [`Holds`] for ranges of `pages` pages.
 pub fn lock_hold(pages: usize, reps: usize) -> Holds {
     let vm = GenericVmem::<Mem, TimedMt>::new(memory());

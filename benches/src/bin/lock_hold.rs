@@ -23,6 +23,8 @@ fn main() {
         let h = wasm_vmem_bench::lock_hold::lock_hold_free_runs(runs, reps);
         row(format!("{runs} free runs"), h);
     }
+    let h = wasm_vmem_bench::lock_hold::lock_hold_growth(4 << 30, 64 << 20);
+    row("growth to 4 GiB (64 MiB steps)".into(), h);
     for gap in [1usize, 64, 1024] {
         let h = wasm_vmem_bench::lock_hold::lock_hold_foreign_gap(gap, (4096 / gap).clamp(2, 256));
         row(format!("{gap} wasm-page gaps"), h);
