@@ -20,10 +20,11 @@ stage_native() {
     cargo clippy --target wasm32-unknown-unknown -p wasm-vmem-web -p wasm-vmem-bench -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasm-vmem
     # As docs.rs builds them (Cargo.toml metadata): wasm32 first, the
-    # `testing` feature, `doc(cfg)` badges on target- and feature-only items.
+    # `testing` and `parking` features, `doc(cfg)` badges on target- and
+    # feature-only items.
     RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +nightly doc --no-deps -p wasm-vmem \
-        --features testing --target wasm32-unknown-unknown -Z build-std=core,alloc \
-        --target-dir target/docsrs
+        --features testing,parking --target wasm32-unknown-unknown \
+        -Z build-std=std,panic_abort --target-dir target/docsrs
     cargo test --workspace
     bash scripts/check-guards.sh
 }

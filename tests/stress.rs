@@ -7,7 +7,6 @@
 mod common;
 use common::*;
 use std::time::{Duration, Instant};
-use wasm_vmem::mt;
 
 const THREADS: usize = 4;
 const ITERATIONS: usize = 3000;
@@ -27,7 +26,19 @@ impl Rng {
 
 #[test]
 fn threads_never_see_each_others_data() {
-    let vm = mt::Vmem::new(SimMemory::new(256 * MIB));
+    threads_never_see_each_others_data_with::<MultiThreaded>();
+}
+
+#[test]
+fn threads_never_see_each_others_data_with_the_parking_lock() {
+    threads_never_see_each_others_data_with::<wasm_vmem::policy::MultiThreadedParking>();
+}
+
+fn threads_never_see_each_others_data_with<P: Policy>()
+where
+    GenericVmem<SimMemory, P>: Sync,
+{
+    let vm = GenericVmem::<_, P>::new(SimMemory::new(256 * MIB));
     let deadline = Instant::now() + TIME;
     let ops: Vec<usize> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
@@ -49,7 +60,7 @@ fn threads_never_see_each_others_data() {
 }
 
 /// One thread's loop; returns the number of iterations it did.
-fn worker(vm: &mt::Vmem<SimMemory>, t: usize, deadline: Instant) -> usize {
+fn worker<P: Policy>(vm: &GenericVmem<SimMemory, P>, t: usize, deadline: Instant) -> usize {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1234_5678));
     let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
     let mut done = 0;

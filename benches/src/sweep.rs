@@ -14,46 +14,12 @@
 
 use crate::backends::{Backend, Global, Plain, Seed, Talc, Vmem};
 use crate::traces::{contention_rounds, gc, SEGMENT};
-use parking_lot::lock_api::RawMutex as _;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::Instant;
-use wasm_vmem::lock::TableLock;
-use wasm_vmem::policy::{MultiThreaded, Policy};
+use wasm_vmem::policy::{MultiThreaded, MultiThreadedParking};
 use wasm_vmem::sys::SimMemory;
-
-/// A table lock that parks (futex) instead of spinning: `parking_lot`'s raw
-/// mutex, plugged in through the crate's `Policy`. Native only — a browser
-/// main thread may not wait — it measures spinning against parking,
-/// oversubscribed threads included.
-pub struct ParkingLock(parking_lot::RawMutex);
-
-// SAFETY: `parking_lot::RawMutex` is a mutual-exclusion lock (the
-// `lock_api::RawMutex` contract): once `lock` returns, no other `lock`
-// returns until `unlock`; `lock` acquires and `unlock` releases. It is
-// `Sync`, and `unlock` is only called by the holder (the caller's promise,
-// passed on below).
-unsafe impl TableLock for ParkingLock {
-    const INIT: Self = Self(parking_lot::RawMutex::INIT);
-    fn lock(&self) {
-        self.0.lock();
-    }
-    unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock (`TableLock::unlock`).
-        unsafe { self.0.unlock() }
-    }
-}
-
-/// The multithreaded policy (eager zeroing on decommit) with the parking
-/// lock instead of the spinlock.
-#[derive(Debug, Clone, Copy)]
-pub struct MultiThreadedParking;
-
-impl Policy for MultiThreadedParking {
-    type Lock = ParkingLock;
-    const EAGER_DECOMMIT: bool = true;
-}
 
 /// A workload of the sweep; each thread does a fixed amount of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -167,6 +167,41 @@ unsafe impl lock_api::RawMutex for SpinLock {
     }
 }
 
+/// A table lock that parks waiting threads (a futex natively,
+/// `memory.atomic.wait` on wasm32 with atomics) instead of spinning:
+/// `parking_lot`'s raw mutex. Never for an instance the browser main thread
+/// may call, where waiting traps; see
+/// [`MultiThreadedParking`](super::MultiThreadedParking).
+#[cfg(all(feature = "parking", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "parking")))]
+pub struct ParkingLock(parking_lot::RawMutex);
+
+#[cfg(all(feature = "parking", not(loom)))]
+impl core::fmt::Debug for ParkingLock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ParkingLock")
+    }
+}
+
+// SAFETY: `parking_lot::RawMutex` is a mutual-exclusion lock (the
+// `lock_api::RawMutex` contract): once `lock` returns, no other `lock`
+// returns until `unlock`; `lock` acquires and `unlock` releases. It is
+// `Sync`, and `unlock` is only called by the holder (the caller's promise,
+// passed on below).
+#[cfg(all(feature = "parking", not(loom)))]
+unsafe impl TableLock for ParkingLock {
+    const INIT: Self = Self(<parking_lot::RawMutex as lock_api::RawMutex>::INIT);
+
+    fn lock(&self) {
+        lock_api::RawMutex::lock(&self.0)
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock (`TableLock::unlock`).
+        unsafe { lock_api::RawMutex::unlock(&self.0) }
+    }
+}
+
 /// The single-threaded build's lock: no lock at all. Being `!Sync`, it makes
 /// the instance `!Sync`, so only one thread can ever reach the table.
 #[derive(Debug, Default)]

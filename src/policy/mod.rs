@@ -45,6 +45,28 @@ impl Policy for MultiThreaded {
     const EAGER_DECOMMIT: bool = true;
 }
 
+/// The multithreaded build with a lock that parks instead of spinning
+/// (feature `parking`): eager zeroing on decommit, as [`MultiThreaded`].
+///
+/// When to pick it: for an instance used only by workers and native
+/// threads — never by the browser main thread, where waiting traps — when
+/// there are more threads than cores, or critical sections may wait behind a
+/// descheduled holder; measured on 2 cores with 4 threads, the parking lock
+/// kept 0.98× of one thread's throughput where the spinlock fell to 0.81×
+/// (BENCHMARKS.md, "Throughput against threads"). With no more threads than
+/// cores the two are within noise. The main thread, and anything it may
+/// call, keeps [`MultiThreaded`].
+#[cfg(all(feature = "parking", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "parking")))]
+#[derive(Debug, Clone, Copy)]
+pub struct MultiThreadedParking;
+
+#[cfg(all(feature = "parking", not(loom)))]
+impl Policy for MultiThreadedParking {
+    type Lock = lock::ParkingLock;
+    const EAGER_DECOMMIT: bool = true;
+}
+
 pub mod st {
     //! The single-threaded variant.
     //!
@@ -74,4 +96,11 @@ pub mod mt {
     /// [module](self) docs and [`GenericVmem`](crate::GenericVmem) for the
     /// operations.
     pub type Vmem<M> = crate::GenericVmem<M, super::MultiThreaded>;
+
+    /// The multithreaded variant with a parking lock (feature `parking`):
+    /// never for the browser main thread; see
+    /// [`MultiThreadedParking`](super::MultiThreadedParking).
+    #[cfg(all(feature = "parking", not(loom)))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parking")))]
+    pub type ParkingVmem<M> = crate::GenericVmem<M, super::MultiThreadedParking>;
 }

@@ -58,7 +58,8 @@ pub fn addr(p: *const u8) -> usize {
 
 /// Runs each named generic test body once per policy, as `st::name` and
 /// `mt::name`, natively with `#[test]` and on wasm32 with
-/// `wasm_bindgen_test`.
+/// `wasm_bindgen_test`, and natively also as `mt_parking::name` (the
+/// parking policy of the `parking` feature).
 #[macro_export]
 macro_rules! both_builds {
     ($($name:ident),* $(,)?) => {
@@ -77,6 +78,16 @@ macro_rules! both_builds {
                 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
                 fn $name() {
                     super::$name::<$crate::common::MultiThreaded>()
+                }
+            )*
+        }
+        /// Natively, the multithreaded build with the parking lock too.
+        #[cfg(not(target_arch = "wasm32"))]
+        mod mt_parking {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<wasm_vmem::policy::MultiThreadedParking>()
                 }
             )*
         }
