@@ -54,7 +54,7 @@ pub use error::Error;
 /// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
 pub use lock_api;
 pub use stats::{Limits, Stats};
-pub use vmem::{GenericVmem, SENTINEL};
+pub use vmem::{GenericVmem, MAX_ARENAS, SENTINEL};
 
 /// The unit of every operation: 16 KiB, as in the CoreCLR wasm port.
 pub const PAGE_SIZE: usize = 16 * 1024;

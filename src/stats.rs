@@ -44,6 +44,24 @@ pub struct Stats {
     pub sentinel_violations: u64,
 }
 
+impl Stats {
+    /// Adds the figures of another arena's table (the linear memory size
+    /// and the peak are the instance's, set by the caller).
+    pub(crate) fn add(&mut self, o: &Stats) {
+        self.reserved_bytes += o.reserved_bytes;
+        self.committed_bytes += o.committed_bytes;
+        self.decommitted_bytes += o.decommitted_bytes;
+        self.free_zero_bytes += o.free_zero_bytes;
+        self.free_dirty_bytes += o.free_dirty_bytes;
+        self.owned_bytes += o.owned_bytes;
+        self.free_runs += o.free_runs;
+        self.grows += o.grows;
+        self.bytes_zeroed += o.bytes_zeroed;
+        self.bytes_zero_skipped += o.bytes_zero_skipped;
+        self.sentinel_violations += o.sentinel_violations;
+    }
+}
+
 /// Limits for a garbage collector, computed as the CoreCLR wasm port does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {

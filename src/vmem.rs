@@ -3,6 +3,7 @@
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
 use crate::table::{align_up, Action, Plan, Storage, Table};
@@ -12,6 +13,10 @@ use core::ptr::NonNull;
 
 /// The byte written at each page boundary by a lazy decommit.
 pub const SENTINEL: u8 = 0xDC;
+
+/// Arenas an instance holds room for; a policy uses
+/// [`Policy::ARENAS`](crate::policy::Policy::ARENAS) of them.
+pub const MAX_ARENAS: usize = 8;
 
 /// Growth attempts that plan to extend the free tail before falling back to
 /// a growth that fits on its own (another thread or foreign code may grow
@@ -34,8 +39,13 @@ pub struct GenericVmem<M, P: Policy> {
     memory: M,
     /// Most bytes reserved at once, or `None` for the memory maximum.
     limit: Option<u64>,
-    /// The page table, behind the policy's lock.
-    table: Locked<P::Lock, Table>,
+    /// The arenas: each a page table over the pages it grew, behind its own
+    /// lock (module `policy`, "Arenas"). Only the first `P::ARENAS` are
+    /// used.
+    arenas: [Locked<P::Lock, Table>; MAX_ARENAS],
+    /// Pages reserved in all arenas together, and the most ever: the limit
+    /// and the peak. On lines of their own, away from every arena's.
+    counts: Counts,
     policy: PhantomData<P>,
 }
 
@@ -44,10 +54,18 @@ impl<M, P: Policy> GenericVmem<M, P> {
         /// An instance over `memory`. It owns nothing yet: all memory that
         /// exists now is foreign and will never be touched.
         pub const fn new(memory: M) -> Self {
+            #[cfg(not(loom))]
+            let arenas = [const { Locked::new(lock_init!(P::Lock), Table::new()) }; MAX_ARENAS];
+            #[cfg(loom)]
+            let arenas = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), Table::new()));
             Self {
                 memory,
                 limit: None,
-                table: Locked::new(lock_init!(P::Lock), Table::new()),
+                arenas,
+                counts: Counts {
+                    reserved: AtomicUsize::new(0),
+                    peak: AtomicUsize::new(0),
+                },
                 policy: PhantomData,
             }
         }
@@ -85,11 +103,62 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// [`Error::TooLarge`] for bad requests; [`Error::LimitExceeded`] and
     /// [`Error::OutOfMemory`] when it cannot be granted now.
     pub fn reserve(&self, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
+        self.reserve_from(self.home(), size, align)
+    }
+
+    /// [`reserve`](Self::reserve) as if arena `arena` were this thread's:
+    /// tests and loom models place reservations in chosen arenas with it.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn reserve_in(
+        &self,
+        arena: usize,
+        size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, Error> {
+        self.reserve_from(arena, size, align)
+    }
+
+    fn reserve_from(&self, home: usize, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
         let (len, align) = self.check_request(size, align)?;
+        let home = home % P::ARENAS.clamp(1, MAX_ARENAS);
+        // Counted first, in pages (in bytes, `reserved + len` overflows
+        // `usize` on wasm32 at the 4 GiB edge), and taken back on error: the
+        // limit holds across arenas at every moment.
+        let before = self.counts.reserved.fetch_add(len, SeqCst);
+        if let Some(limit) = self.limit {
+            if (before + len) as u64 > limit / PAGE_SIZE as u64 {
+                self.counts.reserved.fetch_sub(len, SeqCst);
+                return Err(Error::LimitExceeded {
+                    size,
+                    reserved: before as u64 * PAGE_SIZE as u64,
+                    limit,
+                });
+            }
+        }
+        match self.reserve_pages(home, len, align, size) {
+            Ok(p) => {
+                self.counts.peak.fetch_max(before + len, SeqCst);
+                Ok(p)
+            }
+            Err(e) => {
+                self.counts.reserved.fetch_sub(len, SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    /// Claims `len` pages aligned to `align` pages: in arena `home`, else
+    /// in any other arena that has room (free pages never wait in an idle
+    /// arena while the memory grows), else in pages grown for `home`.
+    fn reserve_pages(
+        &self,
+        home: usize,
+        len: usize,
+        align: usize,
+        size: usize,
+    ) -> Result<NonNull<u8>, Error> {
         let base = self.base_page();
-        // Compared in pages: in bytes, `reserved + len` overflows `usize` on
-        // wasm32 at the 4 GiB edge.
-        let limit_pages = self.limit.map(|l| l / PAGE_SIZE as u64);
         let mut attempt = 0;
         // After growing: where the pages this call planned for start.
         let mut planned = None;
@@ -97,19 +166,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // Read before the lock: no code of the memory runs under it.
             let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
             let mut plan = Plan::new();
-            let found = self.table.with(|t| {
-                let reserved = t.reserved_pages();
-                if limit_pages.is_some_and(|l| (reserved + len) as u64 > l) {
-                    return Err(Error::LimitExceeded {
-                        size,
-                        reserved: reserved as u64 * PAGE_SIZE as u64,
-                        limit: self.limit.unwrap_or(0),
-                    });
-                }
+            let found = self.arenas[home].with(|t| {
                 let fit = planned
                     .filter(|&start| t.fits_at(start, len))
                     .or_else(|| t.find(len, align, base));
-                Ok(match fit {
+                match fit {
                     Some(start) => {
                         t.claim(start, len);
                         let next = t.claim_batch(start, start + len, &mut plan);
@@ -133,17 +194,22 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                         pages: len + align.saturating_sub(PAGES_PER_WASM_PAGE),
                         expect: None,
                     },
-                })
-            })?;
+                }
+            });
             match found {
                 Found::Claimed { start, next } => {
                     // SAFETY: the pages were claimed by this call under the
                     // lock; nobody else can reach them before we return.
-                    unsafe { self.finish(next, start + len, plan, Table::claim_batch) };
+                    unsafe { self.finish(home, next, start + len, plan, Table::claim_batch) };
                     return Ok(self.pointer(start));
                 }
                 Found::Grow { pages, expect } => {
-                    let grown = self.grow(pages, size)?;
+                    if planned.is_none() {
+                        if let Some(p) = self.steal(home, len, align, base) {
+                            return Ok(p);
+                        }
+                    }
+                    let grown = self.grow(home, pages, size)?;
                     // The plan holds if the growth landed where it was
                     // expected; otherwise use the growth's own aligned start.
                     planned = Some(match expect {
@@ -154,6 +220,26 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             }
             attempt += 1;
         }
+    }
+
+    /// Claims `len` pages from an arena other than `home`, if one has a
+    /// fit: pages released into an arena whose threads went idle are used
+    /// before the memory grows.
+    fn steal(&self, home: usize, len: usize, align: usize, base: usize) -> Option<NonNull<u8>> {
+        for arena in self.others(home) {
+            let mut plan = Plan::new();
+            let claimed = self.arenas[arena].with(|t| {
+                let start = t.find(len, align, base)?;
+                t.claim(start, len);
+                Some((start, t.claim_batch(start, start + len, &mut plan)))
+            });
+            if let Some((start, next)) = claimed {
+                // SAFETY: claimed by this call under the arena's lock.
+                unsafe { self.finish(arena, next, start + len, plan, Table::claim_batch) };
+                return Some(self.pointer(start));
+            }
+        }
+        None
     }
 
     /// Commits the reserved range `ptr .. ptr + size`, page by page: pages
@@ -177,7 +263,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// the range during the call.
     pub unsafe fn commit(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         // SAFETY: the caller guarantees no concurrent access to the range.
-        unsafe { self.batched(ptr, size, Table::commit_batch) }
+        unsafe { self.batched(ptr, size, Table::commit_batch) }.map(|_| ())
     }
 
     /// Decommits the reserved range: its contents are no longer needed and
@@ -204,6 +290,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 t.decommit_batch(from, end, P::EAGER_DECOMMIT, plan)
             })
         }
+        .map(|_| ())
     }
 
     /// Says the contents of the reserved range are no longer needed but the
@@ -223,7 +310,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// during the call.
     pub unsafe fn reset(&self, ptr: *mut u8, size: usize) -> Result<bool, Error> {
         let (start, len) = self.range(ptr, size)?;
-        self.check_reserved(ptr, start, len)?;
+        let arena = self.owner(start).ok_or(not_reserved(ptr, len))?;
+        self.check_reserved(arena, ptr, start, len)?;
         Ok(false)
     }
 
@@ -244,14 +332,34 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     pub unsafe fn release(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         // SAFETY: the caller guarantees that nothing accesses the range
         // from now on and no other thread operates on it.
-        unsafe { self.batched(ptr, size, Table::release_batch) }
+        let pages = unsafe { self.batched(ptr, size, Table::release_batch) }?;
+        self.counts.reserved.fetch_sub(pages, SeqCst);
+        Ok(())
     }
 
     /// Exact statistics (see [`Stats`]).
+    ///
+    /// With several arenas, every arena is locked at once (in order) for
+    /// the figures, so they are one consistent snapshot; the linear memory
+    /// size is read after, outside the locks (it only grows, so it never
+    /// falls below what the arenas own).
     pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        self.sum_stats(0, &mut stats);
+        stats.peak_reserved_bytes = self.counts.peak.load(SeqCst) as u64 * PAGE_SIZE as u64;
         // In `u64`: a wasm32 memory at its maximum holds 2^32 bytes.
-        let linear = self.memory.size() as u64 * WASM_PAGE_SIZE as u64;
-        self.table.with(|t| t.stats(linear))
+        stats.linear_memory_bytes = self.memory.size() as u64 * WASM_PAGE_SIZE as u64;
+        stats
+    }
+
+    /// Adds the figures of arenas `i ..`, each locked until all are read.
+    fn sum_stats(&self, i: usize, sum: &mut Stats) {
+        if i < P::ARENAS.clamp(1, MAX_ARENAS) {
+            self.arenas[i].with(|t| {
+                sum.add(&t.stats(0));
+                self.sum_stats(i + 1, sum);
+            });
+        }
     }
 
     /// GC-facing limits (see [`Limits`]).
@@ -264,7 +372,41 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn check_invariants(&self) {
-        self.table.with(|t| t.check_invariants());
+        self.check_arenas(0, 0);
+        // Every page is owned by one arena at most. Ownership never changes
+        // once a page is grown, so each arena is read under its lock once.
+        let mut owner: alloc::vec::Vec<Option<usize>> = alloc::vec::Vec::new();
+        for (a, arena) in self.arenas[..P::ARENAS.clamp(1, MAX_ARENAS)]
+            .iter()
+            .enumerate()
+        {
+            let owned = arena.with(|t| t.owned_pages());
+            for page in owned {
+                if owner.len() <= page {
+                    owner.resize(page + 1, None);
+                }
+                assert_eq!(owner[page], None, "page {page} owned by two arenas");
+                owner[page] = Some(a);
+            }
+        }
+    }
+
+    /// Checks arenas `i ..`, each locked until all are checked, then the
+    /// count of reserved pages: a reserve counts its pages before it claims
+    /// them and a release uncounts them after freeing them, so the tables
+    /// never hold more than the count, and as many when no call is in
+    /// flight.
+    #[cfg(any(test, feature = "testing"))]
+    fn check_arenas(&self, i: usize, reserved: usize) {
+        if i < P::ARENAS.clamp(1, MAX_ARENAS) {
+            self.arenas[i].with(|t| {
+                t.check_invariants();
+                self.check_arenas(i + 1, reserved + t.reserved_pages());
+            });
+        } else {
+            let counted = self.counts.reserved.load(SeqCst);
+            assert!(reserved <= counted, "reserved pages {reserved} > {counted}");
+        }
     }
 
     /// Validates a reservation request; returns its length and alignment in
@@ -304,10 +446,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Checks that `start .. start + len` is reserved, [`BATCH_PAGES`] per
     /// lock acquisition. The caller owns the range (a safety obligation of
     /// every range operation), so no valid call changes it meanwhile.
-    fn check_reserved(&self, ptr: *mut u8, start: usize, len: usize) -> Result<(), Error> {
+    fn check_reserved(
+        &self,
+        arena: usize,
+        ptr: *mut u8,
+        start: usize,
+        len: usize,
+    ) -> Result<(), Error> {
         for from in (start..start + len).step_by(BATCH_PAGES) {
             let n = BATCH_PAGES.min(start + len - from);
-            if !self.table.with(|t| t.is_reserved(from, n)) {
+            if !self.arenas[arena].with(|t| t.is_reserved(from, n)) {
                 return Err(not_reserved(ptr, len));
             }
         }
@@ -327,65 +475,108 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         ptr: *mut u8,
         size: usize,
         step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
         let (start, len) = self.range(ptr, size)?;
         let end = start + len;
-        let mut plan = Plan::new();
-        let next = if len <= BATCH_PAGES {
-            self.table.with(|t| {
-                if !t.is_reserved(start, len) {
-                    return Err(not_reserved(ptr, len));
+        // The owner is the arena in which the first page is reserved; the
+        // caller's own arena is asked first, so a thread working on its own
+        // reservations takes one lock.
+        for arena in core::iter::once(self.home()).chain(self.others(self.home())) {
+            let mut plan = Plan::new();
+            let owned = self.arenas[arena].with(|t| {
+                if !t.is_reserved(start, 1) {
+                    return None;
                 }
-                Ok(step(t, start, end, &mut plan))
-            })?
-        } else {
-            self.check_reserved(ptr, start, len)?;
-            start
-        };
-        // SAFETY: the range is reserved by the caller, who guarantees no
-        // concurrent access to it.
-        unsafe { self.finish(next, end, plan, step) };
-        Ok(())
+                if len > BATCH_PAGES {
+                    return Some(Ok(start));
+                }
+                if !t.is_reserved(start, len) {
+                    return Some(Err(not_reserved(ptr, len)));
+                }
+                Some(Ok(step(t, start, end, &mut plan)))
+            });
+            let Some(next) = owned else { continue };
+            let next = next?;
+            if len > BATCH_PAGES {
+                // Long ranges: validated whole first, nothing changes on
+                // error.
+                self.check_reserved(arena, ptr, start, len)?;
+            }
+            // SAFETY: the range is reserved by the caller, who guarantees no
+            // concurrent access to it.
+            unsafe { self.finish(arena, next, end, plan, step) };
+            return Ok(len);
+        }
+        Err(not_reserved(ptr, len))
     }
 
-    /// Grows linear memory by at least `pages` pages and records them;
-    /// returns the first page grown.
-    fn grow(&self, pages: usize, size: usize) -> Result<usize, Error> {
+    /// The arena in which page `start` is reserved, if any.
+    fn owner(&self, start: usize) -> Option<usize> {
+        (0..P::ARENAS.clamp(1, MAX_ARENAS))
+            .find(|&a| self.arenas[a].with(|t| t.is_reserved(start, 1)))
+    }
+
+    /// This thread's arena: a hash of where its stack lies (threads' stacks
+    /// are apart, and `no_std` has no thread ids), or 0 with one arena.
+    /// Only a preference: any thread may use any arena, so a collision
+    /// costs contention, never correctness. Under loom it is 0 (models
+    /// choose arenas with `reserve_in`), so executions replay exactly.
+    fn home(&self) -> usize {
+        let arenas = P::ARENAS.clamp(1, MAX_ARENAS);
+        if arenas == 1 || cfg!(loom) {
+            return 0;
+        }
+        let marker = 0u8;
+        let stack = core::ptr::addr_of!(marker).addr() as u64;
+        // 1 MiB blocks: a thread's stack moves within one as calls nest.
+        let hash = (stack >> 20).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        hash as usize % arenas
+    }
+
+    /// The arenas other than `home`, in order after it.
+    fn others(&self, home: usize) -> impl Iterator<Item = usize> {
+        let arenas = P::ARENAS.clamp(1, MAX_ARENAS);
+        (1..arenas).map(move |i| (home + i) % arenas)
+    }
+
+    /// Grows linear memory by at least `pages` pages for `arena` and
+    /// records them there; returns the first page grown.
+    fn grow(&self, arena: usize, pages: usize, size: usize) -> Result<usize, Error> {
         let oom = Error::OutOfMemory { size };
         let wasm_pages = pages.div_ceil(PAGES_PER_WASM_PAGE);
+        let len = wasm_pages * PAGES_PER_WASM_PAGE;
         // Room in the table first, so grown pages are not lost for want of
         // metadata (a later foreign grow may still need a second round).
         let expected_end = self.memory.size().saturating_add(wasm_pages);
-        self.reserve_table(expected_end.saturating_mul(PAGES_PER_WASM_PAGE))
+        self.reserve_table(arena, expected_end.saturating_mul(PAGES_PER_WASM_PAGE), len)
             .map_err(|_| oom)?;
         let old = self.memory.grow(wasm_pages).ok_or(oom)?;
-        let (start, len) = (old * PAGES_PER_WASM_PAGE, wasm_pages * PAGES_PER_WASM_PAGE);
-        self.reserve_table(start + len).map_err(|_| oom)?;
+        let start = old * PAGES_PER_WASM_PAGE;
+        self.reserve_table(arena, start + len, len)
+            .map_err(|_| oom)?;
         let zero = self.memory.grown_pages_read_zero();
-        if self.table.with(|t| t.insert_grown(start, len, zero)) {
+        if self.arenas[arena].with(|t| t.insert_grown(start, len, zero)) {
             Ok(start)
         } else {
             Err(oom)
         }
     }
 
-    /// Makes the table able to describe `pages` pages, allocating outside
-    /// the lock.
-    fn reserve_table(&self, pages: usize) -> Result<(), alloc::collections::TryReserveError> {
-        loop {
-            let capacity = self.table.with(|t| t.capacity());
-            if capacity >= pages {
-                return Ok(());
-            }
-            let target = pages.max(capacity.saturating_mul(2)).max(64);
-            let mut spare = Storage::try_with_capacity(target)?;
-            self.table.with(|t| {
-                if t.capacity() < pages {
-                    t.adopt(&mut spare);
-                }
-            });
-            // `spare` now holds the old storage: freed here, unlocked.
+    /// Makes `arena`'s table able to describe `pages` pages after it grows
+    /// by `grown` more, allocating outside the lock.
+    fn reserve_table(
+        &self,
+        arena: usize,
+        pages: usize,
+        grown: usize,
+    ) -> Result<(), alloc::collections::TryReserveError> {
+        while let Some(need) = self.arenas[arena].with(|t| t.storage_needed(pages, grown)) {
+            let mut spare = Storage::try_with_capacity(need)?;
+            self.arenas[arena].with(|t| t.adopt(&mut spare));
+            // `spare` now holds the old storage (or the new one, if another
+            // thread was first): freed here, unlocked.
         }
+        Ok(())
     }
 
     /// Carries out `plan`, then the batches `step` plans for `from .. end`,
@@ -398,6 +589,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// guarantees no concurrent access.
     unsafe fn finish(
         &self,
+        arena: usize,
         mut from: usize,
         end: usize,
         mut plan: Plan,
@@ -407,13 +599,13 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // SAFETY: the plan's pages are owned by this call (caller).
             let violations = unsafe { self.carry_out(&plan) };
             if violations > 0 {
-                self.table.with(|t| t.add_sentinel_violations(violations));
+                self.arenas[arena].with(|t| t.add_sentinel_violations(violations));
             }
             if from == end {
                 return;
             }
             plan.clear();
-            from = self.table.with(|t| step(t, from, end, &mut plan));
+            from = self.arenas[arena].with(|t| step(t, from, end, &mut plan));
         }
     }
 
@@ -476,6 +668,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             None => panic!("wasm-vmem: an owned page at address 0 (corrupt page table)"),
         }
     }
+}
+
+/// The instance's counts across arenas, on cache lines of their own.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Counts {
+    /// Pages reserved (counted before a claim, uncounted after a release).
+    reserved: AtomicUsize,
+    /// The most pages `reserved` ever held.
+    peak: AtomicUsize,
 }
 
 /// What a reserve found under the lock.

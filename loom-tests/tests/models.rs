@@ -416,3 +416,99 @@ fn batched_release_racing_a_reserve() {
         vm.check_invariants();
     });
 }
+
+/// Arenas: one thread releases a reservation of arena 0 while another
+/// reserves from arena 1, which has nothing and so takes arena 0's pages if
+/// they are free by then (a steal), or grows. Either way the pages are
+/// disjoint, read zero, and the old owner's writes never reach the new one.
+#[test]
+fn release_in_one_arena_racing_a_steal_from_another() {
+    model("release_in_one_arena_racing_a_steal_from_another", || {
+        let vm = vmem(2);
+        let old = vm
+            .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
+            .unwrap()
+            .as_ptr() as usize;
+        let owner = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                write(&vm, old, WASM_PAGE_SIZE, 0xAA);
+                // SAFETY: ours, not used again.
+                unsafe { vm.release(old as *mut u8, WASM_PAGE_SIZE).unwrap() };
+            })
+        };
+        let p = vm
+            .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
+            .unwrap()
+            .as_ptr() as usize;
+        assert!(reads(&vm, p, WASM_PAGE_SIZE, 0), "the new owner sees zero");
+        write(&vm, p, WASM_PAGE_SIZE, 0xBB);
+        owner.join().unwrap();
+        assert!(
+            reads(&vm, p, WASM_PAGE_SIZE, 0xBB),
+            "no old write reached it"
+        );
+        let s = vm.stats();
+        consistent(&s);
+        let w = WASM_PAGE_SIZE as u64;
+        assert_eq!(s.reserved_bytes, w);
+        // Stolen (no growth, zeroed once) or grown (fresh, nothing zeroed).
+        let expect = if p == old { (w, 1, w) } else { (2 * w, 2, 0) };
+        assert_eq!((s.owned_bytes, s.grows, s.bytes_zeroed), expect);
+        vm.check_invariants();
+    });
+}
+
+/// Arenas: a reservation made in arena 1 is decommitted and released by
+/// another thread (whose own arena is 0), while the main thread reserves
+/// in arena 0: the operation finds the owning arena, and the pages it
+/// zeroes are its alone.
+#[test]
+fn cross_thread_free_into_another_arena() {
+    model("cross_thread_free_into_another_arena", || {
+        let vm = vmem(2);
+        let theirs = vm.reserve_in(1, 2 * PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        write(&vm, theirs, 2 * PAGE_SIZE, 0xCC);
+        let freer = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                // SAFETY: handed over to this thread, not used again.
+                unsafe {
+                    vm.decommit(theirs as *mut u8, PAGE_SIZE).unwrap();
+                    vm.release(theirs as *mut u8, 2 * PAGE_SIZE).unwrap();
+                }
+            })
+        };
+        let mine = vm.reserve_in(0, PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        assert!(reads(&vm, mine, PAGE_SIZE, 0));
+        freer.join().unwrap();
+        let s = vm.stats();
+        consistent(&s);
+        assert_eq!(s.reserved_bytes, PAGE_SIZE as u64);
+        vm.check_invariants();
+    });
+}
+
+/// Arenas: statistics taken while reservations go on in two arenas are one
+/// consistent snapshot (every arena locked at once).
+#[test]
+fn stats_while_two_arenas_reserve() {
+    model("stats_while_two_arenas_reserve", || {
+        let vm = vmem(2);
+        let other = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                vm.reserve_in(1, PAGE_SIZE, PAGE_SIZE).unwrap();
+            })
+        };
+        vm.reserve_in(0, PAGE_SIZE, PAGE_SIZE).unwrap();
+        let s = vm.stats();
+        consistent(&s);
+        assert!(s.owned_bytes <= s.linear_memory_bytes);
+        other.join().unwrap();
+        let s = vm.stats();
+        consistent(&s);
+        assert_eq!(s.reserved_bytes, 2 * PAGE_SIZE as u64);
+        vm.check_invariants();
+    });
+}

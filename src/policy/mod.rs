@@ -1,10 +1,12 @@
 //! The threading policy: what varies between the two builds, and nothing
 //! else. All the logic (table, validation, batching) is shared; a policy
-//! only picks the lock and when decommitted pages are zeroed.
+//! only picks the lock, how many arenas, and when decommitted pages are
+//! zeroed.
 //!
 //! The two designed policies and the locks they use live here together:
 //! [`SingleThreaded`] ([`st`]: no lock, lazy zeroing) and [`MultiThreaded`]
-//! ([`mt`]: a spinlock, eager zeroing), with the locks in [`lock`].
+//! ([`mt`]: arenas with a spinlock each, eager zeroing), with the locks in
+//! [`lock`].
 
 pub mod lock;
 
@@ -23,6 +25,14 @@ pub trait Policy {
     /// `true`: decommit zeroes at once (outside the lock) and commit zeroes
     /// nothing. `false`: decommit writes a sentinel and commit zeroes.
     const EAGER_DECOMMIT: bool;
+
+    /// Arenas: page tables with a lock each, over the pages each grew
+    /// (1 to [`MAX_ARENAS`](crate::MAX_ARENAS)). A thread reserves from its
+    /// own arena (chosen by where its stack lies), takes pages from another
+    /// arena before the memory grows, and may operate on any reservation:
+    /// the arena that owns its pages is found by asking. One arena is one
+    /// lock over one pool.
+    const ARENAS: usize = 1;
 }
 
 /// The single-threaded build: no lock, lazy zeroing (sentinel on decommit,
@@ -43,6 +53,10 @@ pub struct MultiThreaded;
 impl Policy for MultiThreaded {
     type Lock = SpinLock;
     const EAGER_DECOMMIT: bool = true;
+    /// Under loom, two: every cross-arena path (a steal, an operation on
+    /// another arena's pages, a snapshot of several) is there with two,
+    /// and each more arena multiplies the branches loom explores.
+    const ARENAS: usize = if cfg!(loom) { 2 } else { crate::MAX_ARENAS };
 }
 
 /// The multithreaded build with a lock that parks instead of spinning
@@ -65,6 +79,7 @@ pub struct MultiThreadedParking;
 impl Policy for MultiThreadedParking {
     type Lock = lock::ParkingLock;
     const EAGER_DECOMMIT: bool = true;
+    const ARENAS: usize = crate::MAX_ARENAS;
 }
 
 pub mod st {
@@ -84,8 +99,10 @@ pub mod st {
 pub mod mt {
     //! The multithreaded variant, for shared memory.
     //!
-    //! A [`SpinLock`](super::lock::SpinLock) guards the page table only; it
-    //! never waits, so the browser main thread may call everything.
+    //! The pages are spread over arenas, each a page table guarded by its own
+    //! [`SpinLock`](super::lock::SpinLock) (see
+    //! [`Policy::ARENAS`](super::Policy::ARENAS)); a lock guards its table
+    //! only and never waits, so the browser main thread may call everything.
     //! Decommit zeroes eagerly, outside the lock; commit writes nothing.
     //! Fresh pages are known zero because `memory.grow` returned exactly
     //! those pages to this caller — never by comparing with a shared break,

@@ -44,7 +44,7 @@ use crate::stats::Stats;
 use crate::{BATCH_PAGES, PAGE_SIZE};
 use alloc::vec::Vec;
 use runs::Runs;
-use storage::free_runs_bound;
+use storage::runs_bound;
 
 /// The state of one page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,7 +84,6 @@ struct Counters {
     bytes_zeroed: u64,
     bytes_zero_skipped: u64,
     sentinel_violations: u64,
-    peak_reserved_pages: usize,
 }
 
 /// The page-state table. See the module documentation for its invariants.
@@ -117,23 +116,30 @@ impl Table {
                 bytes_zeroed: 0,
                 bytes_zero_skipped: 0,
                 sentinel_violations: 0,
-                peak_reserved_pages: 0,
             },
         }
     }
 
-    /// Pages the table can describe without allocating.
-    pub(crate) fn capacity(&self) -> usize {
-        let by_free = self.free.capacity().saturating_sub(1).saturating_mul(2);
-        // Run nodes hold page indices as `u32`.
-        self.pages.capacity().min(by_free).min(u32::MAX as usize)
+    /// The storage (page states, run nodes) to allocate outside the lock
+    /// so that the table can describe `pages` pages after growing by
+    /// `grown` more pages of its own; `None` when it can already.
+    pub(crate) fn storage_needed(&self, pages: usize, grown: usize) -> Option<(usize, usize)> {
+        let nodes = runs_bound(pages, self.counters.grown_pages + grown);
+        let (have_pages, have_nodes) = (self.pages.capacity(), self.free.capacity());
+        (have_pages < pages || have_nodes < nodes).then(|| {
+            (
+                pages.max(have_pages.saturating_mul(2)).max(64),
+                nodes.max(have_nodes.saturating_mul(2)).max(16),
+            )
+        })
     }
 
-    /// Moves the contents into `spare` if it is larger, leaving the old
-    /// (empty or smaller) storage in `spare` to be freed outside the lock.
+    /// Moves the contents into `spare` if it is at least as large in both
+    /// respects (never shrinking what another thread made room for),
+    /// leaving the old storage in `spare` to be freed outside the lock.
     pub(crate) fn adopt(&mut self, spare: &mut Storage) {
-        if spare.pages.capacity() < self.pages.len()
-            || spare.free.capacity() < free_runs_bound(self.pages.len())
+        if spare.pages.capacity() < self.pages.capacity()
+            || spare.free.capacity() < self.free.capacity()
         {
             return;
         }
@@ -141,6 +147,14 @@ impl Table {
         spare.pages.extend_from_slice(&self.pages);
         core::mem::swap(&mut self.pages, &mut spare.pages);
         self.free.move_into(&mut spare.free);
+    }
+
+    /// The pages this table owns (it grew them), for checks.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn owned_pages(&self) -> alloc::vec::Vec<usize> {
+        (0..self.pages.len())
+            .filter(|&p| self.pages[p] != PageState::Foreign)
+            .collect()
     }
 
     /// Pages the table describes: the end of the last growth it recorded.
@@ -243,9 +257,6 @@ impl Table {
             (false, false) => self.free.remove(run.start),
         }
         self.claiming += len;
-        let reserved = self.reserved_pages();
-        let peak = &mut self.counters.peak_reserved_pages;
-        *peak = (*peak).max(reserved);
     }
 
     /// Commits claimed pages `from .. end`, at most [`BATCH_PAGES`] and until
@@ -354,7 +365,10 @@ impl Table {
     /// capacity is too small.
     pub(crate) fn insert_grown(&mut self, start: usize, len: usize, zero: bool) -> bool {
         let end = start + len;
-        if end > self.capacity() {
+        if end > self.pages.capacity()
+            || runs_bound(end, self.counters.grown_pages + len) > self.free.capacity()
+            || end > u32::MAX as usize
+        {
             return false;
         }
         let state = if zero {
@@ -443,7 +457,8 @@ impl Table {
             free_dirty_bytes: state(PageState::FreeDirty),
             owned_bytes: bytes(self.pages.len() - self.n(PageState::Foreign)),
             linear_memory_bytes,
-            peak_reserved_bytes: bytes(c.peak_reserved_pages),
+            // The instance's, across arenas (vmem.rs).
+            peak_reserved_bytes: 0,
             free_runs: self.free.len(),
             grows: c.grows,
             bytes_zeroed: c.bytes_zeroed,
@@ -480,7 +495,7 @@ impl Table {
             free_states,
             "every free page is in a run or claimed by a reserve in flight"
         );
-        assert!(self.free.len() <= free_runs_bound(self.pages.len()));
+        assert!(self.free.len() <= runs_bound(self.pages.len(), self.counters.grown_pages));
         assert_eq!(
             self.counters.grown_pages,
             self.pages.len() - count[PageState::Foreign as usize],
@@ -501,7 +516,7 @@ mod tests {
 
     fn table(capacity: usize) -> Table {
         let mut t = Table::new();
-        let mut spare = Storage::try_with_capacity(capacity).unwrap();
+        let mut spare = Storage::try_with_capacity((capacity, capacity / 2 + 1)).unwrap();
         t.adopt(&mut spare);
         t
     }

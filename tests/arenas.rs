@@ -1,0 +1,131 @@
+//! The arenas of the multithreaded build (docs/DESIGN.md §8): reservations
+//! placed in chosen arenas with the `testing` hook `reserve_in`, then every
+//! operation from any arena, pages taken from another arena before the
+//! memory grows, and statistics and the limit across arenas. Both
+//! multithreaded policies (spinlock, parking lock).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+use common::*;
+use wasm_vmem::policy::MultiThreadedParking;
+
+macro_rules! both_locks {
+    ($($name:ident),* $(,)?) => {
+        mod spin {
+            $(#[test] fn $name() { super::$name::<super::MultiThreaded>() })*
+        }
+        mod parking {
+            $(#[test] fn $name() { super::$name::<super::MultiThreadedParking>() })*
+        }
+    };
+}
+
+both_locks!(
+    operations_find_the_arena_that_owns_the_pages,
+    free_pages_of_another_arena_are_taken_before_growing,
+    a_range_over_two_arenas_is_not_one_reservation,
+    stats_and_limit_count_every_arena,
+);
+
+fn operations_find_the_arena_that_owns_the_pages<P: Policy>() {
+    assert!(P::ARENAS > 1);
+    let vm = vmem::<P>(16 * MIB);
+    let ps: Vec<_> = (0..P::ARENAS)
+        .map(|a| vm.reserve_in(a, pages(4), PAGE_SIZE).unwrap().as_ptr())
+        .collect();
+    for (i, &p) in ps.iter().enumerate() {
+        // SAFETY: each reservation is ours.
+        unsafe {
+            fill(p, pages(4), i as u8 + 1);
+            vm.decommit(p.add(PAGE_SIZE), PAGE_SIZE).unwrap();
+            vm.commit(p, pages(4)).unwrap();
+            assert!(
+                all(p.add(PAGE_SIZE), PAGE_SIZE, 0),
+                "decommitted page reads zero"
+            );
+            assert!(all(p, PAGE_SIZE, i as u8 + 1), "committed page kept");
+            assert_eq!(vm.reset(p, pages(4)), Ok(false));
+        }
+    }
+    vm.check_invariants();
+    for &p in &ps {
+        // SAFETY: ours, not used again.
+        unsafe { vm.release(p, pages(4)).unwrap() };
+        // SAFETY: released just now.
+        assert!(matches!(
+            unsafe { vm.release(p, pages(4)) },
+            Err(Error::NotReserved { .. })
+        ));
+    }
+    let s = vm.stats();
+    assert_eq!((s.reserved_bytes, s.committed_bytes), (0, 0));
+    vm.check_invariants();
+}
+
+fn free_pages_of_another_arena_are_taken_before_growing<P: Policy>() {
+    let vm = vmem::<P>(16 * MIB);
+    let p = vm.reserve_in(0, MIB, PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours, then released.
+    unsafe {
+        fill(p, MIB, 0xAB);
+        vm.release(p, MIB).unwrap();
+    }
+    let grows = vm.stats().grows;
+    // Arena 1 has nothing: it takes arena 0's idle pages, not new memory.
+    let q = vm.reserve_in(1, MIB, PAGE_SIZE).unwrap().as_ptr();
+    assert_eq!(q, p, "the same pages");
+    assert_eq!(vm.stats().grows, grows, "no growth");
+    // SAFETY: just reserved.
+    assert!(
+        unsafe { all(q, MIB, 0) },
+        "dirty pages zeroed for the new owner"
+    );
+    assert_eq!(vm.stats().bytes_zeroed, MIB as u64);
+    vm.check_invariants();
+}
+
+fn a_range_over_two_arenas_is_not_one_reservation<P: Policy>() {
+    let vm = vmem::<P>(16 * MIB);
+    // Two adjacent reservations from different arenas: arena 0 grows one
+    // wasm page, arena 1 the next.
+    let a = vm
+        .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    let b = vm
+        .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    assert_eq!(b, a.wrapping_add(WASM_PAGE_SIZE), "adjacent");
+    let before = vm.stats();
+    // SAFETY: both reservations are ours; the call is refused.
+    let r = unsafe { vm.decommit(a, 2 * WASM_PAGE_SIZE) };
+    assert!(matches!(r, Err(Error::NotReserved { .. })), "{r:?}");
+    assert_eq!(vm.stats(), before, "nothing changed");
+    vm.check_invariants();
+}
+
+fn stats_and_limit_count_every_arena<P: Policy>() {
+    let vm = GenericVmem::<_, P>::with_limit(SimMemory::new(16 * MIB), MIB as u64);
+    for a in 0..4 {
+        vm.reserve_in(a, MIB / 4, PAGE_SIZE).unwrap();
+    }
+    let s = vm.stats();
+    assert_eq!(s.reserved_bytes, MIB as u64);
+    assert_eq!(s.peak_reserved_bytes, MIB as u64);
+    assert_eq!(
+        s.owned_bytes,
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
+    );
+    assert_eq!(
+        vm.reserve_in(5, PAGE_SIZE, PAGE_SIZE),
+        Err(Error::LimitExceeded {
+            size: PAGE_SIZE,
+            reserved: MIB as u64,
+            limit: MIB as u64
+        }),
+        "the limit holds across arenas"
+    );
+    assert_eq!(vm.stats(), s, "nothing changed");
+    vm.check_invariants();
+}
