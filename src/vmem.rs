@@ -87,6 +87,15 @@ impl<M, P: Policy> GenericVmem<M, P> {
 }
 
 impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
+    /// Arenas in use: `P::ARENAS`, within 1 ..= [`MAX_ARENAS`].
+    const ARENAS: usize = if P::ARENAS == 0 {
+        1
+    } else if P::ARENAS > MAX_ARENAS {
+        MAX_ARENAS
+    } else {
+        P::ARENAS
+    };
+
     /// Reserves `size` bytes (rounded up to whole pages) aligned to
     /// `max(align, PAGE_SIZE)`. The range is committed and **reads zero**.
     ///
@@ -121,7 +130,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     fn reserve_from(&self, home: usize, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
         let (len, align) = self.check_request(size, align)?;
-        let home = home % P::ARENAS.clamp(1, MAX_ARENAS);
+        let home = home % Self::ARENAS;
         // Counted first, in pages (in bytes, `reserved + len` overflows
         // `usize` on wasm32 at the 4 GiB edge), and taken back on error: the
         // limit holds across arenas at every moment.
@@ -171,11 +180,10 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                     .filter(|&start| t.fits_at(start, len))
                     .or_else(|| t.find(len, align, base));
                 match fit {
-                    Some(start) => {
-                        t.claim(start, len);
-                        let next = t.claim_batch(start, start + len, &mut plan);
-                        Found::Claimed { start, next }
-                    }
+                    Some(start) => Found::Claimed {
+                        start,
+                        next: t.claim_and_plan(start, len, &mut plan),
+                    },
                     None if attempt < STITCHING_ATTEMPTS => {
                         // Another thread may have grown since the read.
                         let memory_pages = memory_pages.max(t.pages_len());
@@ -198,10 +206,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             });
             match found {
                 Found::Claimed { start, next } => {
-                    // SAFETY: the pages were claimed by this call under the
-                    // lock; nobody else can reach them before we return.
-                    unsafe { self.finish(home, next, start + len, plan, Table::claim_batch) };
-                    return Ok(self.pointer(start));
+                    // SAFETY: claimed by this call under `home`'s lock.
+                    return Ok(unsafe { self.finish_claim(home, start, len, next, plan) });
                 }
                 Found::Grow { pages, expect } => {
                     if planned.is_none() {
@@ -230,13 +236,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             let mut plan = Plan::new();
             let claimed = self.arenas[arena].with(|t| {
                 let start = t.find(len, align, base)?;
-                t.claim(start, len);
-                Some((start, t.claim_batch(start, start + len, &mut plan)))
+                Some((start, t.claim_and_plan(start, len, &mut plan)))
             });
             if let Some((start, next)) = claimed {
-                // SAFETY: claimed by this call under the arena's lock.
-                unsafe { self.finish(arena, next, start + len, plan, Table::claim_batch) };
-                return Some(self.pointer(start));
+                // SAFETY: claimed by this call under `arena`'s lock.
+                return Some(unsafe { self.finish_claim(arena, start, len, next, plan) });
             }
         }
         None
@@ -345,21 +349,30 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// falls below what the arenas own).
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
-        self.sum_stats(0, &mut stats);
+        self.with_all_arenas(0, &mut |t| stats.add(&t.stats()), || ());
         stats.peak_reserved_bytes = self.counts.peak.load(SeqCst) as u64 * PAGE_SIZE as u64;
         // In `u64`: a wasm32 memory at its maximum holds 2^32 bytes.
         stats.linear_memory_bytes = self.memory.size() as u64 * WASM_PAGE_SIZE as u64;
         stats
     }
 
-    /// Adds the figures of arenas `i ..`, each locked until all are read.
-    fn sum_stats(&self, i: usize, sum: &mut Stats) {
-        if i < P::ARENAS.clamp(1, MAX_ARENAS) {
-            self.arenas[i].with(|t| {
-                sum.add(&t.stats(0));
-                self.sum_stats(i + 1, sum);
-            });
+    /// Runs `visit` on the tables of arenas `i ..`, taking their locks in
+    /// order and holding each until all are visited, then `then` with all
+    /// of them still held: one snapshot. No deadlock: every other path
+    /// holds one arena's lock at a time.
+    fn with_all_arenas<R>(
+        &self,
+        i: usize,
+        visit: &mut impl FnMut(&Table),
+        then: impl FnOnce() -> R,
+    ) -> R {
+        if i == Self::ARENAS {
+            return then();
         }
+        self.arenas[i].with(|t| {
+            visit(t);
+            self.with_all_arenas(i + 1, visit, then)
+        })
     }
 
     /// GC-facing limits (see [`Limits`]).
@@ -372,14 +385,20 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn check_invariants(&self) {
-        self.check_arenas(0, 0);
+        // A reserve counts its pages before it claims them and a release
+        // uncounts them after freeing them, so the tables never hold more
+        // than the count, and as many when no call is in flight.
+        let mut reserved = 0;
+        let visit = &mut |t: &Table| {
+            t.check_invariants();
+            reserved += t.reserved_pages();
+        };
+        let counted = self.with_all_arenas(0, visit, || self.counts.reserved.load(SeqCst));
+        assert!(reserved <= counted, "reserved pages {reserved} > {counted}");
         // Every page is owned by one arena at most. Ownership never changes
         // once a page is grown, so each arena is read under its lock once.
         let mut owner: alloc::vec::Vec<Option<usize>> = alloc::vec::Vec::new();
-        for (a, arena) in self.arenas[..P::ARENAS.clamp(1, MAX_ARENAS)]
-            .iter()
-            .enumerate()
-        {
+        for (a, arena) in self.arenas[..Self::ARENAS].iter().enumerate() {
             let owned = arena.with(|t| t.owned_pages());
             for page in owned {
                 if owner.len() <= page {
@@ -388,24 +407,6 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 assert_eq!(owner[page], None, "page {page} owned by two arenas");
                 owner[page] = Some(a);
             }
-        }
-    }
-
-    /// Checks arenas `i ..`, each locked until all are checked, then the
-    /// count of reserved pages: a reserve counts its pages before it claims
-    /// them and a release uncounts them after freeing them, so the tables
-    /// never hold more than the count, and as many when no call is in
-    /// flight.
-    #[cfg(any(test, feature = "testing"))]
-    fn check_arenas(&self, i: usize, reserved: usize) {
-        if i < P::ARENAS.clamp(1, MAX_ARENAS) {
-            self.arenas[i].with(|t| {
-                t.check_invariants();
-                self.check_arenas(i + 1, reserved + t.reserved_pages());
-            });
-        } else {
-            let counted = self.counts.reserved.load(SeqCst);
-            assert!(reserved <= counted, "reserved pages {reserved} > {counted}");
         }
     }
 
@@ -463,8 +464,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Validates the range, then applies `step` batch by batch (commit,
-    /// decommit, release): the one batched path. A range of one batch is validated and processed in one
-    /// lock acquisition.
+    /// decommit, release): the one batched path. A range of one batch is
+    /// validated and processed in one lock acquisition.
     ///
     /// # Safety
     ///
@@ -478,10 +479,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     ) -> Result<usize, Error> {
         let (start, len) = self.range(ptr, size)?;
         let end = start + len;
-        // The owner is the arena in which the first page is reserved; the
-        // caller's own arena is asked first, so a thread working on its own
-        // reservations takes one lock.
-        for arena in core::iter::once(self.home()).chain(self.others(self.home())) {
+        // The owner is the arena in which the first page is reserved.
+        for arena in self.search_order() {
             let mut plan = Plan::new();
             let owned = self.arenas[arena].with(|t| {
                 if !t.is_reserved(start, 1) {
@@ -512,7 +511,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// The arena in which page `start` is reserved, if any.
     fn owner(&self, start: usize) -> Option<usize> {
-        (0..P::ARENAS.clamp(1, MAX_ARENAS))
+        self.search_order()
             .find(|&a| self.arenas[a].with(|t| t.is_reserved(start, 1)))
     }
 
@@ -522,21 +521,27 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// costs contention, never correctness. Under loom it is 0 (models
     /// choose arenas with `reserve_in`), so executions replay exactly.
     fn home(&self) -> usize {
-        let arenas = P::ARENAS.clamp(1, MAX_ARENAS);
-        if arenas == 1 || cfg!(loom) {
+        if Self::ARENAS == 1 || cfg!(loom) {
             return 0;
         }
         let marker = 0u8;
         let stack = core::ptr::addr_of!(marker).addr() as u64;
         // 1 MiB blocks: a thread's stack moves within one as calls nest.
         let hash = (stack >> 20).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        hash as usize % arenas
+        hash as usize % Self::ARENAS
     }
 
     /// The arenas other than `home`, in order after it.
     fn others(&self, home: usize) -> impl Iterator<Item = usize> {
-        let arenas = P::ARENAS.clamp(1, MAX_ARENAS);
-        (1..arenas).map(move |i| (home + i) % arenas)
+        (1..Self::ARENAS).map(move |i| (home + i) % Self::ARENAS)
+    }
+
+    /// Where to look for the arena that owns a page: this thread's first
+    /// (a thread working on its own reservations takes one lock), then the
+    /// others.
+    fn search_order(&self) -> impl Iterator<Item = usize> {
+        let home = self.home();
+        core::iter::once(home).chain(self.others(home))
     }
 
     /// Grows linear memory by at least `pages` pages for `arena` and
@@ -607,6 +612,27 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             plan.clear();
             from = self.arenas[arena].with(|t| step(t, from, end, &mut plan));
         }
+    }
+
+    /// Finishes a reservation of `start .. start + len` claimed in `arena`,
+    /// whose batch before `next` is planned in `plan`: zeroes what must be,
+    /// commits the rest batch by batch, and returns its address.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that they claimed the pages in `arena` (so no
+    /// other thread can reach them before this returns).
+    unsafe fn finish_claim(
+        &self,
+        arena: usize,
+        start: usize,
+        len: usize,
+        next: usize,
+        plan: Plan,
+    ) -> NonNull<u8> {
+        // SAFETY: the pages are this call's alone (caller).
+        unsafe { self.finish(arena, next, start + len, plan, Table::claim_batch) };
+        self.pointer(start)
     }
 
     /// Writes what `plan` says into page contents; returns the number of

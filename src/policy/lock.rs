@@ -254,7 +254,8 @@ impl<L: TableLock, T> Locked<L, T> {
     }
 
     /// Runs `f` on the data with the lock held. `f` must not call `with` on
-    /// the same value: the crate's closures are table code only, and never
+    /// the same value (it may on another, in one fixed order): the crate's
+    /// closures are table code only, and never
     /// call the `LinearMemory` implementation (whose methods may call into
     /// wasm-vmem: see its re-entrancy note).
     #[inline]
@@ -273,10 +274,12 @@ impl<L: TableLock, T> Locked<L, T> {
             // - the lock is held until `_unlock` drops, after `f` returns;
             // - for a `Sync` lock no other thread holds it (`TableLock`);
             //   for a non-`Sync` one the value never left this thread;
-            // - `with` is not re-entered from `f`: every closure the crate
-            //   passes is table code only (`table/`, no unsafe, no calls
-            //   into the memory seam or out of the crate), so this is the
-            //   only reference to the data.
+            // - `with` is not re-entered from `f` on this value: every
+            //   closure the crate passes is table code only (`table/`, no
+            //   unsafe, no calls into the memory seam or out of the crate),
+            //   or, in `GenericVmem::with_all_arenas`, takes the lock of a
+            //   later arena, never this one; so this is the only reference
+            //   to the data.
             f(unsafe { &mut *data })
         })
     }

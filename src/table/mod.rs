@@ -259,6 +259,14 @@ impl Table {
         self.claiming += len;
     }
 
+    /// [`claim`](Self::claim)s `start .. start + len` and plans its first
+    /// batch ([`claim_batch`](Self::claim_batch)); returns where that
+    /// stopped.
+    pub(crate) fn claim_and_plan(&mut self, start: usize, len: usize, plan: &mut Plan) -> usize {
+        self.claim(start, len);
+        self.claim_batch(start, start + len, plan)
+    }
+
     /// Commits claimed pages `from .. end`, at most [`BATCH_PAGES`] and until
     /// the plan is full; returns where it stopped. Pages that read zero are
     /// committed as they are; dirty ones are planned for zeroing.
@@ -439,16 +447,17 @@ impl Table {
         debug_assert!(inserted, "table allocates");
     }
 
-    /// The statistics, with the linear memory size supplied by the caller.
-    /// Byte figures are `u64`: on wasm32 they reach 4 GiB, one more than
+    /// This table's figures, to be summed over the arenas; the linear
+    /// memory size and the peak are the instance's, set by the caller
+    /// (0 here). Byte figures are `u64`: on wasm32 they reach 4 GiB, one more than
     /// `usize` holds.
-    pub(crate) fn stats(&self, linear_memory_bytes: u64) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let bytes = |pages: usize| pages as u64 * PAGE_BYTES;
         let state = |state| bytes(self.n(state));
         let c = &self.counters;
         Stats {
             // Pages of a reserve in flight count as free until processed
-            // (module docs); `reserved_pages` includes them for the limit.
+            // (module docs); `reserved_pages` includes them.
             reserved_bytes: bytes(self.reserved_pages() - self.claiming),
             committed_bytes: state(PageState::Committed),
             decommitted_bytes: state(PageState::DecommittedZero)
@@ -456,8 +465,7 @@ impl Table {
             free_zero_bytes: state(PageState::FreeZero),
             free_dirty_bytes: state(PageState::FreeDirty),
             owned_bytes: bytes(self.pages.len() - self.n(PageState::Foreign)),
-            linear_memory_bytes,
-            // The instance's, across arenas (vmem.rs).
+            linear_memory_bytes: 0,
             peak_reserved_bytes: 0,
             free_runs: self.free.len(),
             grows: c.grows,
