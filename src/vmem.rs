@@ -40,8 +40,8 @@ pub struct GenericVmem<M, P: Policy> {
     /// Most bytes reserved at once, or `None` for the memory maximum.
     limit: Option<u64>,
     /// The arenas: each a page table over the pages it grew, behind its own
-    /// lock (module `policy`, "Arenas"). Only the first `P::ARENAS` are
-    /// used.
+    /// lock ([`Policy::ARENAS`], docs/DESIGN.md §8). Only the first
+    /// `Self::ARENAS` are used.
     arenas: [Locked<P::Lock, Table>; MAX_ARENAS],
     /// Pages reserved in all arenas together, and the most ever: the limit
     /// and the peak. On lines of their own, away from every arena's.
