@@ -63,6 +63,16 @@ pub enum Error {
         /// The length of the range in bytes, rounded up to whole pages.
         size: usize,
     },
+    /// A reservation cannot grow in place
+    /// ([`extend`](crate::GenericVmem::extend)): some page after it is not
+    /// free in the arena that owns it (reserved, foreign, or another
+    /// arena's), and the memory could not grow right behind it.
+    NotFree {
+        /// The first page the reservation would have grown into.
+        addr: usize,
+        /// How many bytes it would have grown by, in whole pages.
+        size: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -104,6 +114,10 @@ impl fmt::Display for Error {
             Error::NotReserved { addr, size } => write!(
                 f,
                 "range {addr:#x}+{size:#x} is not wholly reserved by this instance"
+            ),
+            Error::NotFree { addr, size } => write!(
+                f,
+                "cannot grow in place: range {addr:#x}+{size:#x} is not free"
             ),
         }
     }

@@ -34,6 +34,7 @@ compile_error!(
 );
 
 // The layers, from the bottom up (README, "Layout"; docs/DESIGN.md §5).
+mod allocator; // API: `GenericAlloc`, the global allocator on the page pool
 mod error; // API: `Error`
 #[cfg(target_arch = "wasm32")]
 mod global;
@@ -49,6 +50,7 @@ mod vmem; // API: `GenericVmem` // API: the instance over memory 0
 pub use global::global;
 pub use policy::{lock, mt, st};
 
+pub use allocator::{AllocStats, GenericAlloc, LARGE_MIN};
 pub use error::Error;
 /// The `lock_api` crate, whose `RawMutex` [`lock::SpinLock`] implements:
 /// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
@@ -80,3 +82,13 @@ pub type Vmem<M> = mt::Vmem<M>;
 /// [`st::Vmem`] without. The global instance on wasm32 is of this type.
 #[cfg(not(feature = "threads"))]
 pub type Vmem<M> = st::Vmem<M>;
+
+/// The allocator variant the `threads` feature selects: [`mt::Alloc`] with
+/// it, [`st::Alloc`] without.
+#[cfg(feature = "threads")]
+pub type Alloc<M> = mt::Alloc<M>;
+
+/// The allocator variant the `threads` feature selects: [`mt::Alloc`] with
+/// it, [`st::Alloc`] without.
+#[cfg(not(feature = "threads"))]
+pub type Alloc<M> = st::Alloc<M>;

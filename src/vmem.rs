@@ -6,7 +6,7 @@ use crate::stats::{Limits, Stats};
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
-use crate::table::{align_up, Action, Plan, Storage, Table};
+use crate::table::{align_up, Action, Fill, Plan, Storage, Table};
 use crate::{Error, BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -88,7 +88,7 @@ impl<M, P: Policy> GenericVmem<M, P> {
 
 impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Arenas in use: `P::ARENAS`, within 1 ..= [`MAX_ARENAS`].
-    const ARENAS: usize = if P::ARENAS == 0 {
+    pub(crate) const ARENAS: usize = if P::ARENAS == 0 {
         1
     } else if P::ARENAS > MAX_ARENAS {
         MAX_ARENAS
@@ -112,7 +112,21 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// [`Error::TooLarge`] for bad requests; [`Error::LimitExceeded`] and
     /// [`Error::OutOfMemory`] when it cannot be granted now.
     pub fn reserve(&self, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
-        self.reserve_from(self.home(), size, align)
+        self.reserve_from(self.home(), size, align, Fill::Zero)
+            .map(|(p, _)| p)
+    }
+
+    /// [`reserve`](Self::reserve) for the global allocator: with
+    /// [`Fill::Any`] nothing is written (`alloc` need not initialise);
+    /// returns the address and how many bytes this call zeroed.
+    pub(crate) fn reserve_filled(
+        &self,
+        size: usize,
+        align: usize,
+        fill: Fill,
+    ) -> Result<(NonNull<u8>, usize), Error> {
+        self.reserve_from(self.home(), size, align, fill)
+            .map(|(p, zeroed)| (p, zeroed * PAGE_SIZE))
     }
 
     /// [`reserve`](Self::reserve) as if arena `arena` were this thread's:
@@ -125,10 +139,19 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, Error> {
-        self.reserve_from(arena, size, align)
+        self.reserve_from(arena, size, align, Fill::Zero)
+            .map(|(p, _)| p)
     }
 
-    fn reserve_from(&self, home: usize, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
+    /// Reserves for `home`'s thread; returns the address and the pages this
+    /// call zeroed.
+    fn reserve_from(
+        &self,
+        home: usize,
+        size: usize,
+        align: usize,
+        fill: Fill,
+    ) -> Result<(NonNull<u8>, usize), Error> {
         let (len, align) = self.check_request(size, align)?;
         let home = home % Self::ARENAS;
         // Counted first, in pages (in bytes, `reserved + len` overflows
@@ -145,7 +168,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 });
             }
         }
-        match self.reserve_pages(home, len, align, size) {
+        match self.reserve_pages(home, len, align, size, fill) {
             Ok(p) => {
                 self.counts.peak.fetch_max(before + len, SeqCst);
                 Ok(p)
@@ -160,13 +183,15 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Claims `len` pages aligned to `align` pages: in arena `home`, else
     /// in any other arena that has room (free pages never wait in an idle
     /// arena while the memory grows), else in pages grown for `home`.
+    /// Returns the address and the pages zeroed.
     fn reserve_pages(
         &self,
         home: usize,
         len: usize,
         align: usize,
         size: usize,
-    ) -> Result<NonNull<u8>, Error> {
+        fill: Fill,
+    ) -> Result<(NonNull<u8>, usize), Error> {
         let base = self.base_page();
         let mut attempt = 0;
         // After growing: where the pages this call planned for start.
@@ -182,7 +207,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 match fit {
                     Some(start) => Found::Claimed {
                         start,
-                        next: t.claim_and_plan(start, len, &mut plan),
+                        next: t.claim_and_plan(start, len, fill, &mut plan),
                     },
                     None if attempt < STITCHING_ATTEMPTS => {
                         // Another thread may have grown since the read.
@@ -207,11 +232,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             match found {
                 Found::Claimed { start, next } => {
                     // SAFETY: claimed by this call under `home`'s lock.
-                    return Ok(unsafe { self.finish_claim(home, start, len, next, plan) });
+                    return Ok(unsafe { self.finish_claim(home, start, len, next, fill, plan) });
                 }
                 Found::Grow { pages, expect } => {
                     if planned.is_none() {
-                        if let Some(p) = self.steal(home, len, align, base) {
+                        if let Some(p) = self.steal(home, len, align, base, fill) {
                             return Ok(p);
                         }
                     }
@@ -231,16 +256,23 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Claims `len` pages from an arena other than `home`, if one has a
     /// fit: pages released into an arena whose threads went idle are used
     /// before the memory grows.
-    fn steal(&self, home: usize, len: usize, align: usize, base: usize) -> Option<NonNull<u8>> {
+    fn steal(
+        &self,
+        home: usize,
+        len: usize,
+        align: usize,
+        base: usize,
+        fill: Fill,
+    ) -> Option<(NonNull<u8>, usize)> {
         for arena in self.others(home) {
             let mut plan = Plan::new();
             let claimed = self.arenas[arena].with(|t| {
                 let start = t.find(len, align, base)?;
-                Some((start, t.claim_and_plan(start, len, &mut plan)))
+                Some((start, t.claim_and_plan(start, len, fill, &mut plan)))
             });
             if let Some((start, next)) = claimed {
                 // SAFETY: claimed by this call under `arena`'s lock.
-                return Some(unsafe { self.finish_claim(arena, start, len, next, plan) });
+                return Some(unsafe { self.finish_claim(arena, start, len, next, fill, plan) });
             }
         }
         None
@@ -339,6 +371,108 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         let pages = unsafe { self.batched(ptr, size, Table::release_batch) }?;
         self.counts.reserved.fetch_sub(pages, SeqCst);
         Ok(())
+    }
+
+    /// Grows the reservation `ptr .. ptr + size` in place to `new_size`
+    /// bytes (both rounded up to whole pages): the pages that follow it
+    /// become part of it, committed, and **read zero**; its own pages keep
+    /// their contents and states. `realloc` of the global allocator grows
+    /// large blocks with it instead of copying them.
+    ///
+    /// It succeeds when the pages after the reservation are free in the
+    /// arena that owns it, or when the reservation (or a free run after
+    /// it) ends where the memory ends: then the memory grows right behind
+    /// it. Zeroing is as for [`reserve`](Self::reserve): fresh and zeroed
+    /// pages are not written, dirty ones are zeroed once, outside any lock.
+    /// A `new_size` that rounds to no more pages than `size` changes
+    /// nothing (shrink with [`release`](Self::release) of the tail).
+    ///
+    /// # Errors
+    ///
+    /// As for [`commit`](Self::commit) for the range; [`Error::SizeOverflow`]
+    /// and [`Error::TooLarge`] for `new_size`; [`Error::LimitExceeded`];
+    /// [`Error::NotFree`] when the following pages are not free and the
+    /// memory cannot grow behind the reservation; [`Error::OutOfMemory`]
+    /// when it could but `memory.grow` failed. Nothing changes on error,
+    /// except as [`Error`] says for a growth that landed elsewhere (someone
+    /// else grew in between): its pages are kept as free pages.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that no other thread operates on the range
+    /// during the call.
+    pub unsafe fn extend(&self, ptr: *mut u8, size: usize, new_size: usize) -> Result<(), Error> {
+        let (start, len) = self.range(ptr, size)?;
+        let new_bytes = round_to_pages(new_size)
+            .filter(|&b| ptr.addr().checked_add(b).is_some())
+            .ok_or(Error::SizeOverflow { size: new_size })?;
+        let limit = self.limits().reserve_limit_bytes;
+        if new_bytes as u64 > limit {
+            return Err(Error::TooLarge {
+                size: new_size,
+                limit,
+            });
+        }
+        let new_len = new_bytes / PAGE_SIZE;
+        let arena = self.owner(start).ok_or(not_reserved(ptr, len))?;
+        self.check_reserved(arena, ptr, start, len)?;
+        if new_len <= len {
+            return Ok(());
+        }
+        let (end, extra) = (start + len, new_len - len);
+        // Counted first, as a reserve does: the limit holds at every moment.
+        let before = self.counts.reserved.fetch_add(extra, SeqCst);
+        if let Some(limit) = self.limit {
+            if (before + extra) as u64 > limit / PAGE_SIZE as u64 {
+                self.counts.reserved.fetch_sub(extra, SeqCst);
+                return Err(Error::LimitExceeded {
+                    size: extra * PAGE_SIZE,
+                    reserved: before as u64 * PAGE_SIZE as u64,
+                    limit,
+                });
+            }
+        }
+        let not_free = Error::NotFree {
+            addr: self.pointer(end).as_ptr().addr(),
+            size: extra * PAGE_SIZE,
+        };
+        let mut grown = false;
+        let result = loop {
+            // Read before the lock: no code of the memory runs under it.
+            let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
+            let mut plan = Plan::new();
+            let found = self.arenas[arena].with(|t| {
+                if t.fits_at(end, extra) {
+                    Ok(t.claim_and_plan(end, extra, Fill::Zero, &mut plan))
+                } else {
+                    Err(t.tail_growth_for(end, end + extra, memory_pages))
+                }
+            });
+            match found {
+                Ok(next) => {
+                    // SAFETY: claimed by this call under `arena`'s lock.
+                    unsafe { self.finish_claim(arena, end, extra, next, Fill::Zero, plan) };
+                    break Ok(());
+                }
+                Err(Some(pages)) if !grown => {
+                    if let Err(e) = self.grow(arena, pages, extra * PAGE_SIZE) {
+                        break Err(e);
+                    }
+                    grown = true;
+                }
+                Err(_) => break Err(not_free),
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.counts.peak.fetch_max(before + extra, SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                self.counts.reserved.fetch_sub(extra, SeqCst);
+                Err(e)
+            }
+        }
     }
 
     /// Exact statistics (see [`Stats`]).
@@ -503,7 +637,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             }
             // SAFETY: the range is reserved by the caller, who guarantees no
             // concurrent access to it.
-            unsafe { self.finish(arena, next, end, plan, step) };
+            let _zeroed = unsafe { self.finish(arena, next, end, plan, step) };
             return Ok(len);
         }
         Err(not_reserved(ptr, len))
@@ -520,7 +654,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Only a preference: any thread may use any arena, so a collision
     /// costs contention, never correctness. Under loom it is 0 (models
     /// choose arenas with `reserve_in`), so executions replay exactly.
-    fn home(&self) -> usize {
+    pub(crate) fn home(&self) -> usize {
         if Self::ARENAS == 1 || cfg!(loom) {
             return 0;
         }
@@ -599,15 +733,17 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         end: usize,
         mut plan: Plan,
         step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
-    ) {
+    ) -> usize {
+        let mut zeroed = 0;
         loop {
             // SAFETY: the plan's pages are owned by this call (caller).
-            let violations = unsafe { self.carry_out(&plan) };
+            let (violations, pages) = unsafe { self.carry_out(&plan) };
+            zeroed += pages;
             if violations > 0 {
                 self.arenas[arena].with(|t| t.add_sentinel_violations(violations));
             }
             if from == end {
-                return;
+                return zeroed;
             }
             plan.clear();
             from = self.arenas[arena].with(|t| step(t, from, end, &mut plan));
@@ -616,7 +752,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// Finishes a reservation of `start .. start + len` claimed in `arena`,
     /// whose batch before `next` is planned in `plan`: zeroes what must be,
-    /// commits the rest batch by batch, and returns its address.
+    /// commits the rest batch by batch, and returns its address and the
+    /// pages zeroed.
     ///
     /// # Safety
     ///
@@ -628,23 +765,29 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         start: usize,
         len: usize,
         next: usize,
+        fill: Fill,
         plan: Plan,
-    ) -> NonNull<u8> {
+    ) -> (NonNull<u8>, usize) {
+        let step = |t: &mut Table, from, end, plan: &mut Plan| t.claim_batch(from, end, fill, plan);
         // SAFETY: the pages are this call's alone (caller).
-        unsafe { self.finish(arena, next, start + len, plan, Table::claim_batch) };
-        self.pointer(start)
+        let zeroed = unsafe { self.finish(arena, next, start + len, plan, step) };
+        (self.pointer(start), zeroed)
     }
 
     /// Writes what `plan` says into page contents; returns the number of
-    /// overwritten sentinels found.
+    /// overwritten sentinels found and of pages zeroed.
     ///
     /// # Safety
     ///
     /// Callers must guarantee that no other thread accesses the plan's pages.
-    unsafe fn carry_out(&self, plan: &Plan) -> u64 {
+    unsafe fn carry_out(&self, plan: &Plan) -> (u64, usize) {
         let base = self.memory.base();
         let mut violations = 0;
+        let mut zeroed = 0;
         for step in plan.steps() {
+            if step.action != Action::WriteSentinel {
+                zeroed += step.run.len;
+            }
             let addr = base + step.run.start * PAGE_SIZE;
             let len = step.run.len * PAGE_SIZE;
             let pages = (0..step.run.len).map(|i| addr + i * PAGE_SIZE);
@@ -671,7 +814,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 }
             }
         }
-        violations
+        (violations, zeroed)
     }
 
     fn base_page(&self) -> usize {

@@ -94,6 +94,10 @@ pub mod st {
     /// Single-threaded virtual memory over `M`: see the [module](self) docs
     /// and [`GenericVmem`](crate::GenericVmem) for the operations.
     pub type Vmem<M> = crate::GenericVmem<M, super::SingleThreaded>;
+
+    /// The single-threaded global allocator over `M`: no lock, one
+    /// small-object heap; see [`GenericAlloc`](crate::GenericAlloc).
+    pub type Alloc<M> = crate::GenericAlloc<M, super::SingleThreaded>;
 }
 
 pub mod mt {
@@ -113,6 +117,11 @@ pub mod mt {
     /// [module](self) docs and [`GenericVmem`](crate::GenericVmem) for the
     /// operations.
     pub type Vmem<M> = crate::GenericVmem<M, super::MultiThreaded>;
+
+    /// The multithreaded global allocator over `M`: a small-object heap per
+    /// arena, each behind its own spinlock (the main thread may allocate);
+    /// see [`GenericAlloc`](crate::GenericAlloc).
+    pub type Alloc<M> = crate::GenericAlloc<M, super::MultiThreaded>;
 
     /// The multithreaded variant with a parking lock (feature `parking`):
     /// never for the browser main thread; see

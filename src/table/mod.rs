@@ -46,6 +46,16 @@ use alloc::vec::Vec;
 use runs::Runs;
 use storage::runs_bound;
 
+/// What a claimer needs its pages to hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Fill {
+    /// Zero: dirty pages are zeroed, zero pages are not written.
+    Zero,
+    /// Anything: nothing is written (the global allocator's `alloc`, whose
+    /// memory need not be initialised).
+    Any,
+}
+
 /// The state of one page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -232,6 +242,29 @@ impl Table {
         ((start + len).saturating_sub(memory_pages).max(1), start)
     }
 
+    /// How many pages past `memory_pages` (the memory's current end) must be
+    /// grown so that the pages `end .. new_end` become free here, the
+    /// reservation before `end` growing in place into them: `Some` only when
+    /// this table's pages reach the memory's end and everything from `end`
+    /// to there is free (or nothing). A growth that lands there is appended
+    /// to that free tail.
+    pub(crate) fn tail_growth_for(
+        &self,
+        end: usize,
+        new_end: usize,
+        memory_pages: usize,
+    ) -> Option<usize> {
+        if self.pages.len() != memory_pages || new_end <= memory_pages {
+            return None;
+        }
+        let free_to_end = end == memory_pages
+            || self
+                .free
+                .before(end)
+                .is_some_and(|run| run.start == end && run.end() == memory_pages);
+        free_to_end.then(|| new_end - memory_pages)
+    }
+
     /// Takes `start .. start + len`, which [`find`](Self::find) or
     /// [`fits_at`](Self::fits_at) vouched for, out of the free runs: O(log
     /// runs), whatever the length. The pages are committed by
@@ -262,17 +295,32 @@ impl Table {
     /// [`claim`](Self::claim)s `start .. start + len` and plans its first
     /// batch ([`claim_batch`](Self::claim_batch)); returns where that
     /// stopped.
-    pub(crate) fn claim_and_plan(&mut self, start: usize, len: usize, plan: &mut Plan) -> usize {
+    pub(crate) fn claim_and_plan(
+        &mut self,
+        start: usize,
+        len: usize,
+        fill: Fill,
+        plan: &mut Plan,
+    ) -> usize {
         self.claim(start, len);
-        self.claim_batch(start, start + len, plan)
+        self.claim_batch(start, start + len, fill, plan)
     }
 
     /// Commits claimed pages `from .. end`, at most [`BATCH_PAGES`] and until
     /// the plan is full; returns where it stopped. Pages that read zero are
-    /// committed as they are; dirty ones are planned for zeroing.
-    pub(crate) fn claim_batch(&mut self, from: usize, end: usize, plan: &mut Plan) -> usize {
+    /// committed as they are; dirty ones are planned for zeroing, unless
+    /// the claimer takes them as they are ([`Fill::Any`]).
+    pub(crate) fn claim_batch(
+        &mut self,
+        from: usize,
+        end: usize,
+        fill: Fill,
+        plan: &mut Plan,
+    ) -> usize {
         for page in from..end.min(from + BATCH_PAGES) {
-            if self.pages[page] == PageState::FreeZero {
+            if fill == Fill::Any {
+                // Nothing to write, nothing skipped: no zero was asked for.
+            } else if self.pages[page] == PageState::FreeZero {
                 self.counters.bytes_zero_skipped += PAGE_BYTES;
             } else {
                 debug_assert_eq!(self.pages[page], PageState::FreeDirty);
@@ -554,7 +602,7 @@ mod tests {
         let mut from = start;
         while from < start + len {
             let mut plan = Plan::new();
-            from = t.claim_batch(from, start + len, &mut plan);
+            from = t.claim_batch(from, start + len, Fill::Zero, &mut plan);
             steps.extend_from_slice(plan.steps());
         }
         steps
@@ -657,7 +705,7 @@ mod tests {
         plan.clear();
         release(&mut t, 0, 512);
         t.claim(0, 512);
-        assert_eq!(t.claim_batch(0, 512, &mut plan), BATCH_PAGES);
+        assert_eq!(t.claim_batch(0, 512, Fill::Zero, &mut plan), BATCH_PAGES);
         assert_eq!(t.reserved_pages(), 512, "claimed pages count as reserved");
     }
 
@@ -707,7 +755,7 @@ mod tests {
         let mut zeroed = 0;
         while from < 100 {
             plan.clear();
-            from = t.claim_batch(from, 100, &mut plan);
+            from = t.claim_batch(from, 100, Fill::Zero, &mut plan);
             zeroed += plan.steps().iter().map(|s| s.run.len).sum::<usize>();
             batches += 1;
         }
@@ -723,7 +771,7 @@ mod tests {
         t.claim(4, 4);
         assert!(!t.is_reserved(4, 1), "pages being claimed");
         let mut plan = Plan::new();
-        t.claim_batch(4, 8, &mut plan);
+        t.claim_batch(4, 8, Fill::Zero, &mut plan);
         assert!(t.is_reserved(4, 4));
         assert!(!t.is_reserved(3, 2), "foreign");
         assert!(!t.is_reserved(7, 2), "free");

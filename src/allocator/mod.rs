@@ -1,0 +1,374 @@
+//! The global allocator on the page pool (docs/DESIGN.md §11).
+//!
+//! Large requests are page reservations of the instance's own
+//! [`GenericVmem`]; small ones come from per-arena talc heaps
+//! ([`small`]) whose segments are reserved from the same instance. One
+//! instance, one pool: a page released by the page API serves a `Vec`, and
+//! the other way round.
+
+mod small;
+
+use crate::policy::lock::{lock_init, Locked};
+use crate::policy::Policy;
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::sync::const_fn;
+use crate::sys::LinearMemory;
+use crate::table::Fill;
+use crate::{GenericVmem, MAX_ARENAS, PAGE_SIZE};
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+use small::{SmallArena, SEGMENT};
+
+/// Requests of this many bytes or more are page reservations; smaller ones
+/// come from the small-object heaps. 64 KiB: from there a reservation
+/// rounds up by at most a quarter, and it is where skipping the zeroing of
+/// known-zero pages starts to pay (BENCHMARKS.md, "Global allocator").
+pub const LARGE_MIN: usize = 64 * 1024;
+
+/// A `GlobalAlloc` over a linear memory `M` with threading policy `P`: use
+/// it as [`st::Alloc`](crate::st::Alloc), [`mt::Alloc`](crate::mt::Alloc) or
+/// [`Alloc`](crate::Alloc).
+///
+/// - Requests of [`LARGE_MIN`] bytes or more, or aligned to a page or more,
+///   are reservations of the page pool ([`vmem`](Self::vmem)):
+///   `alloc_zeroed` writes nothing where the pages are known zero, `alloc`
+///   writes nothing at all, `realloc` grows in place with
+///   [`GenericVmem::extend`] when the following pages are free and shrinks
+///   by releasing the tail, and `dealloc` releases the pages to the pool.
+/// - Smaller requests come from one talc heap per arena (the thread's, by
+///   the same stack hash as the pool's arenas), fed with 256 KiB segments
+///   reserved from the pool; a block freed by another thread goes back to
+///   the heap it came from, and a segment that holds no block goes back to
+///   the pool (each heap keeps its first segment, which holds talc's
+///   metadata, and one empty one).
+///
+/// Out of memory gives a null pointer, never a panic or a trap. No lock is
+/// held while the pool grows the memory or zeroes pages, and the
+/// instance's own metadata never comes from the global allocator, so this
+/// may be the global allocator itself. The multithreaded variant only
+/// spins: the browser main thread may allocate.
+#[derive(Debug)]
+pub struct GenericAlloc<M, P: Policy> {
+    vmem: GenericVmem<M, P>,
+    small: [Locked<P::Lock, SmallArena>; MAX_ARENAS],
+    large: [LargeCounts; MAX_ARENAS],
+}
+
+/// Counts of large blocks kept by the arena of the thread that made the
+/// change (summed by [`GenericAlloc::stats`]), so that threads do not share
+/// a counter's line. Wrapping: a block freed by another thread is
+/// subtracted from that thread's arena.
+#[derive(Debug)]
+#[repr(align(128))]
+struct LargeCounts {
+    /// Bytes of live large blocks, as their layouts say.
+    in_use: AtomicUsize,
+    /// Bytes of pages in live large blocks.
+    pages: AtomicUsize,
+    /// Bytes that `alloc_zeroed` did not write, known zero.
+    zero_skipped: AtomicU64,
+    /// Bytes that `alloc_zeroed` wrote with zeros (large and small).
+    zeroed: AtomicU64,
+}
+
+/// Figures of a [`GenericAlloc`]: sums over the arenas, each read at a
+/// different moment while other threads allocate, exact when none does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocStats {
+    /// Bytes in live allocations, as their layouts say.
+    pub in_use_bytes: u64,
+    /// Of them, in small blocks.
+    pub small_in_use_bytes: u64,
+    /// Bytes of segments held by the small-object heaps.
+    pub small_held_bytes: u64,
+    /// Segments held by the small-object heaps.
+    pub small_segments: usize,
+    /// Bytes of pages in large blocks.
+    pub large_bytes: u64,
+    /// Bytes `alloc_zeroed` promised zero without writing them: pages the
+    /// pool knew were zero.
+    pub zeroing_skipped_bytes: u64,
+    /// Bytes `alloc_zeroed` wrote with zeros.
+    pub zeroed_bytes: u64,
+}
+
+impl<M, P: Policy> GenericAlloc<M, P> {
+    const_fn! {
+        /// An allocator over `memory`, owning nothing yet.
+        pub const fn new(memory: M) -> Self {
+            #[cfg(not(loom))]
+            let small = [const { Locked::new(lock_init!(P::Lock), SmallArena::new()) }; MAX_ARENAS];
+            #[cfg(loom)]
+            let small = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), SmallArena::new()));
+            #[cfg(not(loom))]
+            let large = [const { LargeCounts::new() }; MAX_ARENAS];
+            #[cfg(loom)]
+            let large = core::array::from_fn(|_| LargeCounts::new());
+            Self {
+                vmem: GenericVmem::new(memory),
+                small,
+                large,
+            }
+        }
+    }
+
+    /// The page pool: reservations made here and the allocator's blocks
+    /// share its pages.
+    pub fn vmem(&self) -> &GenericVmem<M, P> {
+        &self.vmem
+    }
+}
+
+impl LargeCounts {
+    const_fn! {
+        const fn new() -> Self {
+            Self {
+                in_use: AtomicUsize::new(0),
+                pages: AtomicUsize::new(0),
+                zero_skipped: AtomicU64::new(0),
+                zeroed: AtomicU64::new(0),
+            }
+        }
+    }
+}
+
+/// Whether `layout` is served by pages rather than a small heap. A function
+/// of the layout alone, so that `dealloc` and `realloc` agree with `alloc`.
+fn is_large(layout: Layout) -> bool {
+    layout.size() >= LARGE_MIN || layout.align() >= PAGE_SIZE
+}
+
+/// Bytes of pages a large block of `size` bytes takes.
+fn pages_of(size: usize) -> usize {
+    size.next_multiple_of(PAGE_SIZE)
+}
+
+impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
+    /// Figures of the allocator (see [`AllocStats`]); the pool's own are in
+    /// [`vmem().stats()`](GenericVmem::stats).
+    pub fn stats(&self) -> AllocStats {
+        let mut s = AllocStats::default();
+        let arenas = GenericVmem::<M, P>::ARENAS;
+        let (mut in_use, mut pages) = (0usize, 0usize);
+        for (arena, large) in self.small[..arenas].iter().zip(&self.large) {
+            arena.with(|a| {
+                s.small_in_use_bytes += a.in_use as u64;
+                s.small_segments += a.segments;
+            });
+            in_use = in_use.wrapping_add(large.in_use.load(Relaxed));
+            pages = pages.wrapping_add(large.pages.load(Relaxed));
+            s.zeroing_skipped_bytes += large.zero_skipped.load(Relaxed);
+            s.zeroed_bytes += large.zeroed.load(Relaxed);
+        }
+        s.small_held_bytes = (s.small_segments * SEGMENT) as u64;
+        s.large_bytes = pages as u64;
+        s.in_use_bytes = in_use as u64 + s.small_in_use_bytes;
+        s
+    }
+
+    fn counts(&self) -> &LargeCounts {
+        &self.large[self.vmem.home()]
+    }
+
+    /// A small block from this thread's heap, adding a segment when it is
+    /// full; null when the pool cannot give one.
+    fn alloc_small(&self, layout: Layout) -> *mut u8 {
+        let arena = self.vmem.home();
+        loop {
+            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+            if let Some(p) = self.small[arena].with(|a| unsafe { a.alloc(layout) }) {
+                return p.as_ptr();
+            }
+            // Outside the lock: the pool may grow the memory.
+            let Ok((seg, _)) = self.vmem.reserve_filled(SEGMENT, SEGMENT, Fill::Any) else {
+                return ptr::null_mut();
+            };
+            // SAFETY: just reserved, this call's alone; it stays reserved
+            // until the heap gives it back.
+            if !self.small[arena].with(|a| unsafe { a.add_segment(seg, arena) }) {
+                // SAFETY: reserved above and not handed out.
+                let _ = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
+                return ptr::null_mut();
+            }
+        }
+    }
+
+    /// Frees a small block into the heap it came from.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live small block allocated
+    /// with `layout`.
+    unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: a live small block (caller).
+        let owner = unsafe { small::owner(ptr) };
+        // SAFETY: a live block of `owner`'s heap with that layout (caller).
+        let empty = self.small[owner].with(|a| unsafe { a.dealloc(ptr, layout) });
+        if let Some(seg) = empty {
+            // SAFETY: the heap gave the segment up and no block of it is
+            // live: nothing accesses it any more.
+            let released = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
+            debug_assert!(released.is_ok());
+        }
+    }
+
+    /// A large block: pages of the pool, zero if `fill` says so.
+    fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
+        match self
+            .vmem
+            .reserve_filled(layout.size(), layout.align(), fill)
+        {
+            Ok((p, zeroed)) => {
+                let counts = self.counts();
+                let pages = pages_of(layout.size());
+                counts.in_use.fetch_add(layout.size(), Relaxed);
+                counts.pages.fetch_add(pages, Relaxed);
+                if fill == Fill::Zero {
+                    counts.zeroed.fetch_add(zeroed as u64, Relaxed);
+                    counts
+                        .zero_skipped
+                        .fetch_add((pages - zeroed) as u64, Relaxed);
+                }
+                p.as_ptr()
+            }
+            Err(_) => ptr::null_mut(),
+        }
+    }
+
+    /// Releases `ptr .. ptr + size` (a large block, or its tail) to the
+    /// pool.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the range is a large block's (or its
+    /// page-aligned tail) and that nothing accesses it any more.
+    unsafe fn release_pages(&self, ptr: *mut u8, size: usize) {
+        // SAFETY: as the caller guarantees.
+        let released = unsafe { self.vmem.release(ptr, size) };
+        debug_assert!(released.is_ok(), "{released:?}");
+    }
+
+    /// Reallocates a large block, in place when the pool can.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GlobalAlloc::realloc`], with both layouts large.
+    unsafe fn realloc_large(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let (old_pages, new_pages) = (pages_of(layout.size()), pages_of(new_size));
+        let counts = self.counts();
+        if new_pages <= old_pages {
+            if new_pages < old_pages {
+                // SAFETY: the tail is page-aligned, part of this block,
+                // and no longer used (realloc's contract).
+                unsafe { self.release_pages(ptr.add(new_pages), old_pages - new_pages) };
+                counts.pages.fetch_sub(old_pages - new_pages, Relaxed);
+            }
+            counts
+                .in_use
+                .fetch_add(new_size.wrapping_sub(layout.size()), Relaxed);
+            return ptr;
+        }
+        // SAFETY: the block is reserved and this call's (realloc's
+        // contract).
+        if unsafe { self.vmem.extend(ptr, layout.size(), new_size) }.is_ok() {
+            counts.pages.fetch_add(new_pages - old_pages, Relaxed);
+            counts.in_use.fetch_add(new_size - layout.size(), Relaxed);
+            return ptr;
+        }
+        // SAFETY: as for `realloc` (caller).
+        unsafe { self.realloc_by_copy(ptr, layout, new_size) }
+    }
+
+    /// Allocates a new block, copies, and frees the old one.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GlobalAlloc::realloc`].
+    unsafe fn realloc_by_copy(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees a valid size for the alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: non-zero size (realloc's contract).
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; the copy stays
+            // inside both.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
+
+// SAFETY: every block is either pages reserved for it alone in the pool
+// (aligned as asked: the pool aligns reservations to `max(align, page)`)
+// or a talc block of at least the layout's size and alignment inside a
+// segment reserved for that heap alone; blocks never overlap, and a block
+// is only handed back to the heap or pool it came from. Null on failure.
+unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_large(layout) {
+            self.alloc_large(layout, Fill::Any)
+        } else {
+            self.alloc_small(layout)
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_large(layout) {
+            return self.alloc_large(layout, Fill::Zero);
+        }
+        let p = self.alloc_small(layout);
+        if !p.is_null() {
+            // SAFETY: a fresh block of `layout.size()` bytes.
+            unsafe { ptr::write_bytes(p, 0, layout.size()) };
+            self.counts()
+                .zeroed
+                .fetch_add(layout.size() as u64, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let Some(p) = NonNull::new(ptr) else { return };
+        if is_large(layout) {
+            // SAFETY: a live large block of that layout (caller).
+            unsafe { self.release_pages(ptr, layout.size()) };
+            let counts = self.counts();
+            counts.in_use.fetch_sub(layout.size(), Relaxed);
+            counts.pages.fetch_sub(pages_of(layout.size()), Relaxed);
+        } else {
+            // SAFETY: a live small block of that layout (caller).
+            unsafe { self.dealloc_small(p, layout) };
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees a valid size for the alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        match (is_large(layout), is_large(new_layout)) {
+            // SAFETY: realloc's contract, both large.
+            (true, true) => unsafe { self.realloc_large(ptr, layout, new_size) },
+            (false, false) => {
+                let Some(p) = NonNull::new(ptr) else {
+                    return ptr::null_mut();
+                };
+                // SAFETY: a live small block (caller).
+                let owner = unsafe { small::owner(p) };
+                // SAFETY: a live block of `owner`'s heap with `layout`,
+                // `new_size` non-zero (caller).
+                let in_place =
+                    self.small[owner].with(|a| unsafe { a.realloc_in_place(p, layout, new_size) });
+                if in_place {
+                    ptr
+                } else {
+                    // SAFETY: realloc's contract (caller).
+                    unsafe { self.realloc_by_copy(ptr, layout, new_size) }
+                }
+            }
+            // SAFETY: realloc's contract (caller).
+            _ => unsafe { self.realloc_by_copy(ptr, layout, new_size) },
+        }
+    }
+}

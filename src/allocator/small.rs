@@ -1,0 +1,213 @@
+//! Small objects: one [talc](https://docs.rs/talc) heap per arena, fed with
+//! segments reserved from the page pool.
+//!
+//! A segment is [`SEGMENT`] bytes reserved at an address that is a multiple
+//! of [`SEGMENT`], so the segment of any small block is found by masking its
+//! address: its [`Header`] says which arena owns it (a free from another
+//! thread goes back there) and how many blocks it holds (at zero it goes
+//! back to the pool). Everything here runs under the owning arena's lock
+//! and calls nothing outside talc and this file: no page-pool call, no
+//! `memory.grow`, no global allocator.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+use talc::base::Talc;
+use talc::source::Manual;
+
+#[cfg(target_arch = "wasm32")]
+type Bins = talc::wasm::WasmBinning;
+#[cfg(not(target_arch = "wasm32"))]
+type Bins = talc::DefaultBinning;
+
+/// Bytes per segment, and its alignment: 256 KiB (16 pages). Four times
+/// the largest small block ([`LARGE_MIN`](super::LARGE_MIN)), so that a
+/// segment holds several; small enough that an arena that goes idle holds
+/// little (at most one empty segment besides its first).
+pub(crate) const SEGMENT: usize = 256 * 1024;
+
+/// Room at the start of each segment for its [`Header`].
+const HEADER: usize = 64;
+
+/// The bookkeeping at the start of every segment.
+#[repr(C)]
+struct Header {
+    /// The arena whose heap the segment belongs to. Written once, under that
+    /// arena's lock, before any block of it is handed out; read without the
+    /// lock by whoever frees a block of it (the block came to that thread
+    /// after it was allocated, so after this was written).
+    arena: usize,
+    /// Blocks allocated from this segment and not yet freed.
+    live: usize,
+    /// The end of talc's heap in it, to take the heap back from talc.
+    heap_end: *mut u8,
+    /// It holds talc's own metadata (the arena's first segment): never
+    /// given back.
+    pinned: bool,
+}
+
+/// The header of the segment that holds `ptr`, a block of some arena.
+fn header(ptr: NonNull<u8>) -> NonNull<Header> {
+    let start = ptr.as_ptr().map_addr(|a| a & !(SEGMENT - 1));
+    // SAFETY: a block lies past its segment's header, so `start` is the
+    // segment's first byte: a page the pool handed out, never at address 0
+    // (`GenericVmem::pointer`).
+    unsafe { NonNull::new_unchecked(start) }.cast()
+}
+
+/// The arena that owns the small block at `ptr`.
+///
+/// # Safety
+///
+/// Callers must guarantee that `ptr` is a live block of a small arena
+/// handed to (or passed on to) this thread.
+pub(super) unsafe fn owner(ptr: NonNull<u8>) -> usize {
+    // SAFETY: a live block's segment has a header written before the block
+    // was handed out (module docs); `arena` never changes afterwards.
+    unsafe { header(ptr).as_ref().arena }
+}
+
+/// One arena's small-object heap and its counts.
+#[derive(Debug)]
+pub(super) struct SmallArena {
+    talc: Talc<Manual, Bins>,
+    /// Segments in the heap.
+    pub(super) segments: usize,
+    /// Of them, those that hold no block (the pinned one not counted).
+    empty: usize,
+    /// Bytes of live small blocks, as their layouts say.
+    pub(super) in_use: usize,
+}
+
+// SAFETY: talc's pointers all point into segments this arena owns; the
+// arena is only reached under its lock (`Locked`), from whichever thread
+// holds it.
+unsafe impl Send for SmallArena {}
+
+impl SmallArena {
+    pub(super) const fn new() -> Self {
+        Self {
+            talc: Talc::new(Manual),
+            segments: 0,
+            empty: 0,
+            in_use: 0,
+        }
+    }
+
+    /// A block for `layout` from the segments held, or `None` when none has
+    /// room (the caller adds a segment, outside the lock, and retries).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `layout` has a non-zero size.
+    pub(super) unsafe fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: non-zero size (caller). `try_allocate` does not call the
+        // source (which could not give memory anyway: `Manual`).
+        let ptr = unsafe { self.talc.try_allocate(layout) }?;
+        // SAFETY: the block lies in a segment of this arena, whose header
+        // this arena's lock (held) guards.
+        let h = unsafe { header(ptr).as_mut() };
+        if h.live == 0 && !h.pinned {
+            self.empty -= 1;
+        }
+        h.live += 1;
+        self.in_use += layout.size();
+        Some(ptr)
+    }
+
+    /// Frees the block at `ptr`. Returns its segment when that became empty
+    /// and this arena holds another empty one already: talc no longer uses
+    /// it, and the caller releases it to the pool after unlocking.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live block of this arena,
+    /// allocated with `layout`.
+    pub(super) unsafe fn dealloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: a live block of this arena's talc with that layout
+        // (caller).
+        unsafe { self.talc.deallocate(ptr.as_ptr(), layout) };
+        self.in_use -= layout.size();
+        let mut h = header(ptr);
+        // SAFETY: the segment's header, guarded by this arena's lock.
+        let h = unsafe { h.as_mut() };
+        h.live -= 1;
+        if h.live > 0 || h.pinned {
+            return None;
+        }
+        if self.empty == 0 {
+            // Kept, so that one block allocated and freed over and over
+            // does not take and give back a segment each time.
+            self.empty += 1;
+            return None;
+        }
+        // SAFETY: `heap_end` is the heap's current end (only `add_segment`
+        // sets it, and nothing resizes the heap); no block is live in it, so
+        // talc takes the whole heap back and no longer touches it.
+        let end = unsafe { NonNull::new_unchecked(h.heap_end) };
+        // SAFETY: as said above.
+        let kept = unsafe { self.talc.truncate(end, core::ptr::null_mut()) };
+        debug_assert!(kept.is_none(), "an empty heap is deleted whole");
+        self.segments -= 1;
+        Some(header(ptr).cast())
+    }
+
+    /// Grows or shrinks the block at `ptr` to `new_size` without moving it,
+    /// if talc can.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live block of this arena,
+    /// allocated with `layout`, and `new_size` is non-zero.
+    pub(super) unsafe fn realloc_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
+        // SAFETY: as the caller guarantees.
+        let done = unsafe {
+            self.talc
+                .try_realloc_in_place(ptr.as_ptr(), layout, new_size)
+        };
+        if done {
+            self.in_use = self.in_use - layout.size() + new_size;
+        }
+        done
+    }
+
+    /// Adds the segment at `seg` (reserved by the caller, [`SEGMENT`] bytes
+    /// aligned to [`SEGMENT`]) to the heap of arena `arena` (this one).
+    /// Returns `false` if talc refused it (then the caller releases it).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the segment is theirs alone and stays
+    /// reserved until this arena gives it back.
+    pub(super) unsafe fn add_segment(&mut self, seg: NonNull<u8>, arena: usize) -> bool {
+        let pinned = !self.talc.is_metadata_established();
+        // SAFETY: the segment's bytes after the header are the caller's
+        // alone and stay so until talc gives them back (`dealloc`).
+        let end = unsafe { self.talc.claim(seg.as_ptr().add(HEADER), SEGMENT - HEADER) };
+        let Some(end) = end else { return false };
+        let header = Header {
+            arena,
+            live: 0,
+            heap_end: end.as_ptr(),
+            pinned,
+        };
+        // SAFETY: the first `HEADER` bytes of the caller's segment, aligned
+        // (a segment start), large enough for a `Header`.
+        unsafe { seg.cast::<Header>().write(header) };
+        self.segments += 1;
+        if !pinned {
+            self.empty += 1;
+        }
+        true
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<Header>() <= HEADER);

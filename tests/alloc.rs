@@ -1,0 +1,373 @@
+//! The `GlobalAlloc` rules of the allocator (docs/DESIGN.md §11), each run
+//! over both builds (`st::Alloc`, `mt::Alloc`, and natively the parking
+//! policy) on a simulated memory. The allocator as the process's own
+//! `#[global_allocator]` is tested in `tests/global_alloc.rs`.
+
+mod common;
+use common::*;
+use core::alloc::{GlobalAlloc, Layout};
+use wasm_vmem::{GenericAlloc, LARGE_MIN};
+
+both_builds!(
+    alloc_every_alignment_and_size,
+    alloc_zeroed_reads_zero_after_reuse,
+    alloc_zeroed_skips_known_zero_pages,
+    realloc_keeps_data_and_alignment,
+    realloc_grows_large_blocks_in_place,
+    realloc_shrinks_large_blocks_in_place,
+    small_and_large_share_one_pool_with_the_page_api,
+    empty_segments_go_back_to_the_pool,
+    out_of_memory_is_null,
+    stats_follow_allocations,
+);
+
+type A<P> = GenericAlloc<SimMemory, P>;
+
+fn alloc<P: Policy>(max: usize) -> A<P> {
+    GenericAlloc::new(SimMemory::new(max))
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// A byte pattern that differs per block and per position.
+fn pattern(seed: usize, i: usize) -> u8 {
+    (seed.wrapping_mul(31).wrapping_add(i) % 251) as u8
+}
+
+/// Fills a block with its pattern.
+///
+/// # Safety
+/// `p .. p + len` must be a live block of the test.
+unsafe fn stamp(p: *mut u8, len: usize, seed: usize) {
+    for i in 0..len {
+        unsafe { p.add(i).write(pattern(seed, i)) };
+    }
+}
+
+/// Whether a block still holds its pattern.
+///
+/// # Safety
+/// As for `stamp`.
+unsafe fn stamped(p: *const u8, len: usize, seed: usize) -> bool {
+    (0..len).all(|i| unsafe { p.add(i).read() } == pattern(seed, i))
+}
+
+fn alloc_every_alignment_and_size<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    let mut live = Vec::new();
+    let mut seed = 0;
+    for align_log in 0..=20 {
+        let align = 1usize << align_log;
+        for size in [
+            1,
+            7,
+            8,
+            24,
+            100,
+            4096,
+            20_000,
+            LARGE_MIN - 1,
+            LARGE_MIN,
+            300_000,
+        ] {
+            let l = layout(size, align);
+            // SAFETY: non-zero size.
+            let p = unsafe { a.alloc(l) };
+            assert!(!p.is_null(), "{size} aligned {align}");
+            assert_eq!(p as usize % align, 0, "{size} aligned {align}");
+            assert!(a.vmem().memory().contains(p as usize, size));
+            // SAFETY: a live block of `size` bytes.
+            unsafe { stamp(p, size, seed) };
+            live.push((p, l, seed));
+            seed += 1;
+        }
+    }
+    // No block overlaps another: each still holds its own pattern.
+    for &(p, l, seed) in &live {
+        // SAFETY: live, stamped above.
+        assert!(unsafe { stamped(p, l.size(), seed) }, "{l:?}");
+    }
+    for (p, l, _) in live {
+        // SAFETY: live, allocated with `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    let s = a.stats();
+    assert_eq!(s.in_use_bytes, 0);
+    assert_eq!(s.large_bytes, 0);
+    a.vmem().check_invariants();
+}
+
+fn alloc_zeroed_reads_zero_after_reuse<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    for round in 0..3 {
+        let mut live = Vec::new();
+        for (i, size) in [16, 1000, 30_000, LARGE_MIN, 3 * MIB]
+            .into_iter()
+            .enumerate()
+        {
+            let l = layout(size, 8);
+            // SAFETY: non-zero size.
+            let p = unsafe { a.alloc_zeroed(l) };
+            assert!(!p.is_null());
+            // SAFETY: a live block of `size` bytes.
+            assert!(unsafe { all(p, size, 0) }, "round {round} size {size}");
+            // SAFETY: as above: dirty it for the next round.
+            unsafe { fill(p, size, 0xEE - i as u8) };
+            live.push((p, l));
+        }
+        for (p, l) in live {
+            // SAFETY: live, allocated with `l`.
+            unsafe { a.dealloc(p, l) };
+        }
+    }
+}
+
+fn alloc_zeroed_skips_known_zero_pages<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    let l = layout(8 * MIB, 8);
+    // Fresh pages: nothing written.
+    // SAFETY: non-zero size.
+    let p = unsafe { a.alloc_zeroed(l) };
+    assert_eq!(a.stats().zeroing_skipped_bytes, u64b(8 * MIB));
+    assert_eq!(a.stats().zeroed_bytes, 0);
+    // SAFETY: live; dirty it, free it, take it again zeroed.
+    unsafe {
+        fill(p, 8 * MIB, 1);
+        a.dealloc(p, l);
+    }
+    // SAFETY: non-zero size.
+    let q = unsafe { a.alloc_zeroed(l) };
+    // SAFETY: a live block.
+    assert!(unsafe { all(q, 8 * MIB, 0) });
+    let s = a.stats();
+    assert_eq!(s.zeroed_bytes, u64b(8 * MIB), "dirty pages zeroed once");
+    // `alloc` writes nothing at all: no zeroing counted.
+    // SAFETY: live, allocated with `l`; then a non-zero size.
+    unsafe {
+        a.dealloc(q, l);
+        let r = a.alloc(l);
+        assert_eq!(a.stats().zeroed_bytes, u64b(8 * MIB));
+        assert_eq!(a.vmem().stats().bytes_zeroed, u64b(8 * MIB));
+        a.dealloc(r, l);
+    }
+}
+
+fn realloc_keeps_data_and_alignment<P: Policy>() {
+    let a = alloc::<P>(512 * MIB);
+    let sizes = [1, 24, 500, 40_000, LARGE_MIN, 200_000, 5 * MIB, 100, 3];
+    for align in [1, 8, 64, 4096, PAGE_SIZE, 64 * KIB] {
+        let mut l = layout(sizes[0], align);
+        // SAFETY: non-zero size.
+        let mut p = unsafe { a.alloc(l) };
+        // SAFETY: live block of that size.
+        unsafe { stamp(p, l.size(), 9) };
+        for &size in &sizes[1..] {
+            // SAFETY: live block of `l`, non-zero new size.
+            let q = unsafe { a.realloc(p, l, size) };
+            assert!(!q.is_null());
+            assert_eq!(q as usize % align, 0, "alignment kept: {size} {align}");
+            let kept = l.size().min(size);
+            // SAFETY: live block of at least `kept` bytes.
+            assert!(unsafe { stamped(q, kept, 9) }, "data kept: {size} {align}");
+            l = layout(size, align);
+            // SAFETY: as above.
+            unsafe { stamp(q, size, 9) };
+            p = q;
+        }
+        // SAFETY: live, allocated with `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    assert_eq!(a.stats().in_use_bytes, 0);
+    a.vmem().check_invariants();
+}
+
+fn realloc_grows_large_blocks_in_place<P: Policy>() {
+    let a = alloc::<P>(512 * MIB);
+    let mut l = layout(LARGE_MIN, 8);
+    // SAFETY: non-zero size.
+    let p = unsafe { a.alloc(l) };
+    // SAFETY: live block.
+    unsafe { stamp(p, l.size(), 3) };
+    // A Vec doubling at the end of memory: every step grows in place (the
+    // memory grows right behind it).
+    for size in [2 * LARGE_MIN, MIB, 16 * MIB, 64 * MIB] {
+        // SAFETY: live block of `l`.
+        let q = unsafe { a.realloc(p, l, size) };
+        assert_eq!(q, p, "grown in place to {size}");
+        // SAFETY: the old part holds its data; the new part reads zero.
+        assert!(unsafe { stamped(q, l.size(), 3) });
+        assert!(unsafe {
+            all(
+                q.add(l.size().next_multiple_of(PAGE_SIZE)),
+                size - l.size().next_multiple_of(PAGE_SIZE),
+                0,
+            )
+        });
+        // SAFETY: as above.
+        unsafe { stamp(q, size, 3) };
+        l = layout(size, 8);
+    }
+    // A reservation right behind it: the next growth must move.
+    let next = a.vmem().reserve(PAGE_SIZE, 1).unwrap().as_ptr();
+    assert_eq!(
+        next as usize,
+        p as usize + 64 * MIB,
+        "reserved right behind"
+    );
+    // SAFETY: live block of `l`.
+    let q = unsafe { a.realloc(p, l, 65 * MIB) };
+    assert_ne!(q, p, "moved");
+    // SAFETY: live block of at least `l.size()` bytes.
+    assert!(unsafe { stamped(q, l.size(), 3) });
+    // SAFETY: live block; the reservation is the test's.
+    unsafe {
+        a.dealloc(q, layout(65 * MIB, 8));
+        a.vmem().release(next, PAGE_SIZE).unwrap();
+    }
+    a.vmem().check_invariants();
+    assert_eq!(a.vmem().stats().reserved_bytes, 0);
+}
+
+fn realloc_shrinks_large_blocks_in_place<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    let l = layout(8 * MIB, 8);
+    // SAFETY: non-zero size.
+    let p = unsafe { a.alloc(l) };
+    // SAFETY: live block of `l`.
+    let q = unsafe { a.realloc(p, l, 2 * MIB) };
+    assert_eq!(q, p);
+    assert_eq!(
+        a.vmem().stats().reserved_bytes,
+        u64b(2 * MIB),
+        "tail released"
+    );
+    assert_eq!(a.stats().large_bytes, u64b(2 * MIB));
+    // SAFETY: live block of 2 MiB.
+    unsafe { a.dealloc(q, layout(2 * MIB, 8)) };
+    assert_eq!(a.vmem().stats().reserved_bytes, 0);
+}
+
+fn small_and_large_share_one_pool_with_the_page_api<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    // Pages released by the page API serve the allocator...
+    let r = a.vmem().reserve(32 * MIB, 1).unwrap().as_ptr();
+    // SAFETY: reserved above.
+    unsafe { a.vmem().release(r, 32 * MIB).unwrap() };
+    let grown = a.vmem().stats().grows;
+    let l = layout(16 * MIB, 8);
+    // SAFETY: non-zero size.
+    let p = unsafe { a.alloc(l) };
+    let mut small = Vec::new();
+    for _ in 0..1000 {
+        // SAFETY: non-zero size.
+        small.push(unsafe { a.alloc(layout(1000, 8)) });
+    }
+    assert_eq!(
+        a.vmem().stats().grows,
+        grown,
+        "no growth: the pool had room"
+    );
+    // ...and the allocator's freed pages serve the page API.
+    // SAFETY: live blocks.
+    unsafe {
+        a.dealloc(p, l);
+        for q in small {
+            a.dealloc(q, layout(1000, 8));
+        }
+    }
+    let r = a.vmem().reserve(16 * MIB, 1).unwrap().as_ptr();
+    assert_eq!(a.vmem().stats().grows, grown);
+    // SAFETY: reserved above.
+    unsafe { a.vmem().release(r, 16 * MIB).unwrap() };
+    a.vmem().check_invariants();
+}
+
+fn empty_segments_go_back_to_the_pool<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    let l = layout(4000, 8);
+    // Enough small blocks for many segments.
+    // SAFETY: non-zero sizes.
+    let blocks: Vec<_> = (0..2000).map(|_| unsafe { a.alloc(l) }).collect();
+    let held = a.stats().small_segments;
+    assert!(held >= 20, "{held} segments");
+    for p in blocks {
+        // SAFETY: live blocks of `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    let s = a.stats();
+    // The first segment (talc's metadata) and one empty one stay.
+    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
+    assert_eq!(s.small_in_use_bytes, 0);
+    assert_eq!(
+        a.vmem().stats().reserved_bytes,
+        s.small_held_bytes,
+        "the rest went back to the pool"
+    );
+    a.vmem().check_invariants();
+}
+
+fn out_of_memory_is_null<P: Policy>() {
+    let a = alloc::<P>(8 * MIB);
+    // SAFETY: non-zero sizes.
+    unsafe {
+        assert!(a.alloc(layout(16 * MIB, 8)).is_null(), "too large");
+        assert!(a.alloc_zeroed(layout(16 * MIB, 8)).is_null());
+        assert!(a.alloc(layout(4 * MIB, 16 * MIB)).is_null(), "too aligned");
+        // Fill the memory with small blocks until it refuses.
+        let l = layout(10_000, 8);
+        let mut live = Vec::new();
+        loop {
+            let p = a.alloc(l);
+            if p.is_null() {
+                break;
+            }
+            live.push(p);
+            assert!(live.len() < 10_000, "never refused");
+        }
+        // The refusal changed nothing: everything live is intact, and
+        // freeing makes room again.
+        let before = a.stats();
+        assert!(a.alloc(l).is_null());
+        assert_eq!(a.stats(), before);
+        for p in live {
+            a.dealloc(p, l);
+        }
+        let p = a.alloc(layout(2 * MIB, 8));
+        assert!(!p.is_null(), "room after freeing");
+        a.dealloc(p, layout(2 * MIB, 8));
+        // A realloc that cannot be served gives null and keeps the block.
+        let q = a.alloc(l);
+        stamp(q, 10_000, 5);
+        assert!(a.realloc(q, l, 64 * MIB).is_null());
+        assert!(stamped(q, 10_000, 5));
+        a.dealloc(q, l);
+    }
+    a.vmem().check_invariants();
+}
+
+fn stats_follow_allocations<P: Policy>() {
+    let a = alloc::<P>(256 * MIB);
+    // SAFETY: non-zero sizes; then live blocks.
+    unsafe {
+        let s = a.alloc(layout(100, 8));
+        let b = a.alloc(layout(LARGE_MIN + 1, 8));
+        let st = a.stats();
+        assert_eq!(st.in_use_bytes, u64b(100 + LARGE_MIN + 1));
+        assert_eq!(st.small_in_use_bytes, 100);
+        assert_eq!(
+            st.large_bytes,
+            u64b((LARGE_MIN + 1).next_multiple_of(PAGE_SIZE))
+        );
+        assert_eq!(st.small_held_bytes, u64b(st.small_segments * 256 * KIB));
+        assert_eq!(
+            a.vmem().stats().reserved_bytes,
+            st.large_bytes + st.small_held_bytes,
+            "the pool sees exactly the allocator's pages"
+        );
+        a.dealloc(s, layout(100, 8));
+        a.dealloc(b, layout(LARGE_MIN + 1, 8));
+    }
+    assert_eq!(a.stats().in_use_bytes, 0);
+}
