@@ -47,7 +47,7 @@ mod vmem; // API: `GenericVmem` // API: the instance over memory 0
 
 #[cfg(target_arch = "wasm32")]
 #[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
-pub use global::global;
+pub use global::{global, Global};
 pub use policy::{lock, mt, st};
 
 pub use allocator::{AllocStats, GenericAlloc, LARGE_MIN};
