@@ -5,7 +5,11 @@
 #               --max-memory; all in .cargo/wasm-mt.toml, loaded only here)
 # and copies uPlot from npm into web/vendor/, so web/ is a servable
 # directory. Checks each module's memory: shared for mt, unshared for st.
-# Usage: scripts/build-wasm.sh [st] [mt]   (default: both)
+# Their global allocator is wasm_vmem::Global. The bench page also loads
+# modules built with another global allocator (the web crate's features
+# alloc-dlmalloc, alloc-talc, alloc-lol): variant st-dlmalloc builds
+# web/pkg-st-dlmalloc, and so on for st-talc, st-lol, mt-dlmalloc, …
+# Usage: scripts/build-wasm.sh [st] [mt] [st-talc] …   (default: st mt)
 # Needs scripts/setup.sh (wasm-bindgen in .tools/, npm packages) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +18,17 @@ export PATH="$PWD/.tools/bin:$PATH"
 
 for v in "$@"; do
     start=$SECONDS
-    case $v in
+    alloc=${v#*-}
+    features=()
+    if [ "$alloc" != "$v" ]; then
+        case $alloc in
+        dlmalloc | talc | lol) features=(--no-default-features --features "alloc-$alloc") ;;
+        *) echo "unknown allocator $alloc in $v (dlmalloc, talc or lol)" >&2; exit 2 ;;
+        esac
+    fi
+    case ${v%%-*} in
     st)
-        cargo wasm-st
+        cargo wasm-st "${features[@]}"
         wasm="target/wasm32-unknown-unknown/release/wasm_vmem_web.wasm"
         ;;
     mt)
@@ -28,14 +40,14 @@ for v in "$@"; do
             echo "build-wasm: .cargo/wasm-mt.toml: --max-memory=$max but WASM_VMEM_MAX_MEMORY=$env_max" >&2
             exit 1
         fi
-        cargo +nightly wasm-mt
+        cargo +nightly wasm-mt "${features[@]}"
         wasm="target/wasm-mt/wasm32-unknown-unknown/release/wasm_vmem_web.wasm"
         ;;
     *) echo "unknown variant $v (st or mt)" >&2; exit 2 ;;
     esac
     rm -rf "web/pkg-$v"
     wasm-bindgen --target web --out-dir "web/pkg-$v" "$wasm"
-    if [ "$v" = mt ]; then
+    if [ "${v%%-*}" = mt ]; then
         node web/check-wasm.mjs "web/pkg-$v/wasm_vmem_web_bg.wasm" shared "$max"
     else
         node web/check-wasm.mjs "web/pkg-$v/wasm_vmem_web_bg.wasm" unshared

@@ -1,15 +1,22 @@
 //! The browser demo of wasm-vmem: a GC-like workload on every rayon thread
 //! and on the main thread, over the module's own linear memory, with live
-//! figures for the page; and the benchmarks of `benches/` in this module,
-//! for the bench page.
+//! figures for the page; an allocator workload of ordinary Rust code
+//! (collect, sort, maps, strings) with `wasm_vmem::Global` as the module's
+//! global allocator; and the benchmarks of `benches/` in this module, for
+//! the bench page.
 //!
-//! The workload lives in [`workload`] and runs natively too (`cargo test -p
-//! wasm-vmem-web`), over any `LinearMemory`; this file only binds it to the
-//! page. The demo's instance is its own (not `wasm_vmem::global()`): the
-//! module's memory wrapped in a [`flaky::FlakyMemory`], which refuses the
-//! fraction of `memory.grow` calls that the page asks for (`?failGrow=`;
-//! none by default).
+//! The workloads live in [`workload`] and [`alloc_work`] and run natively
+//! too (`cargo test -p wasm-vmem-web`); this file only binds them to the
+//! page. The GC workload runs over `wasm_vmem::global()`, the pool of the
+//! global allocator, so the pages it releases serve `Vec`s afterwards; when
+//! the page asks for failing grows (`?failGrow=`), it runs over an
+//! instance of its own instead, over a [`flaky::FlakyMemory`] that refuses
+//! that fraction of `memory.grow` calls.
 
+pub mod alloc_bench;
+pub mod alloc_work;
+#[cfg(target_arch = "wasm32")]
+pub mod allocators;
 pub mod flaky;
 pub mod workload;
 
@@ -18,9 +25,12 @@ pub use bindings::*;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
-    use crate::flaky::FlakyMemory;
+    use crate::flaky::{FlakyMemory, GrowCounts};
     use crate::workload::{Board, Worker};
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     use wasm_bindgen::prelude::*;
+    use wasm_vmem::lock::SpinLock;
+    use wasm_vmem::lock_api::{Mutex, RawMutex};
     use wasm_vmem::sys::Wasm32Memory;
 
     #[cfg(feature = "threads")]
@@ -39,10 +49,30 @@ mod bindings {
     #[cfg(not(feature = "threads"))]
     unsafe impl Sync for Instance {}
 
-    static VMEM: Instance = Instance(wasm_vmem::Vmem::new(FlakyMemory::new(Wasm32Memory::BUILD)));
+    static FLAKY: Instance = Instance(wasm_vmem::Vmem::new(FlakyMemory::new(Wasm32Memory::BUILD)));
 
-    fn vmem() -> &'static wasm_vmem::Vmem<FlakyMemory<Wasm32Memory>> {
-        &VMEM.0
+    fn flaky() -> &'static wasm_vmem::Vmem<FlakyMemory<Wasm32Memory>> {
+        &FLAKY.0
+    }
+
+    /// The run's instance is [`flaky()`] (grows fail), not `global()`.
+    static ON_FLAKY: AtomicBool = AtomicBool::new(false);
+    /// `global().stats().grows` when the run started.
+    static GROWS_AT_START: AtomicU64 = AtomicU64::new(0);
+
+    /// Evaluates `$body` with `$vm` bound to the run's instance:
+    /// `wasm_vmem::global()` (one pool with the global allocator), or the
+    /// failure-injecting one while grows are to fail.
+    macro_rules! with_pool {
+        ($vm:ident => $body:expr) => {
+            if ON_FLAKY.load(Relaxed) {
+                let $vm = flaky();
+                $body
+            } else {
+                let $vm = wasm_vmem::global();
+                $body
+            }
+        };
     }
 
     /// "multithreaded" or "single-threaded": the build this module is.
@@ -56,36 +86,48 @@ mod bindings {
         .into()
     }
 
+    /// The name of this build's global allocator ("wasm-vmem" unless the
+    /// module was built with another `alloc-*` feature).
+    #[wasm_bindgen]
+    pub fn global_allocator() -> String {
+        crate::allocators::GLOBAL_NAME.into()
+    }
+
     /// Starts a run: one worker on every thread of the rayon pool
     /// (multithreaded build) and one for the main thread, driven by
     /// [`step_main`]. Returns at once: the main thread never waits for the
     /// pool. Returns the number of pool workers started (0 in the
     /// single-threaded build). Call it again only once the previous run is
-    /// done.
+    /// done. The run is over `wasm_vmem::global()`, or over the
+    /// failure-injecting instance if [`set_fail_grow`] set a rate above 0.
     #[wasm_bindgen]
     pub fn start() -> usize {
+        ON_FLAKY.store(flaky().memory().counts().rate_ppm > 0, Relaxed);
+        GROWS_AT_START.store(wasm_vmem::global().stats().grows, Relaxed);
         #[cfg(feature = "threads")]
         let workers = rayon::current_num_threads().min(crate::workload::MAX_WORKERS - 1);
         #[cfg(not(feature = "threads"))]
         let workers = 0;
         BOARD.reset(workers);
-        vmem().memory().reset_counts();
+        flaky().memory().reset_counts();
         #[cfg(feature = "threads")]
         rayon::spawn_broadcast(move |ctx| {
             // One worker per pool thread (beyond MAX_WORKERS - 1, none).
             if ctx.index() < workers {
                 let mut worker = Worker::new(&BOARD, ctx.index() + 1, Some(ctx.index()));
-                while worker.step(vmem(), 4) {}
+                while with_pool!(vm => worker.step(vm, 4)) {}
             }
         });
         workers
     }
 
-    /// Makes `rate` (0 ..= 1) of the instance's `memory.grow` calls fail
-    /// from now on (failure injection for the soak; 0: none).
+    /// Makes `rate` (0 ..= 1) of the failure-injecting instance's
+    /// `memory.grow` calls fail (for the soak), and the next [`start`] run
+    /// over that instance; 0: none, and the next run is over
+    /// `wasm_vmem::global()`.
     #[wasm_bindgen]
     pub fn set_fail_grow(rate: f64) {
-        vmem().memory().set_failure_rate(rate);
+        flaky().memory().set_failure_rate(rate);
     }
 
     /// Sets how many 2 MiB segments each worker keeps.
@@ -116,17 +158,124 @@ mod bindings {
                 *main = Some(Worker::new(&BOARD, 0, None));
             }
             main.as_mut()
-                .is_some_and(|worker| worker.step(vmem(), collections))
+                .is_some_and(|worker| with_pool!(vm => worker.step(vm, collections)))
         })
     }
 
     /// The figures so far, as JSON: statistics, limits, per-worker
     /// operations, verification failures, refused reservations and
     /// recoveries, the memory's grows (carried out, injected failures,
-    /// refused by the engine; since [`start`]), threads used, and `done`.
+    /// refused by the engine; since [`start`]), threads used, `done`, and
+    /// the global allocator's figures (`alloc`; `alloc_held`: the bytes of
+    /// the run's instance that the allocator holds).
+    ///
+    /// Over `global()`, which has no counting memory around it, the grows
+    /// are its `Stats::grows` since [`start`] and the engine's refusals the
+    /// reservations refused with `OutOfMemory` (nothing else refuses them
+    /// there).
     #[wasm_bindgen]
     pub fn snapshot() -> String {
-        BOARD.to_json(&vmem().stats(), &vmem().limits(), &vmem().memory().counts())
+        // Both read before anything is allocated for the answer.
+        let a = wasm_vmem::Global.stats();
+        if ON_FLAKY.load(Relaxed) {
+            let vm = flaky();
+            BOARD.to_json(&vm.stats(), &vm.limits(), &vm.memory().counts(), &a, false)
+        } else {
+            let vm = wasm_vmem::global();
+            let s = vm.stats();
+            let grown = s.grows - GROWS_AT_START.load(Relaxed);
+            let refused = BOARD.out_of_memory();
+            let g = GrowCounts {
+                rate_ppm: 0,
+                calls: grown + refused,
+                grown,
+                injected: 0,
+                refused,
+            };
+            BOARD.to_json(&s, &vm.limits(), &g, &a, true)
+        }
+    }
+
+    /// The global allocator's figures (`wasm_vmem::Global.stats()`, which
+    /// count only what went through it: all of the module's allocations
+    /// in the default build) and linear memory's size, as JSON.
+    #[wasm_bindgen]
+    pub fn alloc_stats() -> String {
+        let a = wasm_vmem::Global.stats();
+        format!(
+            concat!(
+                "{{\"global_allocator\":\"{}\",\"in_use\":{},\"small_in_use\":{},",
+                "\"small_held\":{},\"small_segments\":{},\"large\":{},",
+                "\"zeroing_skipped\":{},\"zeroed\":{},\"linear\":{}}}"
+            ),
+            crate::allocators::GLOBAL_NAME,
+            a.in_use_bytes,
+            a.small_in_use_bytes,
+            a.small_held_bytes,
+            a.small_segments,
+            a.large_bytes,
+            a.zeroing_skipped_bytes,
+            a.zeroed_bytes,
+            linear_bytes(),
+        )
+    }
+
+    fn linear_bytes() -> usize {
+        core::arch::wasm32::memory_size::<0>() * wasm_vmem::WASM_PAGE_SIZE
+    }
+
+    /// Allocates a zeroed `Vec<u8>` of `bytes` and grows a `Vec<u64>` to
+    /// `bytes` by pushing (reallocations), checks the first reads zero,
+    /// writes both, drops them, and returns as JSON linear memory's size
+    /// before and after (after the GC workload released its segments, the
+    /// global allocator serves them from those pages: it does not grow)
+    /// and whether the vector read zero.
+    #[wasm_bindgen]
+    pub fn vec_reuse(bytes: usize) -> String {
+        let before = linear_bytes();
+        let free = {
+            let s = wasm_vmem::global().stats();
+            s.free_zero_bytes + s.free_dirty_bytes
+        };
+        let mut v = vec![0u8; bytes];
+        let zero = v.iter().all(|&b| b == 0);
+        v.fill(0x5A);
+        let mut w: Vec<u64> = Vec::new();
+        for i in 0..bytes / 8 {
+            w.push(i as u64);
+        }
+        let kept = v[bytes - 1] == 0x5A && w.iter().enumerate().all(|(i, &x)| x == i as u64);
+        let after = linear_bytes();
+        drop((v, w));
+        format!(
+            "{{\"bytes\":{bytes},\"linear_before\":{before},\"linear_after\":{after},\"pool_free_before\":{free},\"zero\":{zero},\"kept\":{kept}}}"
+        )
+    }
+
+    /// The allocator workload's report, once it is done ([`start_alloc_work`]).
+    static ALLOC_WORK: Mutex<SpinLock, Option<String>> = Mutex::const_new(SpinLock::INIT, None);
+
+    /// Starts the allocator workload ([`crate::alloc_work`]) over `items`
+    /// numbers: on the rayon pool in the multithreaded build (returns at
+    /// once; poll [`alloc_work_result`]), here in the single-threaded one.
+    #[wasm_bindgen]
+    pub fn start_alloc_work(items: usize) {
+        *ALLOC_WORK.lock() = None;
+        let job = move || {
+            let report = crate::alloc_work::run(items, &performance_now).to_json();
+            *ALLOC_WORK.lock() = Some(report);
+        };
+        #[cfg(feature = "threads")]
+        rayon::spawn(job);
+        #[cfg(not(feature = "threads"))]
+        job();
+    }
+
+    /// The allocator workload's report as JSON, or `undefined` while it
+    /// runs.
+    #[wasm_bindgen]
+    pub fn alloc_work_result() -> Option<String> {
+        ALLOC_WORK.lock().take()
     }
 
     /// Reserves one page, fills it with `byte` and returns its address, for
@@ -136,7 +285,7 @@ mod bindings {
     /// an error).
     #[wasm_bindgen]
     pub fn probe(byte: u8) -> usize {
-        let result = vmem().reserve(wasm_vmem::PAGE_SIZE, 1);
+        let result = with_pool!(vm => vm.reserve(wasm_vmem::PAGE_SIZE, 1));
         BOARD.note_probe(result.map(|_| ()));
         match result {
             Ok(p) => {
@@ -309,15 +458,150 @@ mod bindings {
         )
     }
 
+    /// The allocator benchmarks (a) and (b) of [`crate::alloc_bench`] for
+    /// each allocator of [`crate::allocators::INSTANCES`], medians of
+    /// `reps` interleaved runs: (a) million small-object operations
+    /// (allocations and frees) per second at 1, 2, 4, … `max_threads`
+    /// rayon threads with cross-thread frees (1 thread in the
+    /// single-threaded build), `rounds` rounds per thread; (b) microseconds
+    /// per zeroed allocation, touch and free at each size of
+    /// [`crate::alloc_bench::LARGE_SIZES`] (`large_reps` each). Returns
+    /// JSON `{"small": {"threads", "rounds", "series": [{"name", "mops"}]},
+    /// "large": {"sizes", "series": [{"name", "us", "ok"}]}}`. Takes
+    /// seconds, and waits for the pool: call it from a worker.
+    #[wasm_bindgen]
+    pub fn bench_alloc(
+        max_threads: usize,
+        rounds: usize,
+        large_reps: usize,
+        reps: usize,
+    ) -> String {
+        use crate::alloc_bench::{large_zeroed, SmallRing, LARGE_SIZES};
+        use crate::allocators::INSTANCES;
+        let reps = reps.max(1);
+        #[cfg(feature = "threads")]
+        let max_threads = max_threads.clamp(1, rayon::current_num_threads());
+        #[cfg(not(feature = "threads"))]
+        let max_threads = max_threads.min(1);
+        let threads: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
+            .take_while(|&n| n < max_threads)
+            .chain([max_threads])
+            .collect();
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        // (a): threads 0 .. n of the pool run the ring, the others return.
+        let small_run = |a: &'static (dyn core::alloc::GlobalAlloc + Sync), n: usize| {
+            let ring = SmallRing::new(n);
+            let start = performance_now();
+            #[cfg(feature = "threads")]
+            let ops: u64 = {
+                let ops = AtomicU64::new(0);
+                rayon::broadcast(|ctx| {
+                    if ctx.index() < n {
+                        ops.fetch_add(ring.run(a, ctx.index(), rounds), Relaxed);
+                    }
+                });
+                ops.into_inner()
+            };
+            #[cfg(not(feature = "threads"))]
+            let ops = ring.run(a, 0, rounds);
+            let secs = ((performance_now() - start) / 1e3).max(1e-9);
+            ring.drain(a);
+            ops as f64 / secs / 1e6
+        };
+        let mut small = vec![vec![Vec::new(); threads.len()]; INSTANCES.len()];
+        let mut large = vec![vec![Vec::new(); LARGE_SIZES.len()]; INSTANCES.len()];
+        let mut ok = [true; 4];
+        for _ in 0..reps {
+            for (k, &n) in threads.iter().enumerate() {
+                for (i, (_, a)) in INSTANCES.iter().enumerate() {
+                    small[i][k].push(small_run(*a, n));
+                }
+            }
+            for (k, &size) in LARGE_SIZES.iter().enumerate() {
+                for (i, (_, a)) in INSTANCES.iter().enumerate() {
+                    let start = performance_now();
+                    ok[i] &= large_zeroed(*a, size, large_reps.max(1));
+                    large[i][k].push((performance_now() - start) * 1e3 / large_reps.max(1) as f64);
+                }
+            }
+        }
+        let list = |v: Vec<f64>, digits: usize| {
+            v.iter()
+                .map(|x| format!("{x:.digits$}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let small_series: Vec<String> = INSTANCES
+            .iter()
+            .zip(small)
+            .map(|((name, _), s)| {
+                let mops = s.into_iter().map(median).collect();
+                format!("{{\"name\":\"{name}\",\"mops\":[{}]}}", list(mops, 4))
+            })
+            .collect();
+        let large_series: Vec<String> = INSTANCES
+            .iter()
+            .zip(large)
+            .zip(ok)
+            .map(|(((name, _), s), ok)| {
+                let us = s.into_iter().map(median).collect();
+                format!(
+                    "{{\"name\":\"{name}\",\"us\":[{}],\"ok\":{ok}}}",
+                    list(us, 1)
+                )
+            })
+            .collect();
+        format!(
+            concat!(
+                "{{\"small\":{{\"threads\":[{}],\"rounds\":{},\"per_round\":{},\"reps\":{},\"series\":[{}]}},",
+                "\"large\":{{\"sizes\":[{}],\"reps\":{},\"series\":[{}]}}}}"
+            ),
+            list(threads.iter().map(|&t| t as f64).collect(), 0),
+            rounds,
+            crate::alloc_bench::SMALL_PER_ROUND,
+            reps,
+            small_series.join(","),
+            list(LARGE_SIZES.iter().map(|&s| s as f64).collect(), 0),
+            large_reps.max(1),
+            large_series.join(","),
+        )
+    }
+
+    /// The phase workload (c) of [`crate::alloc_bench::phases`] on this
+    /// build's global allocator: returns JSON with the allocator's name,
+    /// linear memory before and after (it never shrinks: after is the
+    /// peak), the workload's peak of live bytes, whether its checks held,
+    /// and milliseconds. Run it first in a fresh module for a clean figure.
+    #[wasm_bindgen]
+    pub fn bench_phases(scale_mib: usize) -> String {
+        let before = linear_bytes();
+        let start = performance_now();
+        let p = crate::alloc_bench::phases(scale_mib);
+        let ms = performance_now() - start;
+        format!(
+            concat!(
+                "{{\"allocator\":\"{}\",\"key\":\"{}\",\"scale_mib\":{},\"linear_before\":{},",
+                "\"linear_after\":{},\"peak_live\":{},\"ok\":{},\"ms\":{:.1}}}"
+            ),
+            crate::allocators::GLOBAL_NAME,
+            crate::allocators::GLOBAL_KEY,
+            scale_mib,
+            before,
+            linear_bytes(),
+            p.peak_live,
+            p.ok,
+            ms
+        )
+    }
+
     /// Releases a page returned by [`probe`].
     #[wasm_bindgen]
     pub fn unprobe(addr: usize) -> bool {
         // SAFETY: `addr` came from `probe` and the page is not used again;
         // a wrong address is refused by the crate.
-        unsafe {
-            vmem()
-                .release(addr as *mut u8, wasm_vmem::PAGE_SIZE)
-                .is_ok()
-        }
+        unsafe { with_pool!(vm => vm.release(addr as *mut u8, wasm_vmem::PAGE_SIZE).is_ok()) }
     }
 }

@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use std::fmt::Write;
 use wasm_vmem::policy::Policy;
 use wasm_vmem::sys::LinearMemory;
-use wasm_vmem::{Error, GenericVmem, Limits, Stats, PAGE_SIZE};
+use wasm_vmem::{AllocStats, Error, GenericVmem, Limits, Stats, PAGE_SIZE};
 
 /// Slots for workers: slot 0 is the main thread.
 pub const MAX_WORKERS: usize = 64;
@@ -192,8 +192,17 @@ impl Board {
     }
 
     /// The figures as JSON for the page; `g`: the grows of the instance's
-    /// memory.
-    pub fn to_json(&self, s: &Stats, l: &Limits, g: &GrowCounts) -> String {
+    /// memory; `a`: the global allocator's figures, and `shared` whether
+    /// the run's instance is the allocator's pool (then the allocator's
+    /// blocks are reservations of it: `alloc_held`).
+    pub fn to_json(
+        &self,
+        s: &Stats,
+        l: &Limits,
+        g: &GrowCounts,
+        a: &AllocStats,
+        shared: bool,
+    ) -> String {
         let workers = self.workers.load(Relaxed) + 1;
         let list = |f: &dyn Fn(usize) -> u64| {
             let items: Vec<String> = (0..workers).map(|i| f(i).to_string()).collect();
@@ -212,7 +221,10 @@ impl Board {
                 "\"peak_reserved\":{},\"free_runs\":{},\"grows\":{},\"zeroed\":{},",
                 "\"zero_skipped\":{},\"sentinel_violations\":{}}},",
                 "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}},",
-                "\"grow\":{{\"rate_ppm\":{},\"calls\":{},\"grown\":{},\"injected\":{},\"refused\":{}}}}}"
+                "\"grow\":{{\"rate_ppm\":{},\"calls\":{},\"grown\":{},\"injected\":{},\"refused\":{}}},",
+                "\"pool\":\"{}\",\"alloc_held\":{},",
+                "\"alloc\":{{\"in_use\":{},\"small_in_use\":{},\"small_held\":{},\"small_segments\":{},",
+                "\"large\":{},\"zeroing_skipped\":{},\"zeroed\":{}}}}}"
             ),
             self.done(),
             self.stop.load(Relaxed),
@@ -249,6 +261,15 @@ impl Board {
             g.grown,
             g.injected,
             g.refused,
+            if shared { "global" } else { "own" },
+            if shared { a.small_held_bytes + a.large_bytes } else { 0 },
+            a.in_use_bytes,
+            a.small_in_use_bytes,
+            a.small_held_bytes,
+            a.small_segments,
+            a.large_bytes,
+            a.zeroing_skipped_bytes,
+            a.zeroed_bytes,
         );
         out
     }
@@ -619,7 +640,7 @@ mod tests {
         // Every decommitted gen0 byte is zeroed later, or is still dirty.
         assert!(s.bytes_zeroed + s.free_dirty_bytes >= board.collections() * GEN0 as u64);
         assert!(s.owned_bytes <= s.linear_memory_bytes);
-        let json = board.to_json(s, l, &GrowCounts::default());
+        let json = board.to_json(s, l, &GrowCounts::default(), &AllocStats::default(), false);
         assert!(json.starts_with("{\"done\":true"), "{json}");
         assert!(json.contains("\"failures\":0"), "{json}");
     }
