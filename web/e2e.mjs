@@ -2,7 +2,12 @@
 // playwright-core): with COOP/COEP the multithreaded build must run on more
 // than one rayon thread; without them the single-threaded fallback must
 // run. Both must finish with zero verification failures and consistent
-// statistics. Screenshots go to target/.
+// statistics. Both builds have wasm_vmem::Global as their global allocator
+// and run the GC workload over its pool: after it, a Vec must come from the
+// released pages (no growth), and the allocator workload (collect, sort,
+// maps, strings, large zeroed vectors; on rayon threads in the
+// multithreaded build) must check out, with the bytes in use back where
+// they started. Screenshots go to target/.
 //
 //   node web/e2e.mjs [--report] [--seconds N]
 //     --report   only print the reports (scripts/demo.sh --headless)
@@ -74,6 +79,11 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
     injectedGrowFailures: r.grow.injectedFailures, balance: r.balance.ok ? 'ok' : r.balance.problems.join(', '),
     jsViewRefreshes: r.jsViewRefreshes,
     mainThreadLongestCallMs: r.mainThread.longestCallMs, mainThreadMeanCallMs: r.mainThread.meanCallMs,
+    globalAllocator: r.globalAllocator, pool: r.pool,
+    allocInUseStartEndKiB: `${r.allocAtStart.in_use / 1024} -> ${r.final.alloc.in_use / 1024}`,
+    allocSmallHeldMiB: r.final.alloc.small_held / 2 ** 20, allocZeroingSkippedMiB: r.final.alloc.zeroing_skipped / 2 ** 20,
+    vecReuse: r.vecReuse ? `${r.vecReuse.bytes / 2 ** 20} MiB x 2, linear ${r.vecReuse.linear_before / 2 ** 20} -> ${r.vecReuse.linear_after / 2 ** 20} MiB` : 'n/a',
+    allocWork: r.allocWork ? `${r.allocWork.items} items on ${r.allocWork.threads_used} rayon threads, failed [${r.allocWork.failed}], ms ${JSON.stringify(r.allocWork.ms)}` : 'n/a',
   };
   console.log(`\n${label}:`);
   for (const [k, v] of Object.entries(summary)) console.log(`    ${k.padEnd(24)} ${Array.isArray(v) ? v.join('; ') : v}`);
@@ -98,14 +108,17 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
     check(`${label}: JS read pages through refreshed views`, r.probes > 0 && r.jsViewRefreshes > 0,
       `${r.probes} probes, ${r.jsViewRefreshes} refreshes`);
   } else {
-    // The same heap again: released pages are reused, linear memory (almost) does not grow.
-    const grown = s.linear - first.stats.linear;
+    // The same heap and allocator workload again: released pages are
+    // reused, linear memory (almost) does not grow.
+    const grown = r.final.stats.linear - first.final.stats.linear;
     check(`${label}: the second run reused released pages`, r.probes > 0 && grown <= 2 * r.segmentBytes,
-      `linear memory ${first.stats.linear / 2 ** 20} -> ${s.linear / 2 ** 20} MiB, ${s.grows - first.stats.grows} more memory.grow`);
+      `linear memory ${first.final.stats.linear / 2 ** 20} -> ${r.final.stats.linear / 2 ** 20} MiB, ` +
+      `${r.final.stats.grows - first.final.stats.grows} more memory.grow`);
   }
   check(`${label}: main thread never blocked long`, r.mainThread.longestCallMs < 1000, `${r.mainThread.longestCallMs} ms`);
-  check(`${label}: everything released`, s.reserved === 0 && s.committed === 0 && s.decommitted === 0);
-  check(`${label}: owned = free zero + free dirty`, s.owned === s.free_zero + s.free_dirty);
+  check(`${label}: everything released but the allocator's blocks`, s.reserved === r.allocHeld && s.committed === r.allocHeld
+    && s.decommitted === 0, `reserved ${s.reserved}, committed ${s.committed}, held by the allocator ${r.allocHeld}`);
+  check(`${label}: owned = free zero + free dirty + reserved`, s.owned === s.free_zero + s.free_dirty + s.reserved);
   check(`${label}: the page found the statistics balanced`, r.balance.ok, r.balance.problems.join(', '));
   check(`${label}: no grow failure injected (failGrow 0)`, r.failGrow === 0 && r.grow.injectedFailures === 0
     && r.outOfMemory === r.grow.refusedByEngine && r.grow.calls === r.grow.grown + r.grow.refusedByEngine,
@@ -120,6 +133,28 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   check(`${label}: zeroing was skipped for fresh pages`, s.zero_skipped > 0);
   check(`${label}: no sentinel violations`, s.sentinel_violations === 0);
   check(`${label}: limits`, r.limits.total === 4 * 2 ** 30 && r.limits.hard === 3 * 2 ** 30, JSON.stringify(r.limits));
+
+  // The global allocator on the same pool.
+  const a0 = r.allocAtStart, a = r.final.alloc, w = r.allocWork, v = r.vecReuse;
+  check(`${label}: wasm_vmem::Global is the global allocator, the run on its pool`, r.globalAllocator === 'wasm-vmem'
+    && r.pool === 'global' && r.allocHeld === r.alloc.small_held + r.alloc.large && r.allocHeld > 0,
+    `${r.globalAllocator}, pool ${r.pool}, held ${r.allocHeld}`);
+  check(`${label}: a Vec after the run came from the released pages`, v && v.zero && v.kept
+    && v.linear_after === v.linear_before && v.pool_free_before >= 2 * v.bytes,
+    JSON.stringify(v));
+  check(`${label}: the allocator workload checked out`, w && w.failed.length === 0 && w.items === 1e6
+    && (isolated ? w.threads_used > 1 : w.threads_used === 0), JSON.stringify(w && { ...w, before: undefined, after: undefined }));
+  const KiB = 1024;
+  check(`${label}: in use back where it was after the allocator workload`, w && Math.abs(w.after.in_use - w.before.in_use) <= 64 * KiB,
+    w && `${w.before.in_use} -> ${w.after.in_use} bytes`);
+  check(`${label}: in use back where it was at the run's start`, Math.abs(a.in_use - a0.in_use) <= 256 * KiB,
+    `${a0.in_use} -> ${a.in_use} bytes`);
+  const zeroWork = w && (w.after.zeroed + w.after.zeroing_skipped) - (w.before.zeroed + w.before.zeroing_skipped);
+  check(`${label}: large zeroed allocations: every byte zeroed or known zero, some skipped`,
+    w && zeroWork >= w.zeroed_bytes && a.zeroing_skipped > 0 && a.zeroing_skipped > a0.zeroing_skipped,
+    `zeroed + skipped ${zeroWork} for ${w?.zeroed_bytes} bytes of large vectors; skipped in all ${a.zeroing_skipped}`);
+  check(`${label}: the pool balances with the allocator's blocks after the workload`, r.final.balance.length === 0
+    && r.final.allocHeld === a.small_held + a.large, r.final.balance.join(', '));
 }
 
 mkdirSync(join(ROOT, 'target'), { recursive: true });

@@ -8,7 +8,13 @@
 // ?failGrow=R (fraction 0..1 of wasm-vmem's memory.grow calls that fail,
 // default 0), ?cycle=S (seconds per up-and-down cycle of the heap target,
 // default one cycle per run; the peak rises from cycle to cycle), ?peak=N
-// (segments per thread at the peak, 2..16, default 8).
+// (segments per thread at the peak, 2..16, default 8), ?allocItems=N (numbers
+// the allocator workload collects and sorts after the run, default 10^6; 0
+// skips it).
+//
+// The run is over wasm_vmem::global(), the pool of the module's global
+// allocator (wasm_vmem::Global), unless failGrow > 0: then over an instance
+// of its own whose memory.grow calls fail at that rate.
 const $ = (id) => document.getElementById(id);
 const MiB = 1 << 20;
 const params = new URLSearchParams(location.search);
@@ -18,6 +24,8 @@ const CYCLE = Math.min(SECONDS, Number(params.get('cycle') ?? SECONDS) || SECOND
 const SLICE_MS = 6; // target length of one main-thread call into the workload
 const RENDER_MS = 200;
 const MAX_SEGMENTS = Math.min(16, Math.max(2, Number(params.get('peak') ?? 8) || 8)); // the heap target's peak, per thread
+const ALLOC_ITEMS = Math.max(0, Number(params.get('allocItems') ?? 1e6) || 0);
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 function fail(e) {
   console.error(e);
@@ -45,6 +53,8 @@ if (isolated) {
 $('mode').innerHTML = isolated
   ? `<span class="badge mt">${mod.build_kind()}</span> cross-origin isolated · shared memory · ${poolThreads} rayon threads + the main thread`
   : `<span class="badge st">${mod.build_kind()}</span> not cross-origin isolated (no COOP/COEP headers): fallback, main thread only`;
+$('mode').innerHTML += ` · global allocator: ${mod.global_allocator()}`;
+$('alloc-name').textContent = mod.global_allocator();
 
 // A view of linear memory that follows memory.grow. After a grow, a shared
 // memory's old SharedArrayBuffer keeps its old length and a non-shared
@@ -87,17 +97,35 @@ function heapTarget(t) {
 }
 
 // The statistics after every worker released its heap must balance:
-// nothing reserved or committed, every owned byte free (zero or dirty),
-// and wasm-vmem owns no more than linear memory. Returns the problems.
-function balance(st) {
+// nothing reserved or committed but what the global allocator holds
+// (alloc_held: its small heaps and large blocks, when the run's instance is
+// its pool; else 0), every other owned byte free (zero or dirty), and
+// wasm-vmem owns no more than linear memory. Returns the problems.
+function balance(s) {
+  const st = s.stats, held = s.alloc_held;
   const problems = [];
-  if (st.reserved !== 0) problems.push(`reserved ${st.reserved}`);
-  if (st.committed !== 0) problems.push(`committed ${st.committed}`);
+  if (st.reserved !== held) problems.push(`reserved ${st.reserved} != held by the allocator ${held}`);
+  if (st.committed !== held) problems.push(`committed ${st.committed} != held by the allocator ${held}`);
   if (st.decommitted !== 0) problems.push(`decommitted ${st.decommitted}`);
-  if (st.free_zero + st.free_dirty !== st.owned) problems.push(`free ${st.free_zero} + ${st.free_dirty} != owned ${st.owned}`);
+  if (st.free_zero + st.free_dirty + st.reserved !== st.owned) {
+    problems.push(`free ${st.free_zero} + ${st.free_dirty} + reserved ${st.reserved} != owned ${st.owned}`);
+  }
   if (st.owned > st.linear) problems.push(`owned ${st.owned} > linear ${st.linear}`);
   return problems;
 }
+
+// The allocator's figures as table rows.
+function allocRows(a, held, extra = []) {
+  return [
+    ['in use', `${fmt(a.in_use)} (small ${fmt(a.small_in_use)})`],
+    ['small heaps hold', `${fmt(a.small_held)} in ${a.small_segments} segments of 256 KiB`],
+    ['large blocks', fmt(a.large)],
+    ['zeroed / zeroing skipped', `${fmt(a.zeroed)} / ${fmt(a.zeroing_skipped)} (pages known zero)`],
+    ['held in the run\'s pool', held > 0 ? `${fmt(held)} of its reserved pages` : 'none (the run has a pool of its own)'],
+    ...extra,
+  ];
+}
+const rowsHtml = (rows) => rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
 
 const COLORS = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980', '#495057', '#94d82d'];
 function chart(id, names, data, dashed = []) {
@@ -120,9 +148,10 @@ async function run() {
   $('state').className = 'badge run';
   $('state').textContent = 'running';
   delete document.body.dataset.done;
-  for (const id of ['c-memory', 'c-reserved', 'c-zero', 'c-ops']) $(id).replaceChildren();
+  for (const id of ['c-memory', 'c-reserved', 'c-zero', 'c-ops', 'c-alloc']) $(id).replaceChildren();
 
-  const series = { t: [], linear: [], owned: [], reserved: [], committed: [], dirty: [], zeroed: [], skipped: [] };
+  const series = { t: [], linear: [], owned: [], reserved: [], committed: [], dirty: [], zeroed: [], skipped: [],
+    inUse: [], smallHeld: [], large: [] };
   const opsSeries = [];
   const charts = {};
   let lastOps = null;
@@ -131,6 +160,8 @@ async function run() {
   jsFailures = 0;
 
   mod.set_fail_grow(FAIL_GROW);
+  // The allocator's figures before the run: in use must come back to this.
+  const allocAtStart = JSON.parse(mod.alloc_stats());
   const workers = mod.start();
   const started = performance.now();
   let stopping = false;
@@ -146,6 +177,7 @@ async function run() {
     series.reserved.push(st.reserved / MiB); series.committed.push(st.committed / MiB);
     series.dirty.push(st.free_dirty / MiB);
     series.zeroed.push(st.zeroed / MiB); series.skipped.push(st.zero_skipped / MiB);
+    series.inUse.push(s.alloc.in_use / MiB); series.smallHeld.push(s.alloc.small_held / MiB); series.large.push(s.alloc.large / MiB);
     const dt = t - lastT;
     s.ops.forEach((n, i) => {
       opsSeries[i] ??= series.t.slice(0, -1).map(() => 0);
@@ -157,12 +189,14 @@ async function run() {
       reserved: [series.t, series.reserved, series.committed, series.dirty],
       zero: [series.t, series.zeroed, series.skipped],
       ops: [series.t, ...opsSeries],
+      alloc: [series.t, series.inUse, series.smallHeld, series.large],
     };
     if (!charts.memory) {
       charts.memory = chart('c-memory', ['linear memory', 'owned by wasm-vmem', 'reserved'], data.memory, [2]);
       charts.reserved = chart('c-reserved', ['reserved', 'committed', 'free dirty'], data.reserved);
       charts.zero = chart('c-zero', ['zeroed', 'skipped (known zero)'], data.zero);
       charts.ops = chart('c-ops', s.ops.map((_, i) => threadName(i)), data.ops);
+      charts.alloc = chart('c-alloc', ['in use', 'small heaps hold', 'large blocks'], data.alloc);
     } else {
       for (const k of Object.keys(data)) charts[k].setData(data[k]);
     }
@@ -174,7 +208,7 @@ async function run() {
       grows: st.grows, growCalls: g.calls, injected: g.injected, refused: g.refused, outOfMemory: s.out_of_memory,
       recoveries: s.recoveries, heapTarget: s.heap_target, done: s.done,
     };
-    const problems = s.done ? balance(st) : null;
+    const problems = s.done ? balance(s) : null;
     const rows = [
       ['build', mod.build_kind()],
       ['threads used', isolated ? `${s.pool_threads_used} rayon + main` : 'main only'],
@@ -189,7 +223,7 @@ async function run() {
       ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal`],
       ['balance after release', problems === null ? 'when every thread has released its heap'
         : `<span id="balance">${problems.length ? 'UNBALANCED: ' + problems.join(', ') : 'ok'}</span>` +
-          ' (reserved 0, committed 0, free zero + free dirty = owned ≤ linear memory)'],
+          ' (reserved = committed = held by the allocator, free zero + free dirty + reserved = owned ≤ linear memory)'],
       ['reserved now (peak)', `${fmt(st.reserved)} (${fmt(st.peak_reserved)})`],
       ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
       ['bytes zeroed / skipped', `${fmt(st.zeroed)} / ${fmt(st.zero_skipped)}`],
@@ -198,7 +232,8 @@ async function run() {
       ['JS view refreshes after grow', viewRefreshes - refreshesBefore],
       ['memory load', `${s.limits.load_percent} % of ${fmt(s.limits.total)}`],
     ];
-    $('summary').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
+    $('summary').innerHTML = rowsHtml(rows);
+    $('alloc').innerHTML = rowsHtml(allocRows(s.alloc, s.alloc_held));
     $('threads').innerHTML = '<tr><th>thread</th><th>collections</th><th>operations</th><th>ops/s now</th><th>ops/s mean</th></tr>' +
       s.ops.map((n, i) => `<tr><td><span style="color:${COLORS[i % COLORS.length]}">■</span> ${threadName(i)}</td>` +
         `<td>${s.collections[i].toLocaleString()}</td><td>${n.toLocaleString()}</td>` +
@@ -233,7 +268,7 @@ async function run() {
           setTimeout(tick, more ? 0 : 20);
           return;
         }
-        resolve(finish(s, now));
+        finish(now).then(resolve, fail);
       } catch (e) {
         fail(e);
       }
@@ -241,13 +276,18 @@ async function run() {
     tick();
   });
 
-  function finish(s, now) {
+  async function finish(now) {
     const elapsed = (now - started) / 1000;
+    // A moment for the pool threads to return from their workers (they
+    // free what rayon allocated for the job), then figures that stand still.
+    await sleep(100);
+    const s = JSON.parse(mod.snapshot());
     const ops = s.ops.reduce((a, b) => a + b, 0);
     const st = s.stats;
-    const problems = balance(st);
+    const problems = balance(s);
     const report = {
       build: mod.build_kind(),
+      globalAllocator: mod.global_allocator(),
       crossOriginIsolated: isolated,
       hardwareConcurrency: navigator.hardwareConcurrency,
       poolThreads,
@@ -280,10 +320,17 @@ async function run() {
       zeroSkippedMiB: st.zero_skipped / MiB,
       stats: st,
       limits: s.limits,
+      pool: s.pool,
+      allocHeld: s.alloc_held,
+      alloc: s.alloc,
+      allocAtStart,
     };
+    $('state').textContent = 'allocator checks';
+    Object.assign(report, await afterRun(s, allocAtStart));
     window.__report = report;
     $('report').textContent = JSON.stringify(report, null, 2);
-    const bad = s.failures + jsFailures + s.errors;
+    const allocBad = report.allocWork?.failed.length ?? 0;
+    const bad = s.failures + jsFailures + s.errors + allocBad;
     $('state').className = bad || problems.length ? 'badge bad' : 'badge ok';
     $('state').textContent = bad ? `finished with ${bad} failures`
       : problems.length ? `finished: statistics unbalanced (${problems.join(', ')})`
@@ -294,6 +341,35 @@ async function run() {
     console.log('REPORT ' + JSON.stringify(report));
     return report;
   }
+}
+
+// After the GC workload, on the figures `s` it ended with (the allocator's
+// at its start: allocAtStart): a Vec from the
+// pages it released (linear memory must not grow; only over the global
+// pool), then the allocator workload; the allocator's figures after each.
+async function afterRun(s, allocAtStart) {
+  const out = {};
+  if (s.pool === 'global') out.vecReuse = JSON.parse(mod.vec_reuse(s.segment));
+  if (ALLOC_ITEMS > 0) {
+    const before = JSON.parse(mod.alloc_stats());
+    mod.start_alloc_work(ALLOC_ITEMS);
+    let result;
+    while ((result = mod.alloc_work_result()) === undefined) await sleep(20);
+    await sleep(50); // the rayon thread frees its job
+    out.allocWork = { ...JSON.parse(result), before, after: JSON.parse(mod.alloc_stats()) };
+  }
+  const end = JSON.parse(mod.snapshot());
+  out.final = { stats: end.stats, alloc: end.alloc, allocHeld: end.alloc_held, balance: balance(end) };
+  const w = out.allocWork, v = out.vecReuse;
+  $('alloc').innerHTML = rowsHtml(allocRows(end.alloc, end.alloc_held, [
+    ['Vec after the run', v ? `${fmt(v.bytes)} zeroed + ${fmt(v.bytes)} pushed: linear memory ${fmt(v.linear_before)} → ${fmt(v.linear_after)}` +
+      (v.linear_after === v.linear_before ? ' (no growth: released pages reused)' : '') : 'n/a (the run had a pool of its own)'],
+    ['allocator workload', w ? `${w.items.toLocaleString()} items, ${w.threads_used} rayon threads, ` +
+      (w.failed.length ? `<span class="bad">FAILED: ${w.failed.join(', ')}</span>` : 'all checks passed') +
+      ` · sort ${w.ms.sort} ms, maps ${w.ms.map} ms, strings ${w.ms.strings} ms, large ${w.ms.large} ms` : 'skipped'],
+    ['in use: run start → end', `${fmt(allocAtStart.in_use)} → ${fmt(end.alloc.in_use)}`],
+  ]));
+  return out;
 }
 
 $('again').addEventListener('click', () => run().catch(fail));
