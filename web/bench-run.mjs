@@ -4,11 +4,14 @@
 // them to target/bench-wasm.json (scripts/bench-report.py puts them in
 // BENCHMARKS.md) and a screenshot to target/bench-wasm.png.
 //
-//   node web/bench-run.mjs [--smoke]
-//     --smoke  tiny traces: checks that the page, both builds and every
-//              figure work (the test command runs this); no timing is
-//              asserted, only that each figure exists and that no backend
-//              zeroed less than had to be zeroed.
+//   node web/bench-run.mjs [--smoke] [--allocs vmem,dlmalloc,talc,lol]
+//     --smoke   tiny traces: checks that the page, both builds and every
+//               figure work (the test command runs this); no timing is
+//               asserted, only that each figure exists and that no backend
+//               zeroed less than had to be zeroed.
+//     --allocs  the global allocators whose builds run the phase workload
+//               (default vmem; the others need scripts/build-wasm.sh
+//               st-dlmalloc mt-dlmalloc …)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,7 @@ import { launch } from './browser.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const smoke = process.argv.includes('--smoke');
+const allocsArg = process.argv.includes('--allocs') ? process.argv[process.argv.indexOf('--allocs') + 1] : 'vmem';
 const TIMEOUT_MS = (smoke ? 120 : 900) * 1000;
 const timer = setTimeout(() => { console.error('bench-run: timed out'); process.exit(2); }, TIMEOUT_MS + 30_000);
 timer.unref();
@@ -29,7 +33,9 @@ try {
   const page = await browser.newPage({ viewport: { width: 1220, height: 800 } });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(`${server.url}bench.html${smoke ? '?smoke=1' : ''}`, { waitUntil: 'load' });
+  const query = new URLSearchParams({ allocs: allocsArg });
+  if (smoke) query.set('smoke', '1');
+  await page.goto(`${server.url}bench.html?${query}`, { waitUntil: 'load' });
   await page.waitForSelector('body[data-done]', { timeout: TIMEOUT_MS });
   report = await page.evaluate(() => window.__bench);
   mkdirSync(join(ROOT, 'target'), { recursive: true });
@@ -40,6 +46,7 @@ try {
 }
 
 for (const b of Object.values(report.builds)) console.log(`${b.text.trimEnd()}\n(${b.build} build ran in ${b.seconds.toFixed(1)} s)`);
+if (report.phasesText) console.log(report.phasesText.trimEnd());
 if (!smoke) {
   const out = join(ROOT, 'target', 'bench-wasm.json');
   writeFileSync(out, JSON.stringify(report, null, 1));
@@ -75,6 +82,30 @@ else {
   for (const s of sweep.series) {
     if (s.mops.length !== sweep.threads.length || !s.mops.every((x) => x > 0 && Number.isFinite(x))) {
       problems.push(`mt sweep: ${s.name}: ${s.mops}`);
+    }
+  }
+}
+// The allocator benchmarks: every allocator, every thread count and size,
+// blocks that read zero; the phase workload in every build asked for.
+for (const kind of ['st', 'mt']) {
+  const a = report.builds[kind]?.allocs;
+  if (!a) { problems.push(`${kind}: no allocator figures`); continue; }
+  const names = ['wasm-vmem', 'dlmalloc (std)', 'talc', 'lol_alloc'];
+  if (a.small.series.map((s) => s.name).join() !== names.join() || a.large.series.map((s) => s.name).join() !== names.join()) {
+    problems.push(`${kind}: allocators ${a.small.series.map((s) => s.name)}`);
+  }
+  if (a.small.threads.at(-1) !== (kind === 'mt' ? report.threads : 1)) problems.push(`${kind}: small objects at ${a.small.threads} threads`);
+  for (const s of a.small.series) {
+    if (s.mops.length !== a.small.threads.length || !s.mops.every((x) => x > 0 && Number.isFinite(x))) problems.push(`${kind} (a): ${s.name}: ${s.mops}`);
+  }
+  for (const s of a.large.series) {
+    if (!s.ok) problems.push(`${kind} (b): ${s.name}: a zeroed block did not read zero`);
+    if (s.us.length !== a.large.sizes.length || !s.us.every((x) => x >= 0 && Number.isFinite(x))) problems.push(`${kind} (b): ${s.name}: ${s.us}`);
+  }
+  for (const alloc of report.allocs) {
+    const p = report.phases[kind]?.[alloc];
+    if (!p || !p.ok || !(p.peak_live > 0) || !(p.linear_after >= p.linear_before)) {
+      problems.push(`${kind} (c) ${alloc}: ${JSON.stringify(p)}`);
     }
   }
 }

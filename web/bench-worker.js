@@ -1,21 +1,37 @@
-// Runs the benchmarks of one wasm build (pkg-st or pkg-mt) off the page's
-// main thread: the traces take seconds, and the multithreaded build's
-// allocator may wait on a lock (Atomics.wait), which only workers may do.
-// In the multithreaded build it then runs the thread sweep of the
-// contention trace on 1, 2, 4, … `threads` rayon threads (bench_sweep).
-self.onmessage = async ({ data: { kind, smoke, threads } }) => {
+// Runs the benchmarks of one wasm build (pkg-st or pkg-mt, or a build with
+// another global allocator: pkg-st-talc, …) off the page's main thread: the
+// traces take seconds, and the multithreaded build's allocator may wait on
+// a lock (Atomics.wait), which only workers may do.
+//
+// Every build first runs the phase workload on its global allocator
+// (bench_phases: peak linear memory, in the fresh module). The default
+// build (global allocator wasm-vmem, alloc 'vmem') then runs the traces of
+// benches/ (bench), the allocator benchmarks (bench_alloc: small objects on
+// 1 … `threads` rayon threads with cross-thread frees, large zeroed blocks;
+// wasm-vmem, dlmalloc, talc and lol_alloc as instances) and, in the
+// multithreaded build, the thread sweep of the contention trace
+// (bench_sweep).
+self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
   try {
-    const mod = await import(`./pkg-${kind}/wasm_vmem_web.js`);
+    const pkg = alloc === 'vmem' ? `pkg-${kind}` : `pkg-${kind}-${alloc}`;
+    const mod = await import(`./${pkg}/wasm_vmem_web.js`);
     await mod.default();
     const start = performance.now();
+    const phases = JSON.parse(mod.bench_phases(smoke ? 4 : 16));
+    if (alloc !== 'vmem') {
+      self.postMessage({ kind, alloc, build: mod.build_kind(), phases, seconds: (performance.now() - start) / 1e3 });
+      return;
+    }
     const { figures, text } = JSON.parse(mod.bench(smoke));
     let sweep = null;
+    if (kind === 'mt') await mod.initThreadPool(threads);
+    const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 200, smoke ? 2 : 5, smoke ? 1 : 5));
     if (kind === 'mt' && mod.bench_sweep) {
-      await mod.initThreadPool(threads);
       sweep = JSON.parse(mod.bench_sweep(threads, smoke ? 50 : 20000, smoke ? 1 : 7));
     }
-    self.postMessage({ kind, build: mod.build_kind(), figures, text, sweep, seconds: (performance.now() - start) / 1e3 });
+    self.postMessage({ kind, alloc, build: mod.build_kind(), figures, text, sweep, allocs, phases,
+      seconds: (performance.now() - start) / 1e3 });
   } catch (e) {
-    self.postMessage({ kind, error: String(e?.stack ?? e) });
+    self.postMessage({ kind, alloc, error: String(e?.stack ?? e) });
   }
 };

@@ -4,7 +4,10 @@
 //
 // URL parameters: ?smoke=1 (tiny traces, for the tests), ?builds=st,mt,
 // ?threads=N (the multithreaded build's thread sweep: 1, 2, 4, … N rayon
-// threads; default navigator.hardwareConcurrency, within 1..32).
+// threads; default navigator.hardwareConcurrency, within 1..32),
+// ?allocs=vmem,dlmalloc,talc,lol (the global allocators whose builds run
+// the phase workload, for its peak linear memory; default vmem; each but
+// vmem needs its build: scripts/build-wasm.sh st-dlmalloc …).
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const smoke = params.get('smoke') === '1';
@@ -12,8 +15,10 @@ const isolated = globalThis.crossOriginIsolated === true;
 const wanted = (params.get('builds') ?? 'st,mt').split(',');
 const threads = Math.min(32, Math.max(1, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2) || 2));
 const kinds = wanted.filter((k) => k === 'st' || (k === 'mt' && isolated));
+const allocs = ['vmem', ...(params.get('allocs') ?? 'vmem').split(',').filter((a) => a && a !== 'vmem')];
 const report = { crossOriginIsolated: isolated, hardwareConcurrency: navigator.hardwareConcurrency,
-  userAgent: navigator.userAgent, smoke, threads, builds: {}, skipped: wanted.filter((k) => !kinds.includes(k)) };
+  userAgent: navigator.userAgent, smoke, threads, allocs, builds: {}, phases: {},
+  skipped: wanted.filter((k) => !kinds.includes(k)) };
 
 $('mode').innerHTML = (isolated
   ? '<span class="badge mt">cross-origin isolated</span> both builds'
@@ -24,12 +29,13 @@ function finish(state, error) {
   if (error) report.error = error;
   $('state').className = `badge ${error ? 'bad' : 'ok'}`;
   $('state').textContent = state;
-  $('report').textContent = Object.values(report.builds).map((b) => b.text).join('\n') + (error ? `\n${error}` : '');
+  $('report').textContent = Object.values(report.builds).map((b) => b.text).join('\n') + (report.phasesText ?? '')
+    + (error ? `\n${error}` : '');
   window.__bench = report;
   document.body.dataset.done = error ? 'error' : 'ok';
 }
 
-function runBuild(kind) {
+function runBuild(kind, alloc) {
   return new Promise((ok, fail) => {
     const worker = new Worker('bench-worker.js', { type: 'module' });
     worker.onmessage = ({ data }) => {
@@ -38,7 +44,7 @@ function runBuild(kind) {
       else ok(data);
     };
     worker.onerror = (e) => { worker.terminate(); fail(new Error(`${kind}: ${e.message}`)); };
-    worker.postMessage({ kind, smoke, threads });
+    worker.postMessage({ kind, alloc, smoke, threads });
   });
 }
 
@@ -72,6 +78,67 @@ function renderSweep(sweep) {
   $('builds').append(card);
 }
 
+// (a) and (b): the allocators as instances inside the default build.
+function renderAllocs(kind, { small, large }) {
+  const mib = (b) => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`);
+  const card = document.createElement('div');
+  card.className = 'card';
+  card.innerHTML = `<h2><span class="badge ${kind}">${kind}</span> allocators — (a) small objects, cross-thread frees</h2>
+    <p class="note">Million allocations + frees per second, ${small.per_round} blocks of 16–512 B per thread and round, handed to the
+    next thread to free; ${small.rounds} rounds per thread, median of ${small.reps}.</p>
+    <table><tr><th>allocator \\ threads</th>${small.threads.map((t) => `<th>${t}</th>`).join('')}</tr>
+    ${small.series.map((s) => `<tr><td>${s.name}</td>${s.mops.map((x) => `<td class="v">${fmt(x, 2)}</td>`).join('')}</tr>`).join('')}</table>
+    <h2 style="margin-top:10px">(b) repeated <code>vec![0u8; n]</code>: µs per alloc_zeroed + touch per 4 KiB + free</h2>
+    <table><tr><th>allocator \\ size</th>${large.sizes.map((b) => `<th>${mib(b)}</th>`).join('')}<th>linear memory grown</th></tr>
+    ${large.series.map((s) => `<tr><td>${s.name}${s.ok ? '' : ' (NOT ZERO)'}</td>${s.us.map((x) => `<td class="v">${fmt(x, 0)}</td>`).join('')}` +
+      `<td class="v">${mib(s.grown)}</td></tr>`).join('')}</table>`;
+  $('builds').append(card);
+}
+
+function allocText(kind, { small, large }) {
+  const lines = [`\n== ${kind}: (a) small objects, cross-thread frees (million ops/s at ${small.threads.join(', ')} threads) ==`];
+  for (const s of small.series) lines.push(`${s.name.padEnd(20)}${s.mops.map((x) => x.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`== ${kind}: (b) vec![0u8; n], µs per op at ${large.sizes.map((b) => b / 1024 + ' KiB').join(', ')}; linear memory grown ==`);
+  for (const s of large.series) {
+    lines.push(`${s.name.padEnd(20)}${s.us.map((x) => x.toFixed(0).padStart(10)).join('')}${(s.grown / 2 ** 20).toFixed(0).padStart(8)} MiB` +
+      `${s.ok ? '' : '  NOT ZERO'}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+// (c): one build per global allocator, peak linear memory of the phase workload.
+function renderPhases() {
+  const card = document.createElement('div');
+  card.className = 'card';
+  const rows = [];
+  for (const [kind, byAlloc] of Object.entries(report.phases)) {
+    for (const p of Object.values(byAlloc)) {
+      const grown = p.linear_after - p.linear_before;
+      rows.push(`<tr><td><span class="badge ${kind}">${kind}</span> ${p.allocator}</td><td class="v">${fmt(p.linear_after / 2 ** 20, 1)}</td>
+        <td class="v">${fmt(grown / 2 ** 20, 1)}</td><td class="v">${fmt(p.peak_live / 2 ** 20, 1)}</td><td class="v">${fmt(grown / p.peak_live)}</td>
+        <td class="v">${fmt(p.ms, 0)}</td><td>${p.ok ? 'ok' : 'FAILED'}</td></tr>`);
+    }
+  }
+  card.innerHTML = `<h2>(c) phase workload on each build's global allocator: peak linear memory</h2>
+    <p class="note">Small strings, half dropped; 1 MiB buffers; the rest dropped; small boxes; one large zeroed buffer. Linear memory
+    never shrinks: what it grew to is the allocator's footprint. One module per allocator, run first in a fresh worker.</p>
+    <table><tr><th>build, allocator</th><th>linear MiB</th><th>grown MiB</th><th>peak live MiB</th><th>grown ÷ peak live</th><th>ms</th><th></th></tr>
+    ${rows.join('')}</table>`;
+  $('builds').append(card);
+}
+
+function phasesText() {
+  const lines = ['\n== (c) phase workload: linear memory grown ÷ peak live bytes, per global allocator =='];
+  for (const [kind, byAlloc] of Object.entries(report.phases)) {
+    for (const p of Object.values(byAlloc)) {
+      const grown = p.linear_after - p.linear_before;
+      lines.push(`${kind} ${p.allocator.padEnd(12)} grown ${(grown / 2 ** 20).toFixed(1).padStart(7)} MiB, peak live ` +
+        `${(p.peak_live / 2 ** 20).toFixed(1).padStart(7)} MiB, ratio ${(grown / p.peak_live).toFixed(2)}, ${p.ms.toFixed(0)} ms${p.ok ? '' : ' FAILED'}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
 function sweepText(sweep) {
   const lines = [`\n== thread sweep (contention, ${sweep.rounds} rounds per thread; million ops/s, × 1 thread) ==`];
   for (const s of sweep.series) {
@@ -82,13 +149,23 @@ function sweepText(sweep) {
 
 try {
   for (const kind of kinds) {
-    $('state').textContent = `running the ${kind === 'mt' ? 'multithreaded' : 'single-threaded'} build…`;
-    const result = await runBuild(kind);
-    report.builds[kind] = { build: result.build, seconds: result.seconds, figures: result.figures[kind],
-      text: result.text + (result.sweep ? sweepText(result.sweep) : ''), sweep: result.sweep };
-    render(kind, result);
-    if (result.sweep) renderSweep(result.sweep);
+    report.phases[kind] = {};
+    for (const alloc of allocs) {
+      $('state').textContent = `running the ${kind === 'mt' ? 'multithreaded' : 'single-threaded'} build` +
+        (alloc === 'vmem' ? '…' : ` with ${alloc} as its global allocator…`);
+      const result = await runBuild(kind, alloc);
+      report.phases[kind][alloc] = result.phases;
+      if (alloc !== 'vmem') continue;
+      report.builds[kind] = { build: result.build, seconds: result.seconds, figures: result.figures[kind],
+        text: result.text + allocText(kind, result.allocs) + (result.sweep ? sweepText(result.sweep) : ''),
+        sweep: result.sweep, allocs: result.allocs };
+      render(kind, result);
+      renderAllocs(kind, result.allocs);
+      if (result.sweep) renderSweep(result.sweep);
+    }
   }
+  renderPhases();
+  report.phasesText = phasesText();
   finish('done');
 } catch (e) {
   finish('error', String(e?.stack ?? e));

@@ -465,9 +465,10 @@ mod bindings {
     /// rayon threads with cross-thread frees (1 thread in the
     /// single-threaded build), `rounds` rounds per thread; (b) microseconds
     /// per zeroed allocation, touch and free at each size of
-    /// [`crate::alloc_bench::LARGE_SIZES`] (`large_reps` each). Returns
-    /// JSON `{"small": {"threads", "rounds", "series": [{"name", "mops"}]},
-    /// "large": {"sizes", "series": [{"name", "us", "ok"}]}}`. Takes
+    /// [`crate::alloc_bench::LARGE_SIZES`] (`large_reps` each), and the
+    /// bytes linear memory grew while each allocator ran (b). Returns JSON
+    /// `{"small": {"threads", "rounds", "series": [{"name", "mops"}]},
+    /// "large": {"sizes", "series": [{"name", "us", "ok", "grown"}]}}`. Takes
     /// seconds, and waits for the pool: call it from a worker.
     #[wasm_bindgen]
     pub fn bench_alloc(
@@ -514,6 +515,9 @@ mod bindings {
         let mut small = vec![vec![Vec::new(); threads.len()]; INSTANCES.len()];
         let mut large = vec![vec![Vec::new(); LARGE_SIZES.len()]; INSTANCES.len()];
         let mut ok = [true; 4];
+        // Linear memory grown while each allocator ran (b): the others
+        // are idle then, so the growth is its own.
+        let mut grown = [0usize; 4];
         for _ in 0..reps {
             for (k, &n) in threads.iter().enumerate() {
                 for (i, (_, a)) in INSTANCES.iter().enumerate() {
@@ -522,8 +526,9 @@ mod bindings {
             }
             for (k, &size) in LARGE_SIZES.iter().enumerate() {
                 for (i, (_, a)) in INSTANCES.iter().enumerate() {
-                    let start = performance_now();
+                    let (start, linear) = (performance_now(), linear_bytes());
                     ok[i] &= large_zeroed(*a, size, large_reps.max(1));
+                    grown[i] += linear_bytes() - linear;
                     large[i][k].push((performance_now() - start) * 1e3 / large_reps.max(1) as f64);
                 }
             }
@@ -545,11 +550,11 @@ mod bindings {
         let large_series: Vec<String> = INSTANCES
             .iter()
             .zip(large)
-            .zip(ok)
-            .map(|(((name, _), s), ok)| {
+            .zip(ok.iter().zip(grown))
+            .map(|(((name, _), s), (ok, grown))| {
                 let us = s.into_iter().map(median).collect();
                 format!(
-                    "{{\"name\":\"{name}\",\"us\":[{}],\"ok\":{ok}}}",
+                    "{{\"name\":\"{name}\",\"us\":[{}],\"ok\":{ok},\"grown\":{grown}}}",
                     list(us, 1)
                 )
             })
