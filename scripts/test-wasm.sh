@@ -6,16 +6,23 @@
 #     single-threaded build under Node, the multithreaded build (atomics,
 #     shared memory, .cargo/wasm-mt.toml) in headless Chromium, both with
 #     wasm-bindgen-test-runner;
-#  2. both demo modules built, their memory checked (shared for mt);
+#  2. both demo modules built, their memory checked (shared for mt), and
+#     both again with std's dlmalloc as the global allocator (the bench
+#     page's comparison of global allocators);
 #  3. the end-to-end browser test of the demo page with and without
 #     COOP/COEP (web/e2e.mjs; its servers stop with it), screenshots in
-#     target/web-mt.png and target/web-st.png;
+#     target/web-mt.png and target/web-st.png: the GC workload, and with
+#     wasm_vmem::Global as the global allocator a Vec from the released
+#     pages and the allocator workload (collect, par_sort, HashMap churn,
+#     strings, large zeroed vectors) on rayon threads and single-threaded;
 #  4. a short soak (web/soak.mjs, $SOAK_SECONDS, default 25 s): the
 #     multithreaded demo on every hardware thread with 25 % of memory.grow
 #     failing; no verification failure, failed grows recovered from,
 #     statistics balanced after release (report in target/soak-short.json);
 #  5. a smoke run of the benchmarks in the browser, both builds
-#     (web/bench-run.mjs --smoke: every figure there and consistent).
+#     (web/bench-run.mjs --smoke: every figure there and consistent; the
+#     allocator benchmarks, and the phase workload in the builds whose
+#     global allocator is wasm-vmem and dlmalloc).
 # Every part is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +45,7 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
 done_ "contract mt (Chromium)"
 
 part "demo modules"
-timeout 1800 bash scripts/build-wasm.sh st mt
+timeout 1800 bash scripts/build-wasm.sh st-dlmalloc mt-dlmalloc st mt
 done_ "demo builds"
 
 part "end-to-end browser test"
@@ -50,7 +57,7 @@ timeout 300 node web/soak.mjs --seconds "${SOAK_SECONDS:-25}" --fail-grow 0.25 -
 done_ "soak short (Chromium)"
 
 part "benchmarks in the browser, smoke run (both builds)"
-timeout 300 node web/bench-run.mjs --smoke
+timeout 300 node web/bench-run.mjs --smoke --allocs vmem,dlmalloc
 done_ "bench smoke (Chromium)"
 
 echo "--- wasm stage times (s):"
