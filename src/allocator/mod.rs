@@ -1,4 +1,4 @@
-//! The global allocator on the page pool (docs/DESIGN.md §11).
+//! The global allocator on the page pool (docs/DESIGN.md §9).
 //!
 //! Large requests are page reservations of the instance's own
 //! [`GenericVmem`]; small ones come from per-arena talc heaps
@@ -24,6 +24,9 @@ use small::{SmallArena, SEGMENT};
 /// rounds up by at most a quarter, and it is where skipping the zeroing of
 /// known-zero pages starts to pay (BENCHMARKS.md, "Global allocator").
 pub const LARGE_MIN: usize = 64 * 1024;
+
+/// Segments a small allocation adds to its heap before it looks elsewhere.
+const SEGMENT_ROUNDS: usize = 4;
 
 /// A `GlobalAlloc` over a linear memory `M` with threading policy `P`: use
 /// it as [`st::Alloc`](crate::st::Alloc), [`mt::Alloc`](crate::mt::Alloc) or
@@ -174,14 +177,19 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// full; null when the pool cannot give one.
     fn alloc_small(&self, layout: Layout) -> *mut u8 {
         let arena = self.vmem.home();
-        loop {
+        // A fresh segment always fits a small block, but other threads of
+        // the arena may fill it before this one retries: a few rounds, then
+        // the other heaps.
+        for _ in 0..SEGMENT_ROUNDS {
             // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
             if let Some(p) = self.small[arena].with(|a| unsafe { a.alloc(layout) }) {
                 return p.as_ptr();
             }
             // Outside the lock: the pool may grow the memory.
             let Ok((seg, _)) = self.vmem.reserve_filled(SEGMENT, SEGMENT, Fill::Any) else {
-                return ptr::null_mut();
+                // No segment to be had: room left in another arena's heap
+                // (its threads idle, say) is used rather than refused.
+                return self.alloc_small_elsewhere(arena, layout);
             };
             // SAFETY: just reserved, this call's alone; it stays reserved
             // until the heap gives it back.
@@ -191,6 +199,19 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 return ptr::null_mut();
             }
         }
+        self.alloc_small_elsewhere(arena, layout)
+    }
+
+    /// A small block from any arena's heap but `home`'s, without adding
+    /// segments; null if none has room. The block belongs to that arena,
+    /// as its segment's header says, and is freed there.
+    fn alloc_small_elsewhere(&self, home: usize, layout: Layout) -> *mut u8 {
+        let arenas = GenericVmem::<M, P>::ARENAS;
+        (1..arenas)
+            .map(|i| (home + i) % arenas)
+            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+            .find_map(|a| self.small[a].with(|h| unsafe { h.alloc(layout) }))
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     /// Frees a small block into the heap it came from.
