@@ -114,7 +114,9 @@ fn strings_and_large_vectors_share_the_pool_with_the_page_api() {
             + (after.zeroing_skipped_bytes - before.zeroing_skipped_bytes),
         48 << 20
     );
-    let s: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let s: String = (0..100_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     assert_eq!(s.len(), 100_000);
     assert!(
         vm.stats().linear_memory_bytes <= grown + (4 << 20),
