@@ -56,3 +56,9 @@ fn main() {}
 RS
 expect_refusal "st::Alloc as a native global allocator" "cannot be shared between threads safely" \
     cargo check --manifest-path "$dir/Cargo.toml" --target-dir target/guards-st-alloc/target
+
+# The web crate's module has one global allocator: a second alloc-*
+# feature beside the default alloc-vmem is refused.
+expect_refusal "two global allocators in the web module" "pick one global allocator" \
+    cargo check --target wasm32-unknown-unknown -p wasm-vmem-web --features alloc-talc \
+    --target-dir target/guards

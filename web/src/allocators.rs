@@ -75,7 +75,17 @@ pub const GLOBAL_KEY: &str = if cfg!(feature = "alloc-talc") {
     "vmem"
 };
 
-#[cfg(all(target_arch = "wasm32", feature = "alloc-vmem"))]
+// Only when it is the one picked, so that two picked give only the error
+// above.
+#[cfg(all(
+    target_arch = "wasm32",
+    feature = "alloc-vmem",
+    not(any(
+        feature = "alloc-dlmalloc",
+        feature = "alloc-talc",
+        feature = "alloc-lol"
+    ))
+))]
 #[global_allocator]
 static GLOBAL: wasm_vmem::Global = wasm_vmem::Global;
 
