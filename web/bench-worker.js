@@ -17,7 +17,7 @@ self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
     const mod = await import(`./${pkg}/wasm_vmem_web.js`);
     await mod.default();
     const start = performance.now();
-    const phases = JSON.parse(mod.bench_phases(smoke ? 4 : 16));
+    const phases = JSON.parse(mod.bench_phases(smoke ? 8 : 64));
     if (alloc !== 'vmem') {
       self.postMessage({ kind, alloc, build: mod.build_kind(), phases, seconds: (performance.now() - start) / 1e3 });
       return;
@@ -25,7 +25,7 @@ self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
     const { figures, text } = JSON.parse(mod.bench(smoke));
     let sweep = null;
     if (kind === 'mt') await mod.initThreadPool(threads);
-    const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 200, smoke ? 2 : 5, smoke ? 1 : 5));
+    const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 200, smoke ? 2 : 8, smoke ? 1 : 5));
     if (kind === 'mt' && mod.bench_sweep) {
       sweep = JSON.parse(mod.bench_sweep(threads, smoke ? 50 : 20000, smoke ? 1 : 7));
     }

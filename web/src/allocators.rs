@@ -144,3 +144,32 @@ pub static INSTANCES: [(&str, &(dyn GlobalAlloc + Sync)); 4] = [
     ("talc", &TALC),
     ("lol_alloc", &LOL),
 ];
+
+/// The module's global allocator, whichever it is, as an instance: calls
+/// `std::alloc`'s functions (for the phase workload of the bench page).
+pub struct ModuleGlobal;
+
+// SAFETY: forwards to the global allocator, which upholds the contract.
+unsafe impl GlobalAlloc for ModuleGlobal {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's obligations, passed on.
+        unsafe { std::alloc::alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's obligations, passed on.
+        unsafe { std::alloc::alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        // SAFETY: the caller's obligations, passed on.
+        unsafe { std::alloc::dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(
+        &self,
+        ptr: *mut u8,
+        layout: core::alloc::Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // SAFETY: the caller's obligations, passed on.
+        unsafe { std::alloc::realloc(ptr, layout, new_size) }
+    }
+}

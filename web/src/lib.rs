@@ -458,28 +458,31 @@ mod bindings {
         )
     }
 
-    /// The allocator benchmarks (a) and (b) of [`crate::alloc_bench`] for
-    /// each allocator of [`crate::allocators::INSTANCES`], medians of
-    /// `reps` interleaved runs: (a) million small-object operations
-    /// (allocations and frees) per second at 1, 2, 4, … `max_threads`
-    /// rayon threads with cross-thread frees (1 thread in the
-    /// single-threaded build), `rounds` rounds per thread; (b) microseconds
-    /// per zeroed allocation, touch and free at each size of
-    /// [`crate::alloc_bench::LARGE_SIZES`] (`large_reps` each), and the
-    /// bytes linear memory grew while each allocator ran (b). Returns JSON
-    /// `{"small": {"threads", "rounds", "series": [{"name", "mops"}]},
-    /// "large": {"sizes", "series": [{"name", "us", "ok", "grown"}]}}`. Takes
-    /// seconds, and waits for the pool: call it from a worker.
+    /// The allocator benchmarks (a) and (b) for each allocator of
+    /// [`crate::allocators::INSTANCES`], medians of `reps` interleaved
+    /// runs: (a) million small-object operations (allocations and frees)
+    /// per second at 1, 2, 4, … `max_threads` rayon threads, half of each
+    /// batch freed by the next thread (1 thread in the single-threaded
+    /// build), `rounds` rounds of [`SMALL_BATCH`] objects per thread; (b)
+    /// at each size of [`LARGE_SIZES`], microseconds per `vec![0u8; n]`
+    /// (alloc_zeroed, a byte written per 4 KiB, free; `large_iters` after
+    /// a first one timed apart), the bytes that held old data (what had to
+    /// be zeroed) and the bytes linear memory grew while the allocator ran
+    /// (the others are idle then: the growth is its own). Returns JSON
+    /// `{"small": {"threads", "rounds", "batch", "reps", "series": [{"name",
+    /// "mops"}]}, "large": {"sizes", "iters", "series": [{"name", "us",
+    /// "first_us", "needed", "grown"}]}}`. Takes seconds, and waits for the
+    /// pool: call it from a worker.
     #[wasm_bindgen]
     pub fn bench_alloc(
         max_threads: usize,
         rounds: usize,
-        large_reps: usize,
+        large_iters: usize,
         reps: usize,
     ) -> String {
-        use crate::alloc_bench::{large_zeroed, SmallRing, LARGE_SIZES};
+        use crate::alloc_bench::{large_zeroed, small_worker, DirtyOracle, Ring};
         use crate::allocators::INSTANCES;
-        let reps = reps.max(1);
+        let (reps, iters) = (reps.max(1), large_iters.max(1));
         #[cfg(feature = "threads")]
         let max_threads = max_threads.clamp(1, rayon::current_num_threads());
         #[cfg(not(feature = "threads"))]
@@ -488,116 +491,140 @@ mod bindings {
             .take_while(|&n| n < max_threads)
             .chain([max_threads])
             .collect();
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        // (a): threads 0 .. n of the pool run the ring, the others return.
+        let clock: crate::alloc_bench::Clock = || performance_now() / 1e3;
+        // (a): threads 0 .. n of the pool run the workload, the others
+        // return at once.
         let small_run = |a: &'static (dyn core::alloc::GlobalAlloc + Sync), n: usize| {
-            let ring = SmallRing::new(n);
-            let start = performance_now();
+            let ring = Ring::new(n);
+            let start = clock();
             #[cfg(feature = "threads")]
             let ops: u64 = {
                 let ops = AtomicU64::new(0);
                 rayon::broadcast(|ctx| {
                     if ctx.index() < n {
-                        ops.fetch_add(ring.run(a, ctx.index(), rounds), Relaxed);
+                        let done = small_worker(a, &ring, ctx.index(), rounds, SMALL_BATCH, true);
+                        ops.fetch_add(done, Relaxed);
                     }
                 });
                 ops.into_inner()
             };
             #[cfg(not(feature = "threads"))]
-            let ops = ring.run(a, 0, rounds);
-            let secs = ((performance_now() - start) / 1e3).max(1e-9);
-            ring.drain(a);
+            let ops = small_worker(a, &ring, 0, rounds, SMALL_BATCH, true);
+            let secs = (clock() - start).max(1e-9);
+            // SAFETY: what the workers posted are blocks of `a`.
+            unsafe { ring.drain(a) };
             ops as f64 / secs / 1e6
         };
-        let mut small = vec![vec![Vec::new(); threads.len()]; INSTANCES.len()];
-        let mut large = vec![vec![Vec::new(); LARGE_SIZES.len()]; INSTANCES.len()];
-        let mut ok = [true; 4];
-        // Linear memory grown while each allocator ran (b): the others
-        // are idle then, so the growth is its own.
-        let mut grown = [0usize; 4];
-        for _ in 0..reps {
-            for (k, &n) in threads.iter().enumerate() {
+        let n = INSTANCES.len();
+        let mut small = vec![vec![Vec::new(); threads.len()]; n];
+        let mut large = vec![vec![Vec::new(); LARGE_SIZES.len()]; n];
+        let mut first = vec![vec![0.0; LARGE_SIZES.len()]; n];
+        let mut oracles: Vec<DirtyOracle> = (0..n).map(|_| DirtyOracle::default()).collect();
+        let (mut needed, mut grown) = (vec![0u64; n], vec![0usize; n]);
+        for rep in 0..reps {
+            for (k, &t) in threads.iter().enumerate() {
                 for (i, (_, a)) in INSTANCES.iter().enumerate() {
-                    small[i][k].push(small_run(*a, n));
+                    small[i][k].push(small_run(*a, t));
                 }
             }
             for (k, &size) in LARGE_SIZES.iter().enumerate() {
                 for (i, (_, a)) in INSTANCES.iter().enumerate() {
-                    let (start, linear) = (performance_now(), linear_bytes());
-                    ok[i] &= large_zeroed(*a, size, large_reps.max(1));
+                    let linear = linear_bytes();
+                    let (f, secs, need) = large_zeroed(*a, size, iters, &mut oracles[i], clock);
                     grown[i] += linear_bytes() - linear;
-                    large[i][k].push((performance_now() - start) * 1e3 / large_reps.max(1) as f64);
+                    needed[i] += need;
+                    large[i][k].push(secs * 1e6 / iters as f64);
+                    if rep == 0 {
+                        first[i][k] = f * 1e6;
+                    }
                 }
             }
         }
-        let list = |v: Vec<f64>, digits: usize| {
-            v.iter()
-                .map(|x| format!("{x:.digits$}"))
-                .collect::<Vec<_>>()
-                .join(",")
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let list = |v: &[f64], digits: usize| {
+            let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
+            items.join(",")
         };
         let small_series: Vec<String> = INSTANCES
             .iter()
             .zip(small)
             .map(|((name, _), s)| {
-                let mops = s.into_iter().map(median).collect();
-                format!("{{\"name\":\"{name}\",\"mops\":[{}]}}", list(mops, 4))
+                let mops: Vec<f64> = s.into_iter().map(median).collect();
+                format!("{{\"name\":\"{name}\",\"mops\":[{}]}}", list(&mops, 4))
             })
             .collect();
-        let large_series: Vec<String> = INSTANCES
-            .iter()
+        let large_series: Vec<String> = (0..n)
             .zip(large)
-            .zip(ok.iter().zip(grown))
-            .map(|(((name, _), s), (ok, grown))| {
-                let us = s.into_iter().map(median).collect();
+            .map(|(i, s)| {
+                let us: Vec<f64> = s.into_iter().map(median).collect();
                 format!(
-                    "{{\"name\":\"{name}\",\"us\":[{}],\"ok\":{ok},\"grown\":{grown}}}",
-                    list(us, 1)
+                    "{{\"name\":\"{}\",\"us\":[{}],\"first_us\":[{}],\"needed\":{},\"grown\":{}}}",
+                    INSTANCES[i].0,
+                    list(&us, 1),
+                    list(&first[i], 1),
+                    needed[i],
+                    grown[i]
                 )
             })
             .collect();
+        let to_f64 = |v: &[usize]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
         format!(
             concat!(
-                "{{\"small\":{{\"threads\":[{}],\"rounds\":{},\"per_round\":{},\"reps\":{},\"series\":[{}]}},",
-                "\"large\":{{\"sizes\":[{}],\"reps\":{},\"series\":[{}]}}}}"
+                "{{\"small\":{{\"threads\":[{}],\"rounds\":{},\"batch\":{},\"reps\":{},\"series\":[{}]}},",
+                "\"large\":{{\"sizes\":[{}],\"iters\":{},\"series\":[{}]}}}}"
             ),
-            list(threads.iter().map(|&t| t as f64).collect(), 0),
+            list(&to_f64(&threads), 0),
             rounds,
-            crate::alloc_bench::SMALL_PER_ROUND,
+            SMALL_BATCH,
             reps,
             small_series.join(","),
-            list(LARGE_SIZES.iter().map(|&s| s as f64).collect(), 0),
-            large_reps.max(1),
+            list(&to_f64(&LARGE_SIZES), 0),
+            iters,
             large_series.join(","),
         )
     }
 
-    /// The phase workload (c) of [`crate::alloc_bench::phases`] on this
-    /// build's global allocator: returns JSON with the allocator's name,
-    /// linear memory before and after (it never shrinks: after is the
-    /// peak), the workload's peak of live bytes, whether its checks held,
-    /// and milliseconds. Run it first in a fresh module for a clean figure.
+    /// Objects per thread and round in (a).
+    pub const SMALL_BATCH: usize = 256;
+
+    /// The sizes of (b): 64 KiB to 64 MiB.
+    pub const LARGE_SIZES: [usize; 4] = [64 << 10, 1 << 20, 16 << 20, 64 << 20];
+
+    /// The phase workload (c) on this build's page pool and global
+    /// allocator: a GC heap of 2 MiB segments reserved from
+    /// `wasm_vmem::global()` up to `scale_mib` MiB and released, then the
+    /// app's blocks (16 B – 4 MiB) from the global allocator up to
+    /// `scale_mib` MiB. When the global allocator is wasm-vmem, the app
+    /// reuses the GC's pages; any other grows memory of its own. Returns
+    /// JSON with the allocator's name, linear memory before and at the
+    /// app's peak (it never shrinks), the bytes each phase held, and
+    /// milliseconds. Run it first in a fresh module for a clean figure.
     #[wasm_bindgen]
     pub fn bench_phases(scale_mib: usize) -> String {
+        use crate::alloc_bench::{app_phase, gc_phase};
+        let total = scale_mib << 20;
         let before = linear_bytes();
         let start = performance_now();
-        let p = crate::alloc_bench::phases(scale_mib);
+        let segments = gc_phase(wasm_vmem::global(), total, 2 << 20);
+        let mut peak = 0;
+        let app = app_phase(&crate::allocators::ModuleGlobal, total, &mut || {
+            peak = linear_bytes()
+        });
         let ms = performance_now() - start;
         format!(
             concat!(
-                "{{\"allocator\":\"{}\",\"key\":\"{}\",\"scale_mib\":{},\"linear_before\":{},",
-                "\"linear_after\":{},\"peak_live\":{},\"ok\":{},\"ms\":{:.1}}}"
+                "{{\"allocator\":\"{}\",\"key\":\"{}\",\"gc_bytes\":{},\"app_bytes\":{},",
+                "\"linear_before\":{},\"linear_peak\":{},\"ms\":{:.1}}}"
             ),
             crate::allocators::GLOBAL_NAME,
             crate::allocators::GLOBAL_KEY,
-            scale_mib,
+            segments * (2 << 20),
+            app,
             before,
-            linear_bytes(),
-            p.peak_live,
-            p.ok,
+            peak,
             ms
         )
     }
