@@ -196,15 +196,9 @@ fn realloc_grows_large_blocks_in_place<P: Policy>() {
         // SAFETY: live block of `l`.
         let q = unsafe { a.realloc(p, l, size) };
         assert_eq!(q, p, "grown in place to {size}");
-        // SAFETY: the old part holds its data; the new part reads zero.
+        // SAFETY: the old part holds its data (the new part is
+        // uninitialised, as realloc promises nothing more).
         assert!(unsafe { stamped(q, l.size(), 3) });
-        assert!(unsafe {
-            all(
-                q.add(l.size().next_multiple_of(PAGE_SIZE)),
-                size - l.size().next_multiple_of(PAGE_SIZE),
-                0,
-            )
-        });
         // SAFETY: as above.
         unsafe { stamp(q, size, 3) };
         l = layout(size, 8);
