@@ -139,6 +139,14 @@ impl SimMemory {
         self.failures.store(count, Ordering::SeqCst);
     }
 
+    /// How many of the next calls to [`grow`](LinearMemory::grow) will still
+    /// fail ([`fail_next_grows`](Self::fail_next_grows)).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn pending_grow_failures(&self) -> usize {
+        self.failures.load(Ordering::SeqCst)
+    }
+
     /// How many foreign grows succeeded.
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
