@@ -410,6 +410,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         }
     }
 
+    /// Grows `arena`'s table storage now, if needed, so that it describes
+    /// `pages` pages: tests and loom models that want the storage in place
+    /// before their scenario starts. Returns whether it could.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn prepare_metadata_in(&self, arena: usize, pages: usize) -> bool {
+        self.reserve_table(arena % Self::ARENAS, pages, pages, 0)
+            .is_some()
+    }
+
     /// Where each arena's table keeps its metadata now: (address, bytes) of
     /// its storage region, in arena order, empty regions left out. For
     /// tests of this crate.

@@ -701,6 +701,75 @@ mod tests {
     }
 
     #[test]
+    fn storage_plans_describe_their_own_pages() {
+        let t = Table::new();
+        assert_eq!(t.storage_plan(8, 4, 4), Some((1, (64, 16))));
+        for pages in [1000, 1 << 16, 1 << 18] {
+            let (wasm, (states, nodes)) = t.storage_plan(pages, pages, pages).unwrap();
+            let own = wasm * PAGES_PER_WASM_PAGE;
+            assert!(states >= pages + own, "the region's own pages too");
+            assert!(nodes >= runs_bound(pages + own, pages + own));
+            let bytes = storage::bytes_for(states, nodes).unwrap();
+            assert!(bytes <= wasm * WASM_PAGE_SIZE && bytes > (wasm - 1) * WASM_PAGE_SIZE);
+        }
+    }
+
+    #[test]
+    fn adopting_retires_the_old_storage_and_takes_back_what_is_not_needed() {
+        let mut mem = std::vec![0u64; 41 * PAGE_SIZE / 8];
+        let base = mem
+            .as_mut_ptr()
+            .expose_provenance()
+            .next_multiple_of(PAGE_SIZE);
+        let region = |start: usize, len: usize, want| {
+            let run = Run { start, len };
+            // SAFETY: pages of `mem` (40 of them from `base`), which
+            // outlives the table; each region is given once.
+            unsafe { Storage::from_region(base + start * PAGE_SIZE, run, want) }
+        };
+        let mut t = Table::new();
+        // The first storage: pages 0 .. 4, metadata.
+        assert_eq!(t.adopt(region(0, 4, (64, 16))), Adopted::Yes);
+        assert_eq!((t.pages.len(), t.n(PageState::Metadata)), (4, 4));
+        assert!(t.insert_grown(4, 4, true));
+        // One more sized like it (another thread's, say): not needed, its
+        // pages are free pages that read zero.
+        assert_eq!(t.adopt(region(8, 4, (64, 16))), Adopted::TakenBack);
+        assert_eq!(free(&t), [run(4, 8)]);
+        t.check_invariants();
+        // A larger one: the table moves, the old pages are free and dirty.
+        take(&mut t, 4, 2);
+        assert_eq!(t.adopt(region(12, 8, (8000, 3000))), Adopted::Yes);
+        assert_eq!(t.storage_pages(), (12, 8));
+        assert_eq!(free(&t), [run(0, 4), run(6, 6)]);
+        assert_eq!(t.n(PageState::FreeDirty), 4);
+        assert!(t.pages.capacity() >= 8000 && t.free.capacity() >= 3000);
+        assert_eq!(t.counters.grows, 4, "every region counts as a growth");
+        let s = t.stats();
+        assert_eq!(s.metadata_bytes, 8 * PAGE_BYTES);
+        assert_eq!(
+            s.owned_bytes,
+            s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
+        );
+        t.check_invariants();
+        // A region too small to describe itself so high up, and that the
+        // table cannot describe either: handed back, nothing changes.
+        let far = Run {
+            start: 20_000,
+            len: 1,
+        };
+        // SAFETY: a page of `mem`, never carved (the table cannot use it).
+        let spare = unsafe { Storage::from_region(base + 36 * PAGE_SIZE, far, (0, 0)) };
+        let before = t.stats();
+        assert_eq!(t.adopt(spare), Adopted::No(far));
+        assert_eq!(t.stats(), before);
+        assert!(!t.take_back(far));
+        t.check_invariants();
+        // `mem` outlives the table, which is not used past here.
+        drop(mem);
+    }
+
+    #[test]
     fn growth_marks_gap_foreign_and_stitches_contiguous_growth() {
         let (mut t, _m) = table(64);
         assert!(t.insert_grown(4, 4, true));
