@@ -10,9 +10,9 @@ use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
 /// Every byte this instance grew is in exactly one of reserved
 /// (`committed_bytes + decommitted_bytes`), `free_zero_bytes`,
 /// `free_dirty_bytes` and `metadata_bytes`; their sum is `owned_bytes`. A
-/// reservation that
-/// another thread is still carrying out counts as reserved page by page, as
-/// its pages are zeroed and committed; the rest of it still counts as free.
+/// reservation that another thread is still carrying out counts as
+/// reserved page by page, as its pages are zeroed and committed; the rest
+/// of it still counts as free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Bytes in live reservations (committed or decommitted).

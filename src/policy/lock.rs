@@ -275,8 +275,9 @@ impl<L: TableLock, T> Locked<L, T> {
             // - for a `Sync` lock no other thread holds it (`TableLock`);
             //   for a non-`Sync` one the value never left this thread;
             // - `with` is not re-entered from `f` on this value: every
-            //   closure the crate passes is table code only (`table/`, no
-            //   unsafe, no calls into the memory seam or out of the crate),
+            //   closure the crate passes is table code only (`table/`: no
+            //   calls into the memory seam or out of the crate, nor back
+            //   into `with`),
             //   or, in `GenericVmem::with_all_arenas`, takes the lock of a
             //   later arena, never this one; so this is the only reference
             //   to the data.
