@@ -621,9 +621,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         loop {
             // Read before the lock: no code of the memory runs under it.
             let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
+            // Kept regions are to be described, and owned, too.
             let kept_end = kept[..n_kept].iter().map(|r| r.end()).max().unwrap_or(0);
+            let kept_len: usize = kept[..n_kept].iter().map(|r| r.len).sum();
             let plan = self.arenas[arena].with(|t| {
-                let plan = t.storage_plan(pages.max(kept_end), grown, memory_pages);
+                let plan = t.storage_plan(pages.max(kept_end), grown + kept_len, memory_pages);
                 if plan.is_none() {
                     for region in &kept[..n_kept] {
                         let taken = t.take_back(*region);

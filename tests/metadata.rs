@@ -128,3 +128,62 @@ fn racing_storage_growths_lose_no_page() {
         vm.check_invariants();
     }
 }
+
+/// A memory where someone else grows `foreign` wasm pages inside our first
+/// `memory.grow`, just before it.
+struct PushedUp {
+    sim: SimMemory,
+    foreign: std::cell::Cell<usize>,
+}
+
+// SAFETY: forwards to the `SimMemory`; the one addition is a foreign growth
+// before our first grow, itself a `SimMemory` growth.
+unsafe impl LinearMemory for PushedUp {
+    fn size(&self) -> usize {
+        self.sim.size()
+    }
+    fn grow(&self, delta: usize) -> Option<usize> {
+        let foreign = self.foreign.take();
+        if foreign > 0 {
+            // Someone else's growth, left untouched (1 GiB is not filled).
+            self.sim.grow(foreign)?;
+        }
+        self.sim.grow(delta)
+    }
+    fn base(&self) -> usize {
+        self.sim.base()
+    }
+    fn maximum(&self) -> Option<usize> {
+        self.sim.maximum()
+    }
+}
+
+/// The first storage region lands far above where it was planned (someone
+/// else grew 1 GiB and more inside its `memory.grow`), above what its one
+/// wasm page can describe (65,536 page states at most): its grower keeps
+/// it, grows a storage that covers it, and gives it back as free pages.
+/// Nothing is lost.
+#[test]
+fn a_storage_pushed_out_of_its_own_reach_is_given_back() {
+    let foreign = 17_000;
+    let memory = PushedUp {
+        sim: SimMemory::new(2 << 30),
+        foreign: std::cell::Cell::new(foreign),
+    };
+    let vm = GenericVmem::<_, SingleThreaded>::new(memory);
+    let p = vm.reserve(PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    assert!(unsafe { all(p, PAGE_SIZE, 0) });
+    let s = vm.stats();
+    assert!(balanced(&s), "{s:?}");
+    let foreign_bytes = u64b(foreign * WASM_PAGE_SIZE);
+    assert_eq!(s.owned_bytes + foreign_bytes, s.linear_memory_bytes, "nothing lost");
+    let w = WASM_PAGE_SIZE as u64;
+    assert_eq!(s.metadata_bytes, 2 * w, "one storage in use, of 2 wasm pages");
+    assert_eq!(s.grows, 3, "the region kept, the storage, the data");
+    // The kept region (zeroed by its grower) and the rest of the data's
+    // wasm page are free and read zero.
+    assert_eq!(s.free_zero_bytes, w + u64b(pages(3)));
+    assert_eq!(addr(p), vm.memory().base() + (foreign + 3) * WASM_PAGE_SIZE);
+    vm.check_invariants();
+}
