@@ -118,7 +118,8 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   check(`${label}: main thread never blocked long`, r.mainThread.longestCallMs < 1000, `${r.mainThread.longestCallMs} ms`);
   check(`${label}: everything released but the allocator's blocks`, s.reserved === r.allocHeld && s.committed === r.allocHeld
     && s.decommitted === 0, `reserved ${s.reserved}, committed ${s.committed}, held by the allocator ${r.allocHeld}`);
-  check(`${label}: owned = free zero + free dirty + reserved`, s.owned === s.free_zero + s.free_dirty + s.reserved);
+  check(`${label}: owned = free zero + free dirty + reserved + metadata`,
+    s.owned === s.free_zero + s.free_dirty + s.reserved + s.metadata);
   check(`${label}: the page found the statistics balanced`, r.balance.ok, r.balance.problems.join(', '));
   check(`${label}: no grow failure injected (failGrow 0)`, r.failGrow === 0 && r.grow.injectedFailures === 0
     && r.outOfMemory === r.grow.refusedByEngine && r.grow.calls === r.grow.grown + r.grow.refusedByEngine,

@@ -99,16 +99,17 @@ function heapTarget(t) {
 // The statistics after every worker released its heap must balance:
 // nothing reserved or committed but what the global allocator holds
 // (alloc_held: its small heaps and large blocks, when the run's instance is
-// its pool; else 0), every other owned byte free (zero or dirty), and
-// wasm-vmem owns no more than linear memory. Returns the problems.
+// its pool; else 0), every other owned byte free (zero or dirty) or
+// metadata, and wasm-vmem owns no more than linear memory. Returns the
+// problems.
 function balance(s) {
   const st = s.stats, held = s.alloc_held;
   const problems = [];
   if (st.reserved !== held) problems.push(`reserved ${st.reserved} != held by the allocator ${held}`);
   if (st.committed !== held) problems.push(`committed ${st.committed} != held by the allocator ${held}`);
   if (st.decommitted !== 0) problems.push(`decommitted ${st.decommitted}`);
-  if (st.free_zero + st.free_dirty + st.reserved !== st.owned) {
-    problems.push(`free ${st.free_zero} + ${st.free_dirty} + reserved ${st.reserved} != owned ${st.owned}`);
+  if (st.free_zero + st.free_dirty + st.reserved + st.metadata !== st.owned) {
+    problems.push(`free ${st.free_zero} + ${st.free_dirty} + reserved ${st.reserved} + metadata ${st.metadata} != owned ${st.owned}`);
   }
   if (st.owned > st.linear) problems.push(`owned ${st.owned} > linear ${st.linear}`);
   return problems;
@@ -223,9 +224,10 @@ async function run() {
       ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal`],
       ['balance after release', problems === null ? 'when every thread has released its heap'
         : `<span id="balance">${problems.length ? 'UNBALANCED: ' + problems.join(', ') : 'ok'}</span>` +
-          ' (reserved = committed = held by the allocator, free zero + free dirty + reserved = owned ≤ linear memory)'],
+          ' (reserved = committed = held by the allocator, free zero + free dirty + reserved + metadata = owned ≤ linear memory)'],
       ['reserved now (peak)', `${fmt(st.reserved)} (${fmt(st.peak_reserved)})`],
       ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
+      ['metadata (page tables)', fmt(st.metadata)],
       ['bytes zeroed / skipped', `${fmt(st.zeroed)} / ${fmt(st.zero_skipped)}`],
       ['zeroed ÷ decommitted', (st.zeroed / Math.max(1, collections * s.gen0)).toFixed(2)],
       ['main thread: longest call', `${longestCallMs.toFixed(1)} ms (${calls} calls)`],
