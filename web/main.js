@@ -152,7 +152,7 @@ async function run() {
   for (const id of ['c-memory', 'c-reserved', 'c-zero', 'c-ops', 'c-alloc']) $(id).replaceChildren();
 
   const series = { t: [], linear: [], owned: [], reserved: [], committed: [], dirty: [], zeroed: [], skipped: [],
-    inUse: [], smallHeld: [], large: [] };
+    allocT: [], inUse: [], smallHeld: [], large: [] };
   const opsSeries = [];
   const charts = {};
   let lastOps = null;
@@ -170,6 +170,14 @@ async function run() {
   let calls = 0, callMs = 0, longestCallMs = 0;
   let lastRender = -Infinity;
 
+  // The allocator's chart goes on after the GC run, while the allocator
+  // workload runs.
+  function plotAlloc(t, a) {
+    series.allocT.push(t);
+    series.inUse.push(a.in_use / MiB); series.smallHeld.push(a.small_held / MiB); series.large.push(a.large / MiB);
+    charts.alloc?.setData([series.allocT, series.inUse, series.smallHeld, series.large]);
+  }
+
   function render(s, now) {
     const t = (now - started) / 1000;
     const st = s.stats;
@@ -178,7 +186,7 @@ async function run() {
     series.reserved.push(st.reserved / MiB); series.committed.push(st.committed / MiB);
     series.dirty.push(st.free_dirty / MiB);
     series.zeroed.push(st.zeroed / MiB); series.skipped.push(st.zero_skipped / MiB);
-    series.inUse.push(s.alloc.in_use / MiB); series.smallHeld.push(s.alloc.small_held / MiB); series.large.push(s.alloc.large / MiB);
+    plotAlloc(t, s.alloc);
     const dt = t - lastT;
     s.ops.forEach((n, i) => {
       opsSeries[i] ??= series.t.slice(0, -1).map(() => 0);
@@ -190,7 +198,7 @@ async function run() {
       reserved: [series.t, series.reserved, series.committed, series.dirty],
       zero: [series.t, series.zeroed, series.skipped],
       ops: [series.t, ...opsSeries],
-      alloc: [series.t, series.inUse, series.smallHeld, series.large],
+      alloc: [series.allocT, series.inUse, series.smallHeld, series.large],
     };
     if (!charts.memory) {
       charts.memory = chart('c-memory', ['linear memory', 'owned by wasm-vmem', 'reserved'], data.memory, [2]);
@@ -328,7 +336,7 @@ async function run() {
       allocAtStart,
     };
     $('state').textContent = 'allocator checks';
-    Object.assign(report, await afterRun(s, allocAtStart));
+    Object.assign(report, await afterRun(s, allocAtStart, (a) => plotAlloc((performance.now() - started) / 1000, a)));
     window.__report = report;
     $('report').textContent = JSON.stringify(report, null, 2);
     const allocBad = report.allocWork?.failed.length ?? 0;
@@ -346,19 +354,24 @@ async function run() {
 }
 
 // After the GC workload, on the figures `s` it ended with (the allocator's
-// at its start: allocAtStart): a Vec from the
+// at its start: allocAtStart; plot: adds a point to the allocator's chart):
+// a Vec from the
 // pages it released (linear memory must not grow; only over the global
 // pool), then the allocator workload; the allocator's figures after each.
-async function afterRun(s, allocAtStart) {
+async function afterRun(s, allocAtStart, plot) {
   const out = {};
   if (s.pool === 'global') out.vecReuse = JSON.parse(mod.vec_reuse(s.segment));
   if (ALLOC_ITEMS > 0) {
     const before = JSON.parse(mod.alloc_stats());
     mod.start_alloc_work(ALLOC_ITEMS);
     let result;
-    while ((result = mod.alloc_work_result()) === undefined) await sleep(20);
+    while ((result = mod.alloc_work_result()) === undefined) {
+      await sleep(20);
+      plot(JSON.parse(mod.alloc_stats()));
+    }
     await sleep(50); // the rayon thread frees its job
     out.allocWork = { ...JSON.parse(result), before, after: JSON.parse(mod.alloc_stats()) };
+    plot(out.allocWork.after);
   }
   const end = JSON.parse(mod.snapshot());
   out.final = { stats: end.stats, alloc: end.alloc, allocHeld: end.alloc_held, balance: balance(end) };
