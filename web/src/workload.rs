@@ -222,9 +222,7 @@ impl Board {
                 "\"zero_skipped\":{},\"sentinel_violations\":{}}},",
                 "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}},",
                 "\"grow\":{{\"rate_ppm\":{},\"calls\":{},\"grown\":{},\"injected\":{},\"refused\":{}}},",
-                "\"pool\":\"{}\",\"alloc_held\":{},",
-                "\"alloc\":{{\"in_use\":{},\"small_in_use\":{},\"small_held\":{},\"small_segments\":{},",
-                "\"large\":{},\"zeroing_skipped\":{},\"zeroed\":{}}}}}"
+                "\"pool\":\"{}\",\"alloc_held\":{},\"alloc\":{}}}"
             ),
             self.done(),
             self.stop.load(Relaxed),
@@ -264,16 +262,29 @@ impl Board {
             g.refused,
             if shared { "global" } else { "own" },
             if shared { a.small_held_bytes + a.large_bytes } else { 0 },
-            a.in_use_bytes,
-            a.small_in_use_bytes,
-            a.small_held_bytes,
-            a.small_segments,
-            a.large_bytes,
-            a.zeroing_skipped_bytes,
-            a.zeroed_bytes,
+            alloc_json(a),
         );
         out
     }
+}
+
+/// An allocator's figures as a JSON object (bytes): `in_use`,
+/// `small_in_use`, `small_held`, `small_segments`, `large`,
+/// `zeroing_skipped`, `zeroed`.
+pub fn alloc_json(a: &AllocStats) -> String {
+    format!(
+        concat!(
+            "{{\"in_use\":{},\"small_in_use\":{},\"small_held\":{},\"small_segments\":{},",
+            "\"large\":{},\"zeroing_skipped\":{},\"zeroed\":{}}}"
+        ),
+        a.in_use_bytes,
+        a.small_in_use_bytes,
+        a.small_held_bytes,
+        a.small_segments,
+        a.large_bytes,
+        a.zeroing_skipped_bytes,
+        a.zeroed_bytes,
+    )
 }
 
 /// One worker's state, advanced a few collections at a time.
