@@ -393,10 +393,7 @@ mod bindings {
                 }),
             ),
         ];
-        let threads: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
-            .take_while(|&n| n < max_threads)
-            .chain([max_threads])
-            .collect();
+        let threads = thread_counts(max_threads);
         // Threads `0 .. n` of the pool run the trace, the others return at
         // once; ops per second from the call to the return of all.
         let run = |slots: &Slots<'_>, n: usize, rounds: usize| {
@@ -429,10 +426,7 @@ mod bindings {
             .map(|((name, kind, _), s)| {
                 let mops: Vec<String> = s
                     .into_iter()
-                    .map(|mut v| {
-                        v.sort_by(f64::total_cmp);
-                        format!("{:.4}", v[v.len() / 2] / 1e6)
-                    })
+                    .map(|v| format!("{:.4}", median(v) / 1e6))
                     .collect();
                 format!(
                     "{{\"name\":\"{name}\",\"kind\":\"{kind}\",\"mops\":[{}]}}",
@@ -478,10 +472,7 @@ mod bindings {
         let max_threads = max_threads.clamp(1, rayon::current_num_threads());
         #[cfg(not(feature = "threads"))]
         let max_threads = max_threads.min(1);
-        let threads: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2))
-            .take_while(|&n| n < max_threads)
-            .chain([max_threads])
-            .collect();
+        let threads = thread_counts(max_threads);
         let clock: crate::alloc_bench::Clock = || performance_now() / 1e3;
         // (a): threads 0 .. n of the pool run the workload, the others
         // return at once.
@@ -531,10 +522,6 @@ mod bindings {
                 }
             }
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let list = |v: &[f64], digits: usize| {
             let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
             items.join(",")
@@ -618,6 +605,21 @@ mod bindings {
             peak,
             ms
         )
+    }
+
+    /// 1, 2, 4, … below `max`, then `max`: the thread counts of the
+    /// sweeps.
+    fn thread_counts(max: usize) -> Vec<usize> {
+        std::iter::successors(Some(1usize), |n| Some(n * 2))
+            .take_while(|&n| n < max)
+            .chain([max])
+            .collect()
+    }
+
+    /// The median of samples (the upper one of an even count).
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     }
 
     /// Releases a page returned by [`probe`].
