@@ -341,9 +341,10 @@ async function run() {
     $('report').textContent = JSON.stringify(report, null, 2);
     const allocBad = report.allocWork?.failed.length ?? 0;
     const bad = s.failures + jsFailures + s.errors + allocBad;
-    $('state').className = bad || problems.length ? 'badge bad' : 'badge ok';
+    const unbalanced = [...problems, ...report.final.balance.map((p) => `after the allocator workload: ${p}`)];
+    $('state').className = bad || unbalanced.length ? 'badge bad' : 'badge ok';
     $('state').textContent = bad ? `finished with ${bad} failures`
-      : problems.length ? `finished: statistics unbalanced (${problems.join(', ')})`
+      : unbalanced.length ? `finished: statistics unbalanced (${unbalanced.join(', ')})`
         : `finished: ${report.seconds} s, no verification failures, statistics balanced` +
           (FAIL_GROW > 0 ? `, ${s.grow.injected} failed memory.grow recovered from` : '');
     $('again').disabled = false;
@@ -353,11 +354,11 @@ async function run() {
   }
 }
 
-// After the GC workload, on the figures `s` it ended with (the allocator's
-// at its start: allocAtStart; plot: adds a point to the allocator's chart):
-// a Vec from the
-// pages it released (linear memory must not grow; only over the global
-// pool), then the allocator workload; the allocator's figures after each.
+// After the GC workload, on the figures `s` it ended with (allocAtStart: the
+// allocator's at its start; plot: adds a point to the allocator's chart): a
+// Vec from the pages it released (linear memory must not grow; only over
+// the global pool), then the allocator workload; the allocator's figures
+// after each, and the balance at the end.
 async function afterRun(s, allocAtStart, plot) {
   const out = {};
   if (s.pool === 'global') out.vecReuse = JSON.parse(mod.vec_reuse(s.segment));
