@@ -434,17 +434,18 @@ impl Ring {
     }
 }
 
-/// Thread `t`'s part of the cross-thread workload: `rounds` rounds of a
-/// batch of mixed 16–2048 B objects, of which it frees one half itself and
-/// posts the other half to the next thread; then it frees what the
-/// previous thread posted to it. Returns the operations. Call
-/// [`Ring::drain`] once all threads are done.
+/// Thread `t`'s part of the multithreaded workload: `rounds` rounds of a
+/// batch of mixed 16–2048 B objects, of which it frees one half itself and,
+/// if `cross`, posts the other half to the next thread (else frees it too);
+/// then it frees what the previous thread posted to it. Returns the
+/// operations. Call [`Ring::drain`] once all threads are done.
 pub fn small_worker<A: GlobalAlloc + Sync + ?Sized>(
     a: &A,
     ring: &Ring,
     t: usize,
     rounds: usize,
     batch: usize,
+    cross: bool,
 ) -> u64 {
     let n = ring.slots.len();
     let mut rng = Rng::new(t as u64 + 7);
@@ -455,7 +456,7 @@ pub fn small_worker<A: GlobalAlloc + Sync + ?Sized>(
     for _ in 0..rounds {
         for i in 0..batch {
             let b = alloc_touch(a, rng.log_uniform(SMALL.0, SMALL.1));
-            if i % 2 == 0 || n == 1 {
+            if i % 2 == 0 || n == 1 || !cross {
                 mine.push(b);
             } else {
                 post.push(b);
@@ -510,20 +511,20 @@ impl DirtyOracle {
 }
 
 /// `vec![0u8; n]` `1 + iters` times: `alloc_zeroed`, one byte written per
-/// 4 KiB, freed. Returns the seconds spent in the last `iters` (the first
-/// one, which takes the memory from the OS or the engine, is not timed;
-/// nor is the oracle's bookkeeping) and the bytes that had to be zeroed in
-/// all of them, by `oracle`, which follows this allocator's addresses
-/// across calls.
+/// 4 KiB, freed. Returns the seconds of the first (which takes the memory
+/// from the OS or the engine: first-touch faults) and of the last `iters`
+/// together (the oracle's bookkeeping not counted), and the bytes that had
+/// to be zeroed in all of them, by `oracle`, which follows this
+/// allocator's addresses across calls.
 pub fn large_zeroed<A: GlobalAlloc + ?Sized>(
     a: &A,
     n: usize,
     iters: usize,
     oracle: &mut DirtyOracle,
     clock: Clock,
-) -> (f64, u64) {
+) -> (f64, f64, u64) {
     let l = Layout::from_size_align(n, 1).expect("layout");
-    let (mut secs, mut needed) = (0.0, 0u64);
+    let (mut first, mut secs, mut needed) = (0.0, 0.0, 0u64);
     for i in 0..=iters {
         let t0 = clock();
         // SAFETY: non-zero size.
@@ -537,13 +538,15 @@ pub fn large_zeroed<A: GlobalAlloc + ?Sized>(
         unsafe { a.dealloc(p, l) };
         if i > 0 {
             secs += clock() - t0;
+        } else {
+            first = clock() - t0;
         }
         needed += oracle.needed(p as usize, n);
         for off in (0..n).step_by(GRANULE) {
             oracle.wrote(p as usize + off);
         }
     }
-    (secs, needed)
+    (first, secs, needed)
 }
 
 // -------------------------------------------------------- (c) phase workload

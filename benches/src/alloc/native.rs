@@ -182,7 +182,7 @@ impl Config {
         Self {
             reps: 7,
             threads: thread_counts(hw),
-            rounds: 400,
+            rounds: 800,
             large_bytes: 256 << 20,
             large_max: 64 << 20,
             phase_bytes: 200 << 20,
@@ -226,8 +226,9 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         .copied()
         .filter(|b| *b != "wasm-vmem (ST)")
         .collect();
-    let mut secs = vec![vec![Vec::new(); cfg.threads.len()]; mt.len()];
-    let mut ops_of = vec![vec![0u64; cfg.threads.len()]; mt.len()];
+    let modes = [true, false];
+    let mut secs = vec![vec![vec![Vec::new(); cfg.threads.len()]; mt.len()]; 2];
+    let mut ops_of = vec![vec![vec![0u64; cfg.threads.len()]; mt.len()]; 2];
     let mut single = vec![Vec::new(); BACKENDS.len()];
     let mut single_ops = 0;
     for rep in 0..cfg.reps {
@@ -237,32 +238,34 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
             single_ops = small_single(&*a, cfg.rounds, BATCH);
             single[bi].push(t0.elapsed().as_secs_f64());
         }
-        for (ti, &threads) in cfg.threads.iter().enumerate() {
-            for (bi, name) in mt.iter().enumerate() {
-                let a = backend(name);
-                let ring = Ring::new(threads);
-                let barrier = std::sync::Barrier::new(threads + 1);
-                let (a, ring, barrier) = (&*a, &ring, &barrier);
-                let (elapsed, ops) = std::thread::scope(|s| {
-                    let hs: Vec<_> = (0..threads)
-                        .map(|t| {
-                            s.spawn(move || {
-                                barrier.wait();
-                                small_worker(a, ring, t, cfg.rounds, BATCH)
+        for (mi, &cross) in modes.iter().enumerate() {
+            for (ti, &threads) in cfg.threads.iter().enumerate() {
+                for (bi, name) in mt.iter().enumerate() {
+                    let a = backend(name);
+                    let ring = Ring::new(threads);
+                    let barrier = std::sync::Barrier::new(threads + 1);
+                    let (a, ring, barrier) = (&*a, &ring, &barrier);
+                    let (elapsed, ops) = std::thread::scope(|s| {
+                        let hs: Vec<_> = (0..threads)
+                            .map(|t| {
+                                s.spawn(move || {
+                                    barrier.wait();
+                                    small_worker(a, ring, t, cfg.rounds, BATCH, cross)
+                                })
                             })
-                        })
-                        .collect();
-                    // Before the barrier: short runs may end before the
-                    // main thread reads the clock after it.
-                    let t0 = Instant::now();
-                    barrier.wait();
-                    let ops: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
-                    (t0.elapsed().as_secs_f64(), ops)
-                });
-                // SAFETY: every worker is done; the blocks are `a`'s.
-                unsafe { ring.drain(a) };
-                secs[bi][ti].push(elapsed);
-                ops_of[bi][ti] = ops;
+                            .collect();
+                        // Before the barrier: short runs may end before the
+                        // main thread reads the clock after it.
+                        let t0 = Instant::now();
+                        barrier.wait();
+                        let ops: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+                        (t0.elapsed().as_secs_f64(), ops)
+                    });
+                    // SAFETY: every worker is done; the blocks are `a`'s.
+                    unsafe { ring.drain(a) };
+                    secs[mi][bi][ti].push(elapsed);
+                    ops_of[mi][bi][ti] = ops;
+                }
             }
         }
         log(&format!(
@@ -271,16 +274,17 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
             cfg.reps
         ));
     }
-    let series: Vec<Value> = mt
-        .iter()
-        .enumerate()
-        .map(|(bi, name)| {
-            let mops: Vec<f64> = (0..cfg.threads.len())
-                .map(|ti| ops_of[bi][ti] as f64 / med(&secs[bi][ti]) / 1e6)
-                .collect();
-            json!({"name": name, "mops": mops})
-        })
-        .collect();
+    let series = |mi: usize| -> Vec<Value> {
+        mt.iter()
+            .enumerate()
+            .map(|(bi, name)| {
+                let mops: Vec<f64> = (0..cfg.threads.len())
+                    .map(|ti| ops_of[mi][bi][ti] as f64 / med(&secs[mi][bi][ti]) / 1e6)
+                    .collect();
+                json!({"name": name, "mops": mops})
+            })
+            .collect()
+    };
     let single: Vec<Value> = BACKENDS
         .iter()
         .enumerate()
@@ -290,7 +294,7 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         })
         .collect();
     json!({"threads": cfg.threads, "batch": BATCH, "rounds_per_thread": cfg.rounds,
-           "series": series, "single": single})
+           "cross": series(0), "local": series(1), "single": single})
 }
 
 /// Sizes of (b): 64 KiB, 256 KiB, … up to `max`.
@@ -306,6 +310,7 @@ fn large_sizes(max: usize) -> Vec<usize> {
 fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     let sizes = large_sizes(cfg.large_max);
     let mut secs = vec![vec![Vec::new(); sizes.len()]; BACKENDS.len()];
+    let mut first = vec![vec![Vec::new(); sizes.len()]; BACKENDS.len()];
     let mut ratio = vec![vec![None; sizes.len()]; BACKENDS.len()];
     let mut zeroed_needed = vec![vec![(None, 0u64); sizes.len()]; BACKENDS.len()];
     for rep in 0..cfg.reps {
@@ -315,8 +320,9 @@ fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
                 let a = backend(name);
                 let mut oracle = DirtyOracle::default();
                 let before = a.zeroed_bytes();
-                let (s, needed) = large_zeroed(&*a, n, iters, &mut oracle, native_clock);
+                let (f, s, needed) = large_zeroed(&*a, n, iters, &mut oracle, native_clock);
                 secs[bi][si].push(s / iters as f64);
+                first[bi][si].push(f);
                 let zeroed = a.zeroed_bytes().zip(before).map(|(x, y)| x - y);
                 zeroed_needed[bi][si] = (zeroed, needed);
                 ratio[bi][si] = zeroed.map(|z| z as f64 / needed.max(1) as f64);
@@ -333,7 +339,8 @@ fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         .enumerate()
         .map(|(bi, name)| {
             let us: Vec<f64> = secs[bi].iter().map(|v| med(v) * 1e6).collect();
-            json!({"name": name, "us": us, "zeroed_over_needed": ratio[bi],
+            let first_us: Vec<f64> = first[bi].iter().map(|v| med(v) * 1e6).collect();
+            json!({"name": name, "us": us, "first_us": first_us, "zeroed_over_needed": ratio[bi],
                    "zeroed": zeroed_needed[bi].iter().map(|z| z.0).collect::<Vec<_>>(),
                    "needed": zeroed_needed[bi].iter().map(|z| z.1).collect::<Vec<_>>()})
         })
