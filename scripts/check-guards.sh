@@ -29,3 +29,30 @@ expect_refusal "+atomics without threads" "has \`+atomics\` (shared memory) but 
     env RUSTFLAGS="-C target-feature=+atomics,+bulk-memory" \
     cargo +nightly check --target wasm32-unknown-unknown -Z build-std=core,alloc --lib \
     --target-dir target/guards-atomics
+
+# The single-threaded allocator as a native program's global allocator: it
+# has no lock, so it is not `Sync`, and a program with threads must not be
+# able to install it (on wasm32, `wasm_vmem::Global` is the way, and the ST
+# build cannot share its memory).
+dir=target/guards-st-alloc
+mkdir -p "$dir/src"
+cat >"$dir/Cargo.toml" <<TOML
+[package]
+name = "guard-st-alloc"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+wasm-vmem = { path = "$PWD" }
+
+[workspace]
+TOML
+cat >"$dir/src/main.rs" <<'RS'
+use wasm_vmem::{st, sys::SimMemory};
+#[global_allocator]
+static A: st::Alloc<SimMemory> = st::Alloc::new(SimMemory::lazy(1 << 30));
+fn main() {}
+RS
+expect_refusal "st::Alloc as a native global allocator" "cannot be shared between threads safely" \
+    cargo check --manifest-path "$dir/Cargo.toml" --target-dir target/guards-st-alloc/target

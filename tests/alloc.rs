@@ -1,4 +1,4 @@
-//! The `GlobalAlloc` rules of the allocator (docs/DESIGN.md §11), each run
+//! The `GlobalAlloc` rules of the allocator (docs/DESIGN.md §9), each run
 //! over both builds (`st::Alloc`, `mt::Alloc`, and natively the parking
 //! policy) on a simulated memory. The allocator as the process's own
 //! `#[global_allocator]` is tested in `tests/global_alloc.rs`.

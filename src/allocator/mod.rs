@@ -1,4 +1,4 @@
-//! The global allocator on the page pool (docs/DESIGN.md §11).
+//! The global allocator on the page pool (docs/DESIGN.md §9).
 //!
 //! Large requests are page reservations of the instance's own
 //! [`GenericVmem`]; small ones come from per-arena talc heaps
@@ -17,13 +17,16 @@ use crate::table::Fill;
 use crate::{GenericVmem, MAX_ARENAS, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
-use small::{SmallArena, SEGMENT};
+use small::{Released, Remote, SmallArena, SEGMENT};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
 /// come from the small-object heaps. 64 KiB: from there a reservation
 /// rounds up by at most a quarter, and it is where skipping the zeroing of
 /// known-zero pages starts to pay (BENCHMARKS.md, "Global allocator").
 pub const LARGE_MIN: usize = 64 * 1024;
+
+/// Segments a small allocation adds to its heap before it looks elsewhere.
+const SEGMENT_ROUNDS: usize = 4;
 
 /// A `GlobalAlloc` over a linear memory `M` with threading policy `P`: use
 /// it as [`st::Alloc`](crate::st::Alloc), [`mt::Alloc`](crate::mt::Alloc) or
@@ -51,6 +54,8 @@ pub const LARGE_MIN: usize = 64 * 1024;
 pub struct GenericAlloc<M, P: Policy> {
     vmem: GenericVmem<M, P>,
     small: [Locked<P::Lock, SmallArena>; MAX_ARENAS],
+    /// Blocks freed into each arena by other threads while it was locked.
+    remote: [Remote; MAX_ARENAS],
     large: [LargeCounts; MAX_ARENAS],
 }
 
@@ -101,12 +106,17 @@ impl<M, P: Policy> GenericAlloc<M, P> {
             #[cfg(loom)]
             let small = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), SmallArena::new()));
             #[cfg(not(loom))]
+            let remote = [const { Remote::new() }; MAX_ARENAS];
+            #[cfg(loom)]
+            let remote = core::array::from_fn(|_| Remote::new());
+            #[cfg(not(loom))]
             let large = [const { LargeCounts::new() }; MAX_ARENAS];
             #[cfg(loom)]
             let large = core::array::from_fn(|_| LargeCounts::new());
             Self {
                 vmem: GenericVmem::new(memory),
                 small,
+                remote,
                 large,
             }
         }
@@ -150,8 +160,10 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         let mut s = AllocStats::default();
         let arenas = GenericVmem::<M, P>::ARENAS;
         let (mut in_use, mut pages) = (0usize, 0usize);
-        for (arena, large) in self.small[..arenas].iter().zip(&self.large) {
-            arena.with(|a| {
+        for (arena, large) in self.large[..arenas].iter().enumerate() {
+            // Blocks other threads handed over are freed first, so that
+            // the figures are exact when no thread allocates.
+            self.with_heap(arena, |a| {
                 s.small_in_use_bytes += a.in_use as u64;
                 s.small_segments += a.segments;
             });
@@ -166,6 +178,45 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         s
     }
 
+    /// Runs `f` on `arena`'s heap under its lock, after freeing the blocks
+    /// other threads handed over; releases the segments it gave up after
+    /// unlocking.
+    fn with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut SmallArena) -> R) -> R {
+        let (r, released) = self.small[arena].with(|h| Self::heap_op(h, &self.remote[arena], f));
+        self.release_segments(released);
+        r
+    }
+
+    /// [`with_heap`](Self::with_heap) if `arena`'s lock is free now.
+    fn try_with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut SmallArena) -> R) -> Option<R> {
+        let (r, released) =
+            self.small[arena].try_with(|h| Self::heap_op(h, &self.remote[arena], f))?;
+        self.release_segments(released);
+        Some(r)
+    }
+
+    /// The locked part of [`with_heap`](Self::with_heap).
+    fn heap_op<R>(
+        heap: &mut SmallArena,
+        remote: &Remote,
+        f: impl FnOnce(&mut SmallArena) -> R,
+    ) -> (R, Released) {
+        // SAFETY: `remote` is this heap's stack (same index).
+        unsafe { heap.drain(remote) };
+        let r = f(heap);
+        (r, heap.take_released())
+    }
+
+    /// Releases segments a heap gave up to the pool.
+    fn release_segments(&self, released: Released) {
+        for seg in released {
+            // SAFETY: the heap gave the segment up and no block of it is
+            // live: nothing accesses it any more.
+            let done = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
+            debug_assert!(done.is_ok(), "{done:?}");
+        }
+    }
+
     fn counts(&self) -> &LargeCounts {
         &self.large[self.vmem.home()]
     }
@@ -174,23 +225,41 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// full; null when the pool cannot give one.
     fn alloc_small(&self, layout: Layout) -> *mut u8 {
         let arena = self.vmem.home();
-        loop {
+        // A fresh segment always fits a small block, but other threads of
+        // the arena may fill it before this one retries: a few rounds, then
+        // the other heaps.
+        for _ in 0..SEGMENT_ROUNDS {
             // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-            if let Some(p) = self.small[arena].with(|a| unsafe { a.alloc(layout) }) {
+            if let Some(p) = self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
                 return p.as_ptr();
             }
             // Outside the lock: the pool may grow the memory.
             let Ok((seg, _)) = self.vmem.reserve_filled(SEGMENT, SEGMENT, Fill::Any) else {
-                return ptr::null_mut();
+                // No segment to be had: room left in another arena's heap
+                // (its threads idle, say) is used rather than refused.
+                return self.alloc_small_elsewhere(arena, layout);
             };
             // SAFETY: just reserved, this call's alone; it stays reserved
             // until the heap gives it back.
-            if !self.small[arena].with(|a| unsafe { a.add_segment(seg, arena) }) {
+            if !self.with_heap(arena, |a| unsafe { a.add_segment(seg, arena) }) {
                 // SAFETY: reserved above and not handed out.
                 let _ = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
                 return ptr::null_mut();
             }
         }
+        self.alloc_small_elsewhere(arena, layout)
+    }
+
+    /// A small block from any arena's heap but `home`'s, without adding
+    /// segments; null if none has room. The block belongs to that arena,
+    /// as its segment's header says, and is freed there.
+    fn alloc_small_elsewhere(&self, home: usize, layout: Layout) -> *mut u8 {
+        let arenas = GenericVmem::<M, P>::ARENAS;
+        (1..arenas)
+            .map(|i| (home + i) % arenas)
+            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+            .find_map(|a| self.with_heap(a, |h| unsafe { h.alloc(layout) }))
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     /// Frees a small block into the heap it came from.
@@ -202,13 +271,18 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: a live small block (caller).
         let owner = unsafe { small::owner(ptr) };
-        // SAFETY: a live block of `owner`'s heap with that layout (caller).
-        let empty = self.small[owner].with(|a| unsafe { a.dealloc(ptr, layout) });
-        if let Some(seg) = empty {
-            // SAFETY: the heap gave the segment up and no block of it is
-            // live: nothing accesses it any more.
-            let released = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
-            debug_assert!(released.is_ok());
+        let free = |h: &mut SmallArena| {
+            // SAFETY: a live block of `owner`'s heap with that layout
+            // (caller).
+            unsafe { h.dealloc(ptr, layout) }
+        };
+        if owner == self.vmem.home() {
+            self.with_heap(owner, free);
+        } else if self.try_with_heap(owner, free).is_none() {
+            // Its heap is busy: hand the block over rather than wait.
+            // SAFETY: a live block of `owner`'s heap with that layout, not
+            // accessed after (caller).
+            unsafe { self.remote[owner].push(ptr, layout) };
         }
     }
 
@@ -358,8 +432,9 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
                 let owner = unsafe { small::owner(p) };
                 // SAFETY: a live block of `owner`'s heap with `layout`,
                 // `new_size` non-zero (caller).
-                let in_place =
-                    self.small[owner].with(|a| unsafe { a.realloc_in_place(p, layout, new_size) });
+                let in_place = self.with_heap(owner, |a| unsafe {
+                    a.realloc_in_place(p, layout, new_size)
+                });
                 if in_place {
                     ptr
                 } else {

@@ -5,12 +5,18 @@
 //! of [`SEGMENT`], so the segment of any small block is found by masking its
 //! address: its [`Header`] says which arena owns it (a free from another
 //! thread goes back there) and how many blocks it holds (at zero it goes
-//! back to the pool). Everything here runs under the owning arena's lock
-//! and calls nothing outside talc and this file: no page-pool call, no
-//! `memory.grow`, no global allocator.
+//! back to the pool). Everything here but [`Remote::push`] runs under the
+//! owning arena's lock and calls nothing outside talc and this file: no
+//! page-pool call, no `memory.grow`, no global allocator.
+//!
+//! A thread that frees a block of another arena whose lock is taken does not
+//! wait: it pushes the block on that arena's [`Remote`] stack (one
+//! compare-and-swap; the block's own bytes hold the link), and the arena
+//! frees everything on it at its next locked operation.
 
+use crate::sync::atomic::{AtomicPtr, Ordering};
 use core::alloc::Layout;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use talc::base::Talc;
 use talc::source::Manual;
 
@@ -43,6 +49,106 @@ struct Header {
     /// It holds talc's own metadata (the arena's first segment): never
     /// given back.
     pinned: bool,
+    /// The next segment to give back, while it waits on the arena's list.
+    next: *mut Header,
+}
+
+/// A freed block on a [`Remote`] stack, written into the block itself.
+#[repr(C)]
+struct Node {
+    next: *mut Node,
+    /// The block's layout, as the caller gave it.
+    size: usize,
+    align: usize,
+}
+
+/// The talc layout of a small block: at least a [`Node`], so that any block
+/// can wait on a [`Remote`] stack. A function of the caller's layout alone,
+/// so that allocation and free agree.
+fn heap_layout(layout: Layout) -> Layout {
+    let size = layout.size().max(size_of::<Node>());
+    let align = layout.align().max(align_of::<Node>());
+    // SAFETY: `align` is a power of two (both are); `size` rounded up to
+    // it cannot overflow `isize` for a small block (< `LARGE_MIN`).
+    unsafe { Layout::from_size_align_unchecked(size, align) }
+}
+
+/// Blocks freed by other threads while the owning arena's lock was taken:
+/// a lock-free stack (pushes only; the owner takes the whole stack at once,
+/// so a node is never popped while another thread reads it). On a line of
+/// its own.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(super) struct Remote {
+    head: AtomicPtr<Node>,
+}
+
+impl Remote {
+    crate::sync::const_fn! {
+        pub(super) const fn new() -> Self {
+            Self { head: AtomicPtr::new(ptr::null_mut()) }
+        }
+    }
+
+    /// Hands the block at `ptr` over to its arena, to be freed at the
+    /// arena's next locked operation.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live block of this stack's
+    /// arena, allocated with `layout`, and that nothing accesses it after.
+    pub(super) unsafe fn push(&self, ptr: NonNull<u8>, layout: Layout) {
+        let node = ptr.cast::<Node>();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let value = Node {
+                next: head,
+                size: layout.size(),
+                align: layout.align(),
+            };
+            // SAFETY: the block is the caller's to give up and at least a
+            // `Node` large and aligned (`heap_layout`); nobody else reads it
+            // until the exchange below publishes it.
+            unsafe { node.write(value) };
+            // Release: the owner that takes the stack sees the node written.
+            match self.head.compare_exchange_weak(
+                head,
+                node.as_ptr(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(seen) => head = seen,
+            }
+        }
+    }
+
+    /// Takes every block on the stack.
+    fn take(&self) -> *mut Node {
+        if self.head.load(Ordering::Relaxed).is_null() {
+            return ptr::null_mut();
+        }
+        // Acquire: pairs with the pushes' release.
+        self.head.swap(ptr::null_mut(), Ordering::Acquire)
+    }
+}
+
+/// Segments a heap gave up, to be released to the pool after its lock is
+/// released: a chain through their headers.
+#[must_use]
+pub(super) struct Released(*mut Header);
+
+impl Iterator for Released {
+    type Item = NonNull<u8>;
+
+    fn next(&mut self) -> Option<NonNull<u8>> {
+        let h = NonNull::new(self.0)?;
+        // SAFETY: a segment on the chain was given up by its heap under its
+        // lock and is reached only through this chain now; its header was
+        // written then.
+        self.0 = unsafe { h.as_ref().next };
+        Some(h.cast())
+    }
 }
 
 /// The header of the segment that holds `ptr`, a block of some arena.
@@ -76,6 +182,9 @@ pub(super) struct SmallArena {
     empty: usize,
     /// Bytes of live small blocks, as their layouts say.
     pub(super) in_use: usize,
+    /// Segments given up and not yet taken by
+    /// [`take_released`](Self::take_released).
+    released: *mut Header,
 }
 
 // SAFETY: talc's pointers all point into segments this arena owns; the
@@ -90,6 +199,7 @@ impl SmallArena {
             segments: 0,
             empty: 0,
             in_use: 0,
+            released: ptr::null_mut(),
         }
     }
 
@@ -102,7 +212,7 @@ impl SmallArena {
     pub(super) unsafe fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         // SAFETY: non-zero size (caller). `try_allocate` does not call the
         // source (which could not give memory anyway: `Manual`).
-        let ptr = unsafe { self.talc.try_allocate(layout) }?;
+        let ptr = unsafe { self.talc.try_allocate(heap_layout(layout)) }?;
         // SAFETY: the block lies in a segment of this arena, whose header
         // this arena's lock (held) guards.
         let h = unsafe { header(ptr).as_mut() };
@@ -114,45 +224,70 @@ impl SmallArena {
         Some(ptr)
     }
 
-    /// Frees the block at `ptr`. Returns its segment when that became empty
-    /// and this arena holds another empty one already: talc no longer uses
-    /// it, and the caller releases it to the pool after unlocking.
+    /// Frees the block at `ptr`. When its segment becomes empty and this
+    /// arena holds another empty one already, talc gives the segment up and
+    /// it waits for [`take_released`](Self::take_released).
     ///
     /// # Safety
     ///
     /// Callers must guarantee that `ptr` is a live block of this arena,
     /// allocated with `layout`.
-    pub(super) unsafe fn dealloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-    ) -> Option<NonNull<u8>> {
+    pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: a live block of this arena's talc with that layout
-        // (caller).
-        unsafe { self.talc.deallocate(ptr.as_ptr(), layout) };
+        // (caller; `heap_layout` as at allocation).
+        unsafe { self.talc.deallocate(ptr.as_ptr(), heap_layout(layout)) };
         self.in_use -= layout.size();
         let mut h = header(ptr);
         // SAFETY: the segment's header, guarded by this arena's lock.
         let h = unsafe { h.as_mut() };
         h.live -= 1;
         if h.live > 0 || h.pinned {
-            return None;
+            return;
         }
         if self.empty == 0 {
             // Kept, so that one block allocated and freed over and over
             // does not take and give back a segment each time.
             self.empty += 1;
-            return None;
+            return;
         }
         // SAFETY: `heap_end` is the heap's current end (only `add_segment`
         // sets it, and nothing resizes the heap); no block is live in it, so
         // talc takes the whole heap back and no longer touches it.
         let end = unsafe { NonNull::new_unchecked(h.heap_end) };
         // SAFETY: as said above.
-        let kept = unsafe { self.talc.truncate(end, core::ptr::null_mut()) };
+        let kept = unsafe { self.talc.truncate(end, ptr::null_mut()) };
         debug_assert!(kept.is_none(), "an empty heap is deleted whole");
         self.segments -= 1;
-        Some(header(ptr).cast())
+        h.next = self.released;
+        self.released = h;
+    }
+
+    /// Frees every block other threads pushed on `remote`, this arena's
+    /// stack.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `remote` is this arena's stack (so every
+    /// block on it is a live block of this arena, given up by its owner).
+    pub(super) unsafe fn drain(&mut self, remote: &Remote) {
+        let mut node = remote.take();
+        while let Some(n) = NonNull::new(node) {
+            // SAFETY: a node pushed by `Remote::push`, published with
+            // release and taken with acquire; no one else reaches it now.
+            let Node { next, size, align } = unsafe { n.read() };
+            // SAFETY: the layout the block was allocated with (pushed with
+            // it by a caller who guaranteed that).
+            let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
+            // SAFETY: a live block of this arena with that layout (caller).
+            unsafe { self.dealloc(n.cast(), layout) };
+            node = next;
+        }
+    }
+
+    /// The segments given up since the last call, to release to the pool
+    /// once the lock is released.
+    pub(super) fn take_released(&mut self) -> Released {
+        Released(core::mem::replace(&mut self.released, ptr::null_mut()))
     }
 
     /// Grows or shrinks the block at `ptr` to `new_size` without moving it,
@@ -168,11 +303,12 @@ impl SmallArena {
         layout: Layout,
         new_size: usize,
     ) -> bool {
-        // SAFETY: as the caller guarantees.
-        let done = unsafe {
-            self.talc
-                .try_realloc_in_place(ptr.as_ptr(), layout, new_size)
-        };
+        // SAFETY: the caller guarantees a valid size for the alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (old, new) = (heap_layout(layout), heap_layout(new_layout).size());
+        // SAFETY: a live block of this talc with `old` (`heap_layout` as at
+        // allocation), `new` non-zero (caller).
+        let done = unsafe { self.talc.try_realloc_in_place(ptr.as_ptr(), old, new) };
         if done {
             self.in_use = self.in_use - layout.size() + new_size;
         }
@@ -198,6 +334,7 @@ impl SmallArena {
             live: 0,
             heap_end: end.as_ptr(),
             pinned,
+            next: ptr::null_mut(),
         };
         // SAFETY: the first `HEADER` bytes of the caller's segment, aligned
         // (a segment start), large enough for a `Header`.

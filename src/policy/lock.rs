@@ -36,6 +36,15 @@ pub unsafe trait TableLock {
     /// Takes the lock, spinning as long as needed.
     fn lock(&self);
 
+    /// Takes the lock if it is free now; `false` (not holding it) if not.
+    /// The default takes it however long that takes: correct, but a lock
+    /// that can refuse lets a thread that frees another thread's block hand
+    /// it over instead of waiting (docs/DESIGN.md §9).
+    fn try_lock(&self) -> bool {
+        self.lock();
+        true
+    }
+
     /// Releases the lock.
     ///
     /// # Safety
@@ -135,6 +144,10 @@ unsafe impl TableLock for SpinLock {
         SpinLock::lock(self)
     }
 
+    fn try_lock(&self) -> bool {
+        SpinLock::try_lock(self)
+    }
+
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock (trait contract).
         unsafe { SpinLock::unlock(self) }
@@ -196,6 +209,10 @@ unsafe impl TableLock for ParkingLock {
         lock_api::RawMutex::lock(&self.0)
     }
 
+    fn try_lock(&self) -> bool {
+        lock_api::RawMutex::try_lock(&self.0)
+    }
+
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock (`TableLock::unlock`).
         unsafe { lock_api::RawMutex::unlock(&self.0) }
@@ -224,6 +241,11 @@ unsafe impl TableLock for NoLock {
 
     #[inline]
     fn lock(&self) {}
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        true
+    }
 
     #[inline]
     unsafe fn unlock(&self) {}
@@ -260,14 +282,33 @@ impl<L: TableLock, T> Locked<L, T> {
     /// wasm-vmem: see its re-entrancy note).
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.lock.lock();
+        // SAFETY: just locked.
+        unsafe { self.locked(f) }
+    }
+
+    /// [`with`](Self::with) if the lock is free now, `None` otherwise.
+    #[inline]
+    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        // SAFETY: locked when `try_lock` says so.
+        self.lock.try_lock().then(|| unsafe { self.locked(f) })
+    }
+
+    /// Runs `f` on the data, then unlocks.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that they have just taken the lock.
+    #[inline]
+    unsafe fn locked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         struct Unlock<'a, L: TableLock>(&'a L);
         impl<L: TableLock> Drop for Unlock<'_, L> {
             fn drop(&mut self) {
-                // SAFETY: created right after `lock` returned, dropped once.
+                // SAFETY: created right after the caller's `lock` or
+                // successful `try_lock`, dropped once.
                 unsafe { self.0.unlock() }
             }
         }
-        self.lock.lock();
         let _unlock = Unlock(&self.lock);
         self.data.with_mut(|data| {
             // SAFETY:
@@ -277,9 +318,12 @@ impl<L: TableLock, T> Locked<L, T> {
             // - `with` is not re-entered from `f` on this value: every
             //   closure the crate passes is table code only (`table/`, no
             //   unsafe, no calls into the memory seam or out of the crate),
-            //   or, in `GenericVmem::with_all_arenas`, takes the lock of a
-            //   later arena, never this one; so this is the only reference
-            //   to the data.
+            //   or small-heap code (`allocator/small.rs`: talc with a
+            //   `Manual` source and segment headers, no calls into the pool,
+            //   the seam or the global allocator), or, in
+            //   `GenericVmem::with_all_arenas`, takes the lock of a later
+            //   arena, never this one; so this is the only reference to the
+            //   data.
             f(unsafe { &mut *data })
         })
     }
