@@ -125,12 +125,14 @@ def tables(d, apps):
     L.append("")
     # threshold
     t = d["threshold"]
-    L.append(f"#### `LARGE_MIN` threshold: ns per allocate + free, window of {t['window']} live blocks (the first byte written)")
+    L.append(f"#### `LARGE_MIN` threshold: ns per allocate + free, window of {t['window']} live blocks (the first byte written); fresh memory: ns per block")
     L.append("")
     L.append("| path | " + " | ".join(size_label(n) for n in t["sizes"]) + " |")
     L.append("|---|" + "---|" * len(t["sizes"]))
     for s in t["series"]:
         kind = "`alloc_zeroed`" if s["zeroed"] else "`alloc`"
+        if s.get("fresh"):
+            kind = "fresh memory, `alloc_zeroed` + a byte per 4 KiB"
         L.append(f"| {kind}: {s['name']} | " + " | ".join(f"{x:.0f}" for x in s["ns"]) + " |")
     L.append("")
     # (d)
@@ -199,16 +201,16 @@ def plots(d):
     plt.close(fig)
 
     t = d["threshold"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, z in zip(axes, (False, True)):
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, (z, fresh) in zip(axes, ((False, False), (True, False), (True, True))):
         for s in t["series"]:
-            if s["zeroed"] == z:
+            if s["zeroed"] == z and s.get("fresh", False) == fresh:
                 ax.plot([n / 2**10 for n in t["sizes"]], s["ns"], marker="o", label=s["name"])
         ax.axvline(t["large_min"] / 2**10, color="grey", ls="--", lw=1)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("block size (KiB); dashed: LARGE_MIN")
         ax.set_ylabel("ns per allocate + free")
-        ax.set_title("alloc_zeroed" if z else "alloc")
+        ax.set_title("fresh memory: alloc_zeroed, touched" if fresh else "alloc_zeroed, reused" if z else "alloc, reused")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()

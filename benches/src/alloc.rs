@@ -648,6 +648,39 @@ pub fn threshold<A: GlobalAlloc + ?Sized>(
     (clock() - t0) / iters as f64
 }
 
+/// The threshold on fresh memory: `count` blocks of `size` bytes at
+/// `align` allocated zeroed one after the other (none freed meanwhile), a
+/// byte written per 4 KiB of each as a user of `vec![0u8; size]` would;
+/// then all freed (not timed). Returns seconds per block. On a fresh
+/// instance every byte is fresh memory, which needs no zeroing.
+pub fn threshold_fresh<A: GlobalAlloc + ?Sized>(
+    a: &A,
+    size: usize,
+    align: usize,
+    count: usize,
+    clock: Clock,
+) -> f64 {
+    let l = Layout::from_size_align(size, align).expect("layout");
+    let mut blocks = Vec::with_capacity(count);
+    let t0 = clock();
+    for _ in 0..count {
+        // SAFETY: non-zero size.
+        let p = unsafe { a.alloc_zeroed(l) };
+        assert!(!p.is_null(), "out of memory ({size} B)");
+        for off in (0..size).step_by(GRANULE) {
+            // SAFETY: inside the block.
+            unsafe { p.add(off).write(1) };
+        }
+        blocks.push(p);
+    }
+    let secs = clock() - t0;
+    for p in blocks {
+        // SAFETY: allocated above with `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    secs / count as f64
+}
+
 /// The median of `v` (sorted in place); 0 when empty.
 pub fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {

@@ -3,8 +3,8 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    app_phase, gc_phase, large_zeroed, median, small_single, small_worker, threshold, Counted,
-    DirtyOracle, Dlmalloc, GrowSys, Instance, Ring, Vmem,
+    app_phase, gc_phase, large_zeroed, median, small_single, small_worker, threshold,
+    threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, Ring, Vmem,
 };
 use crate::figures::native_clock;
 use core::alloc::{GlobalAlloc, Layout};
@@ -174,6 +174,8 @@ pub struct Config {
     pub phase_bytes: usize,
     /// Pairs per threshold case.
     pub threshold_iters: usize,
+    /// Bytes of blocks per fresh-memory threshold case.
+    pub threshold_fresh_bytes: usize,
 }
 
 impl Config {
@@ -187,6 +189,7 @@ impl Config {
             large_max: 64 << 20,
             phase_bytes: 200 << 20,
             threshold_iters: 4000,
+            threshold_fresh_bytes: 32 << 20,
         }
     }
     /// A few seconds; numbers meaningless.
@@ -199,6 +202,7 @@ impl Config {
             large_max: 4 << 20,
             phase_bytes: 16 << 20,
             threshold_iters: 50,
+            threshold_fresh_bytes: 1 << 20,
         }
     }
 }
@@ -427,8 +431,25 @@ fn thresholds(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         }
         for (ci, (label, _, align)) in cases.iter().enumerate() {
             let ns: Vec<f64> = secs[ci].iter().map(|v| med(v) * 1e9).collect();
-            out.push(json!({"name": label, "align": align, "zeroed": zeroed, "ns": ns}));
+            out.push(
+                json!({"name": label, "align": align, "zeroed": zeroed, "fresh": false, "ns": ns}),
+            );
         }
+    }
+    // Fresh memory: 16 MiB of blocks per case on a fresh instance.
+    let mut secs = vec![vec![Vec::new(); sizes.len()]; cases.len()];
+    for _ in 0..cfg.reps {
+        for (si, &n) in sizes.iter().enumerate() {
+            for (ci, (_, b, align)) in cases.iter().enumerate() {
+                let a = backend(b);
+                let count = (cfg.threshold_fresh_bytes / n).max(2);
+                secs[ci][si].push(threshold_fresh(&*a, n, *align, count, native_clock));
+            }
+        }
+    }
+    for (ci, (label, _, align)) in cases.iter().enumerate() {
+        let ns: Vec<f64> = secs[ci].iter().map(|v| med(v) * 1e9).collect();
+        out.push(json!({"name": label, "align": align, "zeroed": true, "fresh": true, "ns": ns}));
     }
     log("LARGE_MIN threshold");
     json!({"sizes": sizes, "window": 8, "series": out,
