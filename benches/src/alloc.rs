@@ -313,7 +313,7 @@ impl Rng {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -325,9 +325,9 @@ impl Rng {
     /// inside the octave).
     pub fn log_uniform(&mut self, lo: usize, hi: usize) -> usize {
         let (a, b) = (lo.ilog2(), hi.ilog2());
-        let e = a + (self.next() % u64::from(b - a + 1)) as u32;
+        let e = a + (self.next_u64() % u64::from(b - a + 1)) as u32;
         let base = 1usize << e;
-        (base + (self.next() as usize % base)).clamp(lo, hi)
+        (base + (self.next_u64() as usize % base)).clamp(lo, hi)
     }
 }
 
@@ -697,3 +697,5 @@ pub fn median(v: &mut [f64]) -> f64 {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

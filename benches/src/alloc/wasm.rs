@@ -1,0 +1,75 @@
+//! The backends of the allocator benchmarks inside a wasm module, for the
+//! bench page (`web/`): each a fresh instance over the module's own memory,
+//! growing it with `memory.grow` as the module's global allocator would.
+//! The workloads are the generic functions of [`super`]; the page drives
+//! them (threads are rayon's workers there).
+
+use super::{Counted, Dlmalloc, GrowSys, Instance, Vmem};
+use core::alloc::{GlobalAlloc, Layout};
+use wasm_vmem::lock::SpinLock;
+use wasm_vmem::sys::Wasm32Memory;
+
+/// The backends, in the order of every table: wasm-vmem (the build's
+/// policy: multithreaded with the `threads` feature), dlmalloc (as in
+/// std: `memory.grow` for every region, behind a spinlock), talc (its wasm
+/// source and binning, behind a spinlock), lol_alloc (its free-list
+/// allocator behind its spinlock).
+pub const BACKENDS: [&str; 4] = ["wasm-vmem", "dlmalloc", "talc", "lol_alloc"];
+
+type TalcWasm =
+    talc::sync::TalcLock<SpinLock, talc::wasm::WasmGrowAndExtend, talc::wasm::WasmBinning>;
+type LolAlloc = lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator>;
+
+/// An allocator that is only `Sync` by its lock: lol_alloc's free list and
+/// talc's wasm source hold raw pointers, which makes them `!Send` and so
+/// their locked allocators `!Sync`, although every access is under the
+/// spinlock.
+pub struct Locked<A>(A);
+// SAFETY: every access goes through the allocator's own spinlock.
+unsafe impl<A> Sync for Locked<A> {}
+// SAFETY: forwarded.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Locked<A> {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc_zeroed(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.realloc(p, l, n) }
+    }
+}
+
+/// Backend `name` of [`BACKENDS`], fresh. Every instance grows the
+/// module's memory and never gives it back: make few.
+pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
+    match name {
+        "wasm-vmem" => Box::new(Vmem::<_, wasm_vmem::policy::MultiThreaded>::new(
+            "wasm-vmem",
+            Wasm32Memory::BUILD,
+        )),
+        "dlmalloc" => Box::new(Dlmalloc::new(GrowSys(Wasm32Memory::BUILD))),
+        // talc's and lol_alloc's `alloc_zeroed` write the whole block
+        // (GlobalAlloc's default, or talc's own that does the same).
+        "talc" => Box::new(Counted::new(
+            "talc",
+            Locked(TalcWasm::new(talc::wasm::WasmGrowAndExtend::new())),
+            true,
+            None,
+        )),
+        "lol_alloc" => Box::new(Counted::new(
+            "lol_alloc",
+            Locked(LolAlloc::new(lol_alloc::FreeListAllocator::new())),
+            true,
+            None,
+        )),
+        _ => panic!("no backend {name}"),
+    }
+}
