@@ -493,3 +493,34 @@ fn machine() -> Value {
         .unwrap_or_default();
     json!({"hardware_threads": hardware_threads(), "cpu": model})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every part on tiny sizes: the figures exist, and wasm-vmem zeroes
+    /// exactly the bytes that held old data.
+    #[test]
+    fn smoke_run_has_every_figure() {
+        let cfg = Config::smoke(2);
+        let v = run(&cfg, &["small", "large", "phase", "threshold"], &mut |_| {});
+        for mode in ["cross", "local"] {
+            for s in v["small"][mode].as_array().unwrap() {
+                assert!(s["mops"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x.as_f64().unwrap() > 0.0));
+            }
+        }
+        for s in v["large"]["series"].as_array().unwrap() {
+            if s["name"].as_str().unwrap().starts_with("wasm-vmem") {
+                assert_eq!(s["zeroed"], s["needed"], "{s}");
+            }
+        }
+        let rows = v["phase"]["rows"].as_array().unwrap();
+        let peak = |i: usize| rows[i]["peak"].as_u64().unwrap();
+        // One pool needs less than the GC heap plus the app's allocator.
+        assert!(peak(0) < peak(1), "{rows:?}");
+    }
+}
