@@ -176,6 +176,18 @@ pub struct Config {
     pub threshold_iters: usize,
     /// Bytes of blocks per fresh-memory threshold case.
     pub threshold_fresh_bytes: usize,
+    /// Only these backends in (a) and (b) (to profile one); empty: all.
+    pub only: Vec<String>,
+}
+
+impl Config {
+    fn backends(&self) -> Vec<&'static str> {
+        BACKENDS
+            .iter()
+            .copied()
+            .filter(|b| self.only.is_empty() || self.only.iter().any(|o| o == b))
+            .collect()
+    }
 }
 
 impl Config {
@@ -190,6 +202,7 @@ impl Config {
             phase_bytes: 200 << 20,
             threshold_iters: 4000,
             threshold_fresh_bytes: 32 << 20,
+            only: Vec::new(),
         }
     }
     /// A few seconds; numbers meaningless.
@@ -203,6 +216,7 @@ impl Config {
             phase_bytes: 16 << 20,
             threshold_iters: 50,
             threshold_fresh_bytes: 1 << 20,
+            only: Vec::new(),
         }
     }
 }
@@ -225,7 +239,8 @@ fn med(v: &[f64]) -> f64 {
 /// (a) across threads: million operations per second, per backend and
 /// thread count; the single-thread batch workload too.
 fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
-    let mt: Vec<&str> = BACKENDS
+    let all = cfg.backends();
+    let mt: Vec<&str> = all
         .iter()
         .copied()
         .filter(|b| *b != "wasm-vmem (ST)")
@@ -233,10 +248,10 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     let modes = [true, false];
     let mut secs = vec![vec![vec![Vec::new(); cfg.threads.len()]; mt.len()]; 2];
     let mut ops_of = vec![vec![vec![0u64; cfg.threads.len()]; mt.len()]; 2];
-    let mut single = vec![Vec::new(); BACKENDS.len()];
+    let mut single = vec![Vec::new(); all.len()];
     let mut single_ops = 0;
     for rep in 0..cfg.reps {
-        for (bi, name) in BACKENDS.iter().enumerate() {
+        for (bi, name) in all.iter().enumerate() {
             let a = backend(name);
             let t0 = Instant::now();
             single_ops = small_single(&*a, cfg.rounds, BATCH);
@@ -289,7 +304,7 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
             })
             .collect()
     };
-    let single: Vec<Value> = BACKENDS
+    let single: Vec<Value> = all
         .iter()
         .enumerate()
         .map(|(bi, name)| {
@@ -313,14 +328,15 @@ fn large_sizes(max: usize) -> Vec<usize> {
 /// bytes zeroed ÷ bytes that had to be zeroed.
 fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     let sizes = large_sizes(cfg.large_max);
-    let mut secs = vec![vec![Vec::new(); sizes.len()]; BACKENDS.len()];
-    let mut first = vec![vec![Vec::new(); sizes.len()]; BACKENDS.len()];
-    let mut ratio = vec![vec![None; sizes.len()]; BACKENDS.len()];
-    let mut zeroed_needed = vec![vec![(None, 0u64); sizes.len()]; BACKENDS.len()];
+    let all = cfg.backends();
+    let mut secs = vec![vec![Vec::new(); sizes.len()]; all.len()];
+    let mut first = vec![vec![Vec::new(); sizes.len()]; all.len()];
+    let mut ratio = vec![vec![None; sizes.len()]; all.len()];
+    let mut zeroed_needed = vec![vec![(None, 0u64); sizes.len()]; all.len()];
     for rep in 0..cfg.reps {
         for (si, &n) in sizes.iter().enumerate() {
             let iters = (cfg.large_bytes / n).max(4);
-            for (bi, name) in BACKENDS.iter().enumerate() {
+            for (bi, name) in all.iter().enumerate() {
                 let a = backend(name);
                 let mut oracle = DirtyOracle::default();
                 let before = a.zeroed_bytes();
@@ -338,7 +354,7 @@ fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
             cfg.reps
         ));
     }
-    let series: Vec<Value> = BACKENDS
+    let series: Vec<Value> = all
         .iter()
         .enumerate()
         .map(|(bi, name)| {

@@ -5,14 +5,18 @@
 //!
 //! ```text
 //! alloc [--smoke] [--reps N] [--parts small,large,phase,threshold] [--out PATH]
+//!       [--only BACKEND,...]
 //! ```
+//!
+//! `--only` keeps those backends in (a) and (b) (names as in the tables),
+//! for profiling one.
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     use wasm_vmem_bench::alloc::native::{hardware_threads, run, Config};
 
     let usage =
-        "usage: alloc [--smoke] [--reps N] [--parts small,large,phase,threshold] [--out PATH]";
+        "usage: alloc [--smoke] [--reps N] [--parts small,large,phase,threshold] [--out PATH] [--only BACKEND,...]";
     let mut cfg = Config::full(hardware_threads());
     let mut parts = vec!["small", "large", "phase", "threshold"];
     let mut out = String::from("target/bench-alloc.json");
@@ -34,6 +38,14 @@ fn main() {
             }
             "--parts" => parts_arg = Some(args.next().expect("--parts needs a list")),
             "--out" => out = args.next().expect("--out needs a path"),
+            "--only" => {
+                cfg.only = args
+                    .next()
+                    .expect("--only needs a list")
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
             _ => {
                 eprintln!("alloc: unknown argument {a}\n{usage}");
                 std::process::exit(2);
