@@ -60,7 +60,8 @@ def tables(d, apps):
     L = []
     m = d["machine"]
     L.append(f"Run: {m['hardware_threads']} hardware threads, CPU \"{m['cpu']}\"; "
-             f"{d['config']['reps']} interleaved repetitions, medians.")
+             f"{d['config']['reps']} interleaved repetitions, medians; "
+             f"load average at start {m.get('loadavg_at_start', '?')}, at end {m.get('loadavg_at_end', '?')}.")
     L.append("")
     # (a) single thread
     sm = d["small"]
@@ -82,6 +83,9 @@ def tables(d, apps):
         for s in sm[mode]:
             L.append(f"| {s['name']} | " + " | ".join(
                 f"{x:.1f} ({x / s['mops'][0]:.2f}×)" for x in s["mops"]) + " |")
+        c = sm["control"]
+        L.append(f"| *{c['name']} (M steps/s)* | " + " | ".join(
+            f"{x:.0f} ({x / c['mops'][0]:.2f}×)" for x in c["mops"]) + " |")
         vm = next(s for s in sm[mode] if s["name"] == VMEM)
         L.append("| **wasm-vmem ÷ dlmalloc / talc / system** | " + " | ".join(
             " / ".join(f"{vm['mops'][i] / next(s for s in sm[mode] if s['name'] == b)['mops'][i]:.2f}"

@@ -249,6 +249,7 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     let mut secs = vec![vec![vec![Vec::new(); cfg.threads.len()]; mt.len()]; 2];
     let mut ops_of = vec![vec![vec![0u64; cfg.threads.len()]; mt.len()]; 2];
     let mut single = vec![Vec::new(); all.len()];
+    let mut control = vec![Vec::new(); cfg.threads.len()];
     let mut single_ops = 0;
     for rep in 0..cfg.reps {
         for (bi, name) in all.iter().enumerate() {
@@ -256,6 +257,16 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
             let t0 = Instant::now();
             single_ops = small_single(&*a, cfg.rounds, BATCH);
             single[bi].push(t0.elapsed().as_secs_f64());
+        }
+        // The control: arithmetic only, the same threads, no allocator.
+        for (ti, &threads) in cfg.threads.iter().enumerate() {
+            let t0 = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    s.spawn(move || control_work(t, cfg.rounds * CONTROL_PER_ROUND));
+                }
+            });
+            control[ti].push(t0.elapsed().as_secs_f64());
         }
         for (mi, &cross) in modes.iter().enumerate() {
             for (ti, &threads) in cfg.threads.iter().enumerate() {
@@ -313,7 +324,24 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         })
         .collect();
     json!({"threads": cfg.threads, "batch": BATCH, "rounds_per_thread": cfg.rounds,
-           "cross": series(0), "local": series(1), "single": single})
+           "cross": series(0), "local": series(1), "single": single,
+           "control": {"name": "control: arithmetic only, no allocator",
+                       "mops": cfg.threads.iter().enumerate().map(|(ti, &t)| {
+                           (t * cfg.rounds * CONTROL_PER_ROUND) as f64 / med(&control[ti]) / 1e6
+                       }).collect::<Vec<_>>()}})
+}
+
+/// Control steps per round of (a): about as long as a round of the
+/// small-object workload on one thread.
+const CONTROL_PER_ROUND: usize = 16384;
+
+/// `steps` multiply-adds, kept from being optimised away.
+fn control_work(seed: usize, steps: usize) -> u64 {
+    let mut x = seed as u64 | 1;
+    for i in 0..steps as u64 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
+    }
+    std::hint::black_box(x)
 }
 
 /// Sizes of (b): 64 KiB, 256 KiB, … up to `max`.
@@ -488,12 +516,21 @@ pub fn run(cfg: &Config, parts: &[&str], log: &mut dyn FnMut(&str)) -> Value {
         };
         out[p] = v;
     }
+    out["machine"]["loadavg_at_end"] = loadavg().into();
     out
 }
 
 /// Hardware threads of this machine.
 pub fn hardware_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `/proc/loadavg`: other work on the machine skews every figure.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// `nproc` and the CPU model.
@@ -507,7 +544,7 @@ fn machine() -> Value {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_default();
-    json!({"hardware_threads": hardware_threads(), "cpu": model})
+    json!({"hardware_threads": hardware_threads(), "cpu": model, "loadavg_at_start": loadavg()})
 }
 
 #[cfg(test)]
