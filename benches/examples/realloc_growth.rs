@@ -1,0 +1,71 @@
+//! A buffer grown by doubling from 1 KiB to 64 MiB with `realloc` (as a
+//! `Vec` or `String` grows), a byte written per 4 KiB of each new part,
+//! twice on one instance; wasm-vmem grows large blocks in place when the
+//! following pages are free, dlmalloc and talc where they can.
+//!
+//! Found with it (BENCHMARKS.md, "Global allocator"): the second growth,
+//! over pages the first one dirtied, is about 10× slower through
+//! wasm-vmem than through dlmalloc or talc, because `GenericVmem::extend`
+//! (which `realloc` uses) zeroes dirty pages as `reserve` does, although
+//! `realloc` promises nothing about the new bytes; the pool's
+//! `bytes_zeroed` printed below is that zeroing.
+//!
+//! `cargo run --release -p wasm-vmem-bench --example realloc_growth`
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::time::Instant;
+use wasm_vmem_bench::alloc::native::backend;
+
+fn grow(a: &dyn GlobalAlloc, top: usize) -> (f64, usize) {
+    let t0 = Instant::now();
+    let mut size = 1024;
+    let mut l = Layout::from_size_align(size, 1).unwrap();
+    // SAFETY: non-zero size.
+    let mut p = unsafe { a.alloc(l) };
+    let mut moves = 0;
+    while size < top {
+        let new = size * 2;
+        // SAFETY: `p` is live with `l`; non-zero size.
+        let q = unsafe { a.realloc(p, l, new) };
+        assert!(!q.is_null());
+        if q != p {
+            moves += 1;
+        }
+        for off in (size..new).step_by(4096) {
+            // SAFETY: inside the grown block.
+            unsafe { q.add(off).write(1) };
+        }
+        p = q;
+        size = new;
+        l = Layout::from_size_align(size, 1).unwrap();
+    }
+    // SAFETY: live with `l`.
+    unsafe { a.dealloc(p, l) };
+    (t0.elapsed().as_secs_f64() * 1e3, moves)
+}
+
+fn main() {
+    let vm = wasm_vmem::mt::Alloc::new(wasm_vmem::sys::SimMemory::new(1 << 30));
+    let (first, _) = grow(&vm, 64 << 20);
+    let zeroed = vm.vmem().stats().bytes_zeroed;
+    let (again, _) = grow(&vm, 64 << 20);
+    println!(
+        "mt::Alloc: first {first:.2} ms, again {again:.2} ms; pool bytes zeroed by the second growth: {} MiB (alloc_zeroed: {} B)",
+        (vm.vmem().stats().bytes_zeroed - zeroed) >> 20,
+        vm.stats().zeroed_bytes
+    );
+    for _ in 0..2 {
+        for name in [
+            "wasm-vmem (MT)",
+            "wasm-vmem (ST)",
+            "dlmalloc",
+            "talc",
+            "system",
+        ] {
+            let a = backend(name);
+            let (cold, cold_moves) = grow(&*a, 64 << 20);
+            let (warm, warm_moves) = grow(&*a, 64 << 20);
+            println!("{name:16} first {cold:7.2} ms ({cold_moves:2} moves), again {warm:7.2} ms ({warm_moves:2} moves)");
+        }
+    }
+}
