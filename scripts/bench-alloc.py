@@ -27,7 +27,7 @@ def load(alloc_path, apps_path):
 
 
 def check(d, apps):
-    for part in ("small", "large", "phase", "threshold"):
+    for part in ("small", "large", "phase", "realloc", "threshold"):
         assert part in d, part
     names = {s["name"] for s in d["small"]["cross"]}
     assert {VMEM, "dlmalloc", "talc", "system"} <= names, names
@@ -127,6 +127,17 @@ def tables(d, apps):
         app = "(same pool)" if r is one else f"{mib(r['app_peak']):.1f}"
         L.append(f"| {r['name']} | {mib(r['gc_peak']):.1f} | {app} | {mib(r['peak']):.1f} | {one['peak'] / r['peak']:.2f} |")
     L.append("")
+    # realloc growth
+    if "realloc" in d:
+        rg = d["realloc"]
+        vm = next(s for s in rg["series"] if s["name"] == VMEM)
+        L.append(f"#### realloc growth: a buffer doubled from 1 KiB to {size_label(rg['top'])}, a byte written per 4 KiB of each new part — ms (moves)")
+        L.append("")
+        L.append("| backend | fresh instance | again, same instance | again ÷ wasm-vmem (MT) |")
+        L.append("|---|---|---|---|")
+        for s in rg["series"]:
+            L.append(f"| {s['name']} | {s['first_ms']:.2f} ({s['moves'][0]}) | {s['again_ms']:.2f} ({s['moves'][1]}) | {s['again_ms'] / vm['again_ms']:.2f} |")
+        L.append("")
     # threshold
     t = d["threshold"]
     L.append(f"#### `LARGE_MIN` threshold: ns per allocate + free, window of {t['window']} live blocks (the first byte written); fresh memory: ns per block")

@@ -12,36 +12,13 @@
 //!
 //! `cargo run --release -p wasm-vmem-bench --example realloc_growth`
 
-use std::alloc::{GlobalAlloc, Layout};
-use std::time::Instant;
 use wasm_vmem_bench::alloc::native::backend;
+use wasm_vmem_bench::alloc::realloc_growth;
+use wasm_vmem_bench::figures::native_clock;
 
-fn grow(a: &dyn GlobalAlloc, top: usize) -> (f64, usize) {
-    let t0 = Instant::now();
-    let mut size = 1024;
-    let mut l = Layout::from_size_align(size, 1).unwrap();
-    // SAFETY: non-zero size.
-    let mut p = unsafe { a.alloc(l) };
-    let mut moves = 0;
-    while size < top {
-        let new = size * 2;
-        // SAFETY: `p` is live with `l`; non-zero size.
-        let q = unsafe { a.realloc(p, l, new) };
-        assert!(!q.is_null());
-        if q != p {
-            moves += 1;
-        }
-        for off in (size..new).step_by(4096) {
-            // SAFETY: inside the grown block.
-            unsafe { q.add(off).write(1) };
-        }
-        p = q;
-        size = new;
-        l = Layout::from_size_align(size, 1).unwrap();
-    }
-    // SAFETY: live with `l`.
-    unsafe { a.dealloc(p, l) };
-    (t0.elapsed().as_secs_f64() * 1e3, moves)
+fn grow(a: &dyn std::alloc::GlobalAlloc, top: usize) -> (f64, usize) {
+    let (s, m) = realloc_growth(a, top, native_clock);
+    (s * 1e3, m)
 }
 
 fn main() {

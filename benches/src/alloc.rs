@@ -16,6 +16,7 @@
 //!   per 4 KiB, freed; [`DirtyOracle`] counts the bytes that held old data.
 //! - (c) [`gc_phase`] then [`app_phase`]: a GC heap of segments on a page
 //!   pool grows and shrinks, then the app allocates its `Vec`s.
+//! - [`realloc_growth`]: a buffer doubled up to 64 MiB, twice.
 //! - the `LARGE_MIN` threshold: [`threshold`].
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -600,6 +601,38 @@ pub fn app_phase<A: GlobalAlloc + ?Sized>(a: &A, total: usize, after: &mut dyn F
         unsafe { free(a, b) };
     }
     bytes
+}
+
+// ------------------------------------------------------------ realloc growth
+
+/// A buffer grown by doubling from 1 KiB to `top` bytes with `realloc` (as
+/// a `Vec` or `String` grows), a byte written per 4 KiB of each new part,
+/// then freed. Returns the seconds and how many times the block moved.
+pub fn realloc_growth<A: GlobalAlloc + ?Sized>(a: &A, top: usize, clock: Clock) -> (f64, usize) {
+    let t0 = clock();
+    let mut size = 1024;
+    let mut l = Layout::from_size_align(size, 1).expect("layout");
+    // SAFETY: non-zero size.
+    let mut p = unsafe { a.alloc(l) };
+    assert!(!p.is_null(), "out of memory");
+    let mut moves = 0;
+    while size < top {
+        let new = size * 2;
+        // SAFETY: `p` is live with `l`; non-zero size.
+        let q = unsafe { a.realloc(p, l, new) };
+        assert!(!q.is_null(), "out of memory ({new} B)");
+        moves += usize::from(q != p);
+        for off in (size..new).step_by(GRANULE) {
+            // SAFETY: inside the grown block.
+            unsafe { q.add(off).write(1) };
+        }
+        p = q;
+        size = new;
+        l = Layout::from_size_align(size, 1).expect("layout");
+    }
+    // SAFETY: live with `l`.
+    unsafe { a.dealloc(p, l) };
+    (clock() - t0, moves)
 }
 
 // ------------------------------------------------------- LARGE_MIN threshold

@@ -3,8 +3,8 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    app_phase, gc_phase, large_zeroed, median, small_single, small_worker, threshold,
-    threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, Ring, Vmem,
+    app_phase, gc_phase, large_zeroed, median, realloc_growth, small_single, small_worker,
+    threshold, threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, Ring, Vmem,
 };
 use crate::figures::native_clock;
 use core::alloc::{GlobalAlloc, Layout};
@@ -396,6 +396,36 @@ fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     json!({"sizes": sizes, "bytes_per_size": cfg.large_bytes, "series": series})
 }
 
+/// Realloc growth: a buffer doubled from 1 KiB to 64 MiB on a fresh
+/// instance (fresh memory), then again on the same instance (over the
+/// memory the first growth used).
+fn realloc(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
+    let all = cfg.backends();
+    let top = cfg.large_max;
+    let mut secs = vec![[Vec::new(), Vec::new()]; all.len()];
+    let mut moves = vec![[0usize; 2]; all.len()];
+    for _ in 0..cfg.reps {
+        for (bi, name) in all.iter().enumerate() {
+            let a = backend(name);
+            for (k, slot) in secs[bi].iter_mut().enumerate() {
+                let (s, m) = realloc_growth(&*a, top, native_clock);
+                slot.push(s);
+                moves[bi][k] = m;
+            }
+        }
+    }
+    log("realloc growth");
+    let series: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .map(|(bi, name)| {
+            json!({"name": name, "first_ms": med(&secs[bi][0]) * 1e3,
+                   "again_ms": med(&secs[bi][1]) * 1e3, "moves": moves[bi]})
+        })
+        .collect();
+    json!({"top": top, "series": series})
+}
+
 /// (c): peak memory of the phase workload, one pool against an allocator
 /// beside a separate wasm-vmem.
 fn phase(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
@@ -511,6 +541,7 @@ pub fn run(cfg: &Config, parts: &[&str], log: &mut dyn FnMut(&str)) -> Value {
             "small" => small(cfg, log),
             "large" => large(cfg, log),
             "phase" => phase(cfg, log),
+            "realloc" => realloc(cfg, log),
             "threshold" => thresholds(cfg, log),
             _ => panic!("no part {p}"),
         };
@@ -556,7 +587,11 @@ mod tests {
     #[test]
     fn smoke_run_has_every_figure() {
         let cfg = Config::smoke(2);
-        let v = run(&cfg, &["small", "large", "phase", "threshold"], &mut |_| {});
+        let v = run(
+            &cfg,
+            &["small", "large", "phase", "realloc", "threshold"],
+            &mut |_| {},
+        );
         for mode in ["cross", "local"] {
             for s in v["small"][mode].as_array().unwrap() {
                 assert!(s["mops"]

@@ -1,10 +1,10 @@
 //! The global-allocator benchmarks (BENCHMARKS.md, "Global allocator"):
 //! (a) small objects across threads, (b) large zeroed vectors, (c) the
-//! phase workload's peak memory, and the `LARGE_MIN` threshold, for
+//! phase workload's peak memory, realloc growth, and the `LARGE_MIN` threshold, for
 //! wasm-vmem's allocator and its baselines as instances, interleaved.
 //!
 //! ```text
-//! alloc [--smoke] [--reps N] [--parts small,large,phase,threshold] [--out PATH]
+//! alloc [--smoke] [--reps N] [--parts small,large,phase,realloc,threshold] [--out PATH]
 //!       [--only BACKEND,...]
 //! ```
 //!
@@ -16,9 +16,9 @@ fn main() {
     use wasm_vmem_bench::alloc::native::{hardware_threads, run, Config};
 
     let usage =
-        "usage: alloc [--smoke] [--reps N] [--parts small,large,phase,threshold] [--out PATH] [--only BACKEND,...]";
+        "usage: alloc [--smoke] [--reps N] [--parts small,large,phase,realloc,threshold] [--out PATH] [--only BACKEND,...]";
     let mut cfg = Config::full(hardware_threads());
-    let mut parts = vec!["small", "large", "phase", "threshold"];
+    let mut parts = vec!["small", "large", "phase", "realloc", "threshold"];
     let mut out = String::from("target/bench-alloc.json");
     let mut args = std::env::args().skip(1);
     let mut parts_arg = None;
