@@ -402,6 +402,24 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Callers must guarantee that no other thread operates on the range
     /// during the call.
     pub unsafe fn extend(&self, ptr: *mut u8, size: usize, new_size: usize) -> Result<(), Error> {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { self.extend_filled(ptr, size, new_size, Fill::Zero) }
+    }
+
+    /// [`extend`](Self::extend) for the global allocator: with
+    /// [`Fill::Any`] the pages grown into are not zeroed (`realloc` need
+    /// not initialise them).
+    ///
+    /// # Safety
+    ///
+    /// As for [`extend`](Self::extend).
+    pub(crate) unsafe fn extend_filled(
+        &self,
+        ptr: *mut u8,
+        size: usize,
+        new_size: usize,
+        fill: Fill,
+    ) -> Result<(), Error> {
         let (start, len) = self.range(ptr, size)?;
         let new_bytes = round_to_pages(new_size)
             .filter(|&b| ptr.addr().checked_add(b).is_some())
@@ -443,7 +461,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             let mut plan = Plan::new();
             let found = self.arenas[arena].with(|t| {
                 if t.fits_at(end, extra) {
-                    Ok(t.claim_and_plan(end, extra, Fill::Zero, &mut plan))
+                    Ok(t.claim_and_plan(end, extra, fill, &mut plan))
                 } else {
                     Err(t.tail_growth_for(end, end + extra, memory_pages))
                 }
@@ -451,7 +469,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             match found {
                 Ok(next) => {
                     // SAFETY: claimed by this call under `arena`'s lock.
-                    unsafe { self.finish_claim(arena, end, extra, next, Fill::Zero, plan) };
+                    unsafe { self.finish_claim(arena, end, extra, next, fill, plan) };
                     break Ok(());
                 }
                 Err(Some(pages)) if !grown => {

@@ -342,9 +342,14 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 .fetch_add(new_size.wrapping_sub(layout.size()), Relaxed);
             return ptr;
         }
+        // Grown into as it is: realloc leaves the new bytes uninitialised.
         // SAFETY: the block is reserved and this call's (realloc's
         // contract).
-        if unsafe { self.vmem.extend(ptr, layout.size(), new_size) }.is_ok() {
+        let grown = unsafe {
+            self.vmem
+                .extend_filled(ptr, layout.size(), new_size, Fill::Any)
+        };
+        if grown.is_ok() {
             counts.pages.fetch_add(new_pages - old_pages, Relaxed);
             counts.in_use.fetch_add(new_size - layout.size(), Relaxed);
             return ptr;
