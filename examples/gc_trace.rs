@@ -54,12 +54,13 @@ fn run<P: Policy>(name: &str) {
         SEGMENT / MIB
     );
     println!(
-        "  reserved {:.1} MiB (committed {:.1}, decommitted {:.1}), free {:.1} MiB zero + {:.1} MiB dirty",
+        "  reserved {:.1} MiB (committed {:.1}, decommitted {:.1}), free {:.1} MiB zero + {:.1} MiB dirty, metadata {:.2} MiB",
         mib(s.reserved_bytes),
         mib(s.committed_bytes),
         mib(s.decommitted_bytes),
         mib(s.free_zero_bytes),
-        mib(s.free_dirty_bytes)
+        mib(s.free_dirty_bytes),
+        mib(s.metadata_bytes)
     );
     println!(
         "  linear memory {:.1} MiB ({:.1} ours, {} grows), peak reserved {:.1} MiB",

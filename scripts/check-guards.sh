@@ -30,6 +30,33 @@ expect_refusal "+atomics without threads" "has \`+atomics\` (shared memory) but 
     cargo +nightly check --target wasm32-unknown-unknown -Z build-std=core,alloc --lib \
     --target-dir target/guards-atomics
 
+# The library must never use the global allocator (docs/DESIGN.md §5, "Where
+# metadata lives"): it is to be the global allocator itself.
+# 1. Built without test hooks and with `std` (the default), the library
+#    does not even declare the `alloc` crate (src/lib.rs): any `alloc::`
+#    use outside test code fails to compile here, natively and for wasm32.
+cargo check -p wasm-vmem --lib --target-dir target/guards-noalloc
+cargo check -p wasm-vmem --lib --target wasm32-unknown-unknown --target-dir target/guards-noalloc
+echo "ok: the library builds without the alloc crate"
+# 2. `std` is there for `System` only (SimMemory's region): no other use of
+#    `std::` outside the unit test modules and comments.
+uses=$(for f in $(find src -name '*.rs'); do
+    awk '/^#\[cfg\(test\)\]$/ { getline next_line; if (next_line ~ /^mod tests/) exit }
+         { print FILENAME ":" FNR ": " $0 }' "$f"
+done | grep -E 'std::' | grep -vE '^[^:]+:[0-9]+: *//' |
+    grep -vE 'std::alloc::(System|GlobalAlloc|handle_alloc_error)' || true)
+if [[ -n $uses ]]; then
+    echo "the library uses std beyond System:" >&2
+    echo "$uses" >&2
+    exit 1
+fi
+echo "ok: std is used for System only"
+# 3. At run time: every operation of both builds counts zero global
+#    allocations, and an instance serves as a #[global_allocator] without
+#    re-entering it.
+cargo test -p wasm-vmem --test no_global_alloc --test vmem_as_global --test global_alloc -q
+echo "ok: no global allocation at run time"
+
 # The single-threaded allocator as a native program's global allocator: it
 # has no lock, so it is not `Sync`, and a program with threads must not be
 # able to install it (on wasm32, `wasm_vmem::Global` is the way, and the ST

@@ -6,8 +6,8 @@
 #
 # Bound: LOOM_MAX_PREEMPTIONS=2 by default; override it (3 is the deep run).
 # Cost on 2 cores (loom 0.7.3), after a ~20 s first build:
-#   bound 2: 46,917 interleavings, ~8.5 s of models (growth: 44,634 in 7.6 s)
-#   bound 3: 673,582 interleavings, ~100 s of models (growth: 655,362 in 92 s)
+#   bound 2: 9,425 interleavings, ~2.3 s of models (storage race: 4,277)
+#   bound 3: 118,098 interleavings, ~17 s of models (storage race: 62,004)
 # A failing model can be replayed with LOOM_CHECKPOINT_FILE and LOOM_LOG=1
 # (see loom's docs).
 set -euo pipefail

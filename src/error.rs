@@ -7,9 +7,12 @@ use core::fmt;
 /// or committed is counted differently. One error can leave more behind
 /// than it found: an [`OutOfMemory`](Error::OutOfMemory) from a reserve
 /// whose first `memory.grow` succeeded but landed elsewhere than planned
-/// (someone else grew in between) and whose second failed keeps the pages
-/// it grew, as free pages of the instance (`owned_bytes`, `grows`), since
-/// wasm memory cannot shrink. Every other error changes nothing at all.
+/// (someone else grew in between, or the table's own storage grew first
+/// and pushed it up) and whose second failed keeps the pages it grew, as
+/// free pages of the instance (`owned_bytes`, `grows`), since wasm memory
+/// cannot shrink; on a memory whose maximum is unknown, the table storage
+/// grown before a failed growth stays too (`metadata_bytes`). Every other
+/// error changes nothing at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

@@ -7,8 +7,13 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The library itself never uses the global allocator (it may be the global
+// allocator): `alloc` is there only for test helpers, loom's page cells, and
+// `SimMemory`'s region when `std` (and so `System`) is off.
+// `scripts/check-guards.sh` builds the library without it.
+#[cfg(any(test, feature = "testing", loom, not(feature = "std")))]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 #[cfg(all(

@@ -8,10 +8,11 @@ use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
 /// cannot hold there.
 ///
 /// Every byte this instance grew is in exactly one of reserved
-/// (`committed_bytes + decommitted_bytes`), `free_zero_bytes` and
-/// `free_dirty_bytes`; their sum is `owned_bytes`. A reservation that
-/// another thread is still carrying out counts as reserved page by page, as
-/// its pages are zeroed and committed; the rest of it still counts as free.
+/// (`committed_bytes + decommitted_bytes`), `free_zero_bytes`,
+/// `free_dirty_bytes` and `metadata_bytes`; their sum is `owned_bytes`. A
+/// reservation that another thread is still carrying out counts as
+/// reserved page by page, as its pages are zeroed and committed; the rest
+/// of it still counts as free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Bytes in live reservations (committed or decommitted).
@@ -24,7 +25,13 @@ pub struct Stats {
     pub free_zero_bytes: u64,
     /// Free bytes that may hold old data (zeroed when handed out again).
     pub free_dirty_bytes: u64,
-    /// Bytes of linear memory this instance grew itself.
+    /// Bytes holding the instance's own metadata (its page tables and free
+    /// run indexes, in pages it grew for them): owned, never free, never
+    /// handed out. When a table moves to a larger storage, the old one's
+    /// pages become free (dirty) pages.
+    pub metadata_bytes: u64,
+    /// Bytes of linear memory this instance grew itself: reserved + free
+    /// (zero and dirty) + metadata.
     pub owned_bytes: u64,
     /// The linear memory's current size, ours and foreign.
     pub linear_memory_bytes: u64,
@@ -32,7 +39,8 @@ pub struct Stats {
     pub peak_reserved_bytes: u64,
     /// Maximal runs of free pages (a measure of fragmentation).
     pub free_runs: usize,
-    /// Successful `memory.grow` calls by this instance.
+    /// Successful `memory.grow` calls by this instance, those for its
+    /// metadata included.
     pub grows: u64,
     /// Bytes written with zeros.
     pub bytes_zeroed: u64,
@@ -53,6 +61,7 @@ impl Stats {
         self.decommitted_bytes += o.decommitted_bytes;
         self.free_zero_bytes += o.free_zero_bytes;
         self.free_dirty_bytes += o.free_dirty_bytes;
+        self.metadata_bytes += o.metadata_bytes;
         self.owned_bytes += o.owned_bytes;
         self.free_runs += o.free_runs;
         self.grows += o.grows;

@@ -74,7 +74,13 @@ fn rule1_reserve_of_reused_dirty_pages_reads_zero<P: Policy>() {
         // SAFETY: our reservation, not used afterwards.
         unsafe { vm.release(p, pages(8)).unwrap() };
     }
-    assert_eq!(vm.stats().owned_bytes, u64b(pages(8)), "same pages reused");
+    let s = vm.stats();
+    assert_eq!(s.metadata_bytes, FIRST_STORAGE);
+    assert_eq!(
+        s.owned_bytes,
+        u64b(pages(8)) + FIRST_STORAGE,
+        "same pages reused"
+    );
     vm.check_invariants();
 }
 
@@ -506,11 +512,13 @@ fn rule8_memory_maximum_is_out_of_memory<P: Policy>() {
         Err(Error::OutOfMemory { size: 2 * MIB })
     );
     assert_eq!(vm.stats(), before);
-    // Exactly what is left still fits.
-    let b = vm.reserve(MIB, PAGE_SIZE).unwrap().as_ptr();
+    // Exactly what is left (after the table's first wasm page) still fits.
+    let left = MIB - WASM_PAGE_SIZE;
+    let b = vm.reserve(left, PAGE_SIZE).unwrap().as_ptr();
     assert_eq!(vm.stats().owned_bytes, u64b(4 * MIB));
+    assert_eq!(vm.stats().metadata_bytes, FIRST_STORAGE);
     // SAFETY: ours.
-    unsafe { assert!(all(a, 3 * MIB, 0) && all(b, MIB, 0)) };
+    unsafe { assert!(all(a, 3 * MIB, 0) && all(b, left, 0)) };
 }
 
 fn rule9_foreign_memory_is_never_handed_out_or_touched<P: Policy>() {
@@ -567,8 +575,8 @@ fn rule9_contiguous_growth_is_stitched<P: Policy>() {
     let a = vm.reserve(pages(3), PAGE_SIZE).unwrap().as_ptr();
     let b = vm.reserve(pages(5), PAGE_SIZE).unwrap().as_ptr();
     assert_eq!(b, a.wrapping_add(pages(3)), "stitched across growths");
-    assert_eq!(vm.stats().owned_bytes, u64b(pages(8)));
-    assert_eq!(vm.stats().grows, 2);
+    assert_eq!(vm.stats().owned_bytes, u64b(pages(8)) + FIRST_STORAGE);
+    assert_eq!(vm.stats().grows, 3, "the table's storage, then 2 stitched");
     // After foreign growth, the tail cannot be extended.
     vm.memory().grow_foreign(1).unwrap();
     let c = vm.reserve(pages(2), PAGE_SIZE).unwrap().as_ptr();
@@ -589,7 +597,8 @@ fn rule10_stats_are_exact<P: Policy>() {
         }
     );
 
-    let p = vm.reserve(pages(6), PAGE_SIZE).unwrap().as_ptr(); // 2 wasm pages
+    // 2 wasm pages, after the wasm page of the table's first storage.
+    let p = vm.reserve(pages(6), PAGE_SIZE).unwrap().as_ptr();
     let s = vm.stats();
     assert_eq!(
         (s.reserved_bytes, s.committed_bytes, s.decommitted_bytes),
@@ -597,13 +606,14 @@ fn rule10_stats_are_exact<P: Policy>() {
     );
     assert_eq!(
         (s.free_zero_bytes, s.free_dirty_bytes, s.owned_bytes),
-        (u64b(pages(2)), 0, u64b(pages(8)))
+        (u64b(pages(2)), 0, u64b(pages(8)) + FIRST_STORAGE)
     );
+    assert_eq!(s.metadata_bytes, FIRST_STORAGE);
     assert_eq!(
         (s.grows, s.bytes_zeroed, s.bytes_zero_skipped),
-        (1, 0, pages(6) as u64)
+        (2, 0, pages(6) as u64)
     );
-    assert_eq!(s.linear_memory_bytes, u64b(4 * WASM_PAGE_SIZE));
+    assert_eq!(s.linear_memory_bytes, u64b(5 * WASM_PAGE_SIZE));
     assert_eq!(s.peak_reserved_bytes, u64b(pages(6)));
 
     // SAFETY: ours.
@@ -648,7 +658,7 @@ fn rule10_stats_are_exact<P: Policy>() {
         (u64b(zero), u64b(dirty))
     );
     assert_eq!(
-        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes,
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes,
         s.owned_bytes
     );
 
@@ -661,7 +671,7 @@ fn rule10_stats_are_exact<P: Policy>() {
         s.bytes_zero_skipped - before.bytes_zero_skipped,
         zero as u64
     );
-    assert_eq!((s.free_zero_bytes, s.free_dirty_bytes, s.grows), (0, 0, 1));
+    assert_eq!((s.free_zero_bytes, s.free_dirty_bytes, s.grows), (0, 0, 2));
     assert_eq!(s.peak_reserved_bytes, u64b(pages(8)));
     assert_eq!(s.sentinel_violations, 0);
 }

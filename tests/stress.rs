@@ -51,7 +51,10 @@ where
     });
     let s = vm.stats();
     assert_eq!(s.reserved_bytes, 0, "everything released");
-    assert_eq!(s.free_zero_bytes + s.free_dirty_bytes, s.owned_bytes);
+    assert_eq!(
+        s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes,
+        s.owned_bytes
+    );
     assert!(
         ops.iter().all(|&n| n > 0),
         "every thread made progress: {ops:?}"

@@ -105,7 +105,7 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   }
   check(`${label}: main thread never blocked long`, r.mainThread.longestCallMs < 1000, `${r.mainThread.longestCallMs} ms`);
   check(`${label}: everything released`, s.reserved === 0 && s.committed === 0 && s.decommitted === 0);
-  check(`${label}: owned = free zero + free dirty`, s.owned === s.free_zero + s.free_dirty);
+  check(`${label}: owned = free zero + free dirty + metadata`, s.owned === s.free_zero + s.free_dirty + s.metadata);
   check(`${label}: the page found the statistics balanced`, r.balance.ok, r.balance.problems.join(', '));
   check(`${label}: no grow failure injected (failGrow 0)`, r.failGrow === 0 && r.grow.injectedFailures === 0
     && r.outOfMemory === r.grow.refusedByEngine && r.grow.calls === r.grow.grown + r.grow.refusedByEngine,

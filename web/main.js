@@ -87,14 +87,14 @@ function heapTarget(t) {
 }
 
 // The statistics after every worker released its heap must balance:
-// nothing reserved or committed, every owned byte free (zero or dirty),
-// and wasm-vmem owns no more than linear memory. Returns the problems.
+// nothing reserved or committed, every owned byte free (zero or dirty) or
+// metadata, and wasm-vmem owns no more than linear memory. Returns the problems.
 function balance(st) {
   const problems = [];
   if (st.reserved !== 0) problems.push(`reserved ${st.reserved}`);
   if (st.committed !== 0) problems.push(`committed ${st.committed}`);
   if (st.decommitted !== 0) problems.push(`decommitted ${st.decommitted}`);
-  if (st.free_zero + st.free_dirty !== st.owned) problems.push(`free ${st.free_zero} + ${st.free_dirty} != owned ${st.owned}`);
+  if (st.free_zero + st.free_dirty + st.metadata !== st.owned) problems.push(`free ${st.free_zero} + ${st.free_dirty} + metadata ${st.metadata} != owned ${st.owned}`);
   if (st.owned > st.linear) problems.push(`owned ${st.owned} > linear ${st.linear}`);
   return problems;
 }
@@ -189,9 +189,10 @@ async function run() {
       ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal`],
       ['balance after release', problems === null ? 'when every thread has released its heap'
         : `<span id="balance">${problems.length ? 'UNBALANCED: ' + problems.join(', ') : 'ok'}</span>` +
-          ' (reserved 0, committed 0, free zero + free dirty = owned ≤ linear memory)'],
+          ' (reserved 0, committed 0, free zero + free dirty + metadata = owned ≤ linear memory)'],
       ['reserved now (peak)', `${fmt(st.reserved)} (${fmt(st.peak_reserved)})`],
       ['free zero / dirty', `${fmt(st.free_zero)} / ${fmt(st.free_dirty)}`],
+      ['metadata (page tables)', fmt(st.metadata)],
       ['bytes zeroed / skipped', `${fmt(st.zeroed)} / ${fmt(st.zero_skipped)}`],
       ['zeroed ÷ decommitted', (st.zeroed / Math.max(1, collections * s.gen0)).toFixed(2)],
       ['main thread: longest call', `${longestCallMs.toFixed(1)} ms (${calls} calls)`],

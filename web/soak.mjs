@@ -138,10 +138,10 @@ function verify(r, errors, wallSeconds) {
   check('no errors (other than out of memory)', r.errors === 0, r.errors);
   const problems = [];
   if (s.reserved !== 0 || s.committed !== 0 || s.decommitted !== 0) problems.push('something still reserved');
-  if (s.free_zero + s.free_dirty !== s.owned) problems.push('free zero + free dirty != owned');
+  if (s.free_zero + s.free_dirty + s.metadata !== s.owned) problems.push('free zero + free dirty + metadata != owned');
   if (s.owned > s.linear) problems.push('owned > linear memory');
   check('statistics balance after every worker released its heap', problems.length === 0 && r.balance.ok,
-    `reserved ${s.reserved}, committed ${s.committed}, free zero ${s.free_zero} + free dirty ${s.free_dirty} = ${s.free_zero + s.free_dirty}` +
+    `reserved ${s.reserved}, committed ${s.committed}, free zero ${s.free_zero} + free dirty ${s.free_dirty} + metadata ${s.metadata} = ${s.free_zero + s.free_dirty + s.metadata}` +
     ` vs owned ${s.owned}, linear ${s.linear}${problems.length ? ' — ' + problems.join(', ') : ''}`);
   const g = r.grow;
   check('every memory.grow counted', g.calls === g.grown + g.injectedFailures + g.refusedByEngine && g.grown === s.grows,
@@ -180,7 +180,7 @@ function verify(r, errors, wallSeconds) {
     balance: {
       ok: problems.length === 0 && r.balance.ok,
       reserved: s.reserved, committed: s.committed, decommitted: s.decommitted,
-      freeZero: s.free_zero, freeDirty: s.free_dirty, owned: s.owned, linear: s.linear,
+      freeZero: s.free_zero, freeDirty: s.free_dirty, metadata: s.metadata, owned: s.owned, linear: s.linear,
     },
     peakLinearMiB: r.peakLinearMiB,
     peakReservedMiB: r.peakReservedMiB,

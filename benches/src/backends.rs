@@ -31,6 +31,12 @@ pub trait Backend {
     /// Memory the backend holds at its high-water mark, when it can be
     /// known (what a wasm module would have had to grow).
     fn footprint(&self) -> Option<usize>;
+    /// Pages (addresses) holding the backend's own metadata now, which it
+    /// writes itself: once it leaves them they are dirty (only the oracle
+    /// cares).
+    fn metadata_pages(&self) -> Vec<usize> {
+        Vec::new()
+    }
 }
 
 /// wasm-vmem over a linear memory: a `SimMemory` natively, the module's
@@ -82,6 +88,13 @@ impl<M: LinearMemory, P: Policy> Backend for Vmem<M, P> {
     }
     fn footprint(&self) -> Option<usize> {
         usize::try_from(self.vm.stats().owned_bytes).ok()
+    }
+    fn metadata_pages(&self) -> Vec<usize> {
+        let regions = self.vm.metadata_regions();
+        let pages = regions
+            .iter()
+            .flat_map(|&(a, n)| (a..a + n).step_by(PAGE_SIZE));
+        pages.collect()
     }
 }
 

@@ -207,6 +207,9 @@ impl<B: Backend + ?Sized> Backend for Oracle<'_, B> {
         self.inner.name()
     }
     fn reserve(&self, size: usize) -> *mut u8 {
+        // Pages the backend wrote its metadata to are dirty when it leaves
+        // them (wasm-vmem: a table that moved to a larger storage).
+        self.dirty.borrow_mut().extend(self.inner.metadata_pages());
         let p = self.inner.reserve(size);
         for page in Self::pages(p, size) {
             self.promise_zero(page);
@@ -244,6 +247,9 @@ impl<B: Backend + ?Sized> Backend for Oracle<'_, B> {
     }
     fn footprint(&self) -> Option<usize> {
         self.inner.footprint()
+    }
+    fn metadata_pages(&self) -> Vec<usize> {
+        self.inner.metadata_pages()
     }
 }
 

@@ -40,7 +40,24 @@ fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
     );
 }
 
+/// Metadata of a model's instance: the storage of both arenas, one wasm
+/// page each, grown before the scenario (`vmem`).
+const META: u64 = 2 * WASM_PAGE_SIZE as u64;
+
+/// An instance over a memory of `wasm_pages` for the scenario, plus the
+/// two wasm pages (0 and 1) of its arenas' table storage, grown first, so
+/// that the scenario is about the pages it names. (The storage growth
+/// itself is modelled in `storage_growths_racing_in_one_arena`.)
 fn vmem(wasm_pages: usize) -> Arc<Vmem<SimMemory>> {
+    let vm = vmem_bare(wasm_pages + 2);
+    for arena in 0..2 {
+        assert!(vm.prepare_metadata_in(arena, 64));
+    }
+    vm
+}
+
+/// An instance over a memory of `wasm_pages`, nothing grown.
+fn vmem_bare(wasm_pages: usize) -> Arc<Vmem<SimMemory>> {
     Arc::new(Vmem::new(SimMemory::new(wasm_pages * WASM_PAGE_SIZE)))
 }
 
@@ -57,7 +74,7 @@ fn write(vm: &Vmem<SimMemory>, addr: usize, len: usize, byte: u8) {
 fn consistent(s: &Stats) {
     assert_eq!(
         s.owned_bytes,
-        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
     );
     assert_eq!(s.reserved_bytes, s.committed_bytes + s.decommitted_bytes);
 }
@@ -133,9 +150,9 @@ fn release_racing_a_reserve_that_reuses_the_pages() {
         let s = vm.stats();
         let w = WASM_PAGE_SIZE as u64;
         let (owned, zeroed, skipped) = if p == old {
-            (w, w, w) // reused: dirty, zeroed once
+            (w + META, w, w) // reused: dirty, zeroed once
         } else {
-            (2 * w, 0, 2 * w) // grew: fresh, nothing zeroed
+            (2 * w + META, 0, 2 * w) // grew: fresh, nothing zeroed
         };
         assert_eq!(
             (
@@ -255,14 +272,18 @@ fn concurrent_growth_with_foreign_growth_between() {
             wasm_vmem::sys::sim::FOREIGN_FILL
         ));
         let s = vm.stats();
-        assert_eq!(s.owned_bytes, 2 * WASM_PAGE_SIZE as u64, "no page lost");
-        assert_eq!(s.grows, 2);
+        assert_eq!(
+            s.owned_bytes,
+            2 * WASM_PAGE_SIZE as u64 + META,
+            "no page lost"
+        );
+        assert_eq!(s.grows, 2 + 2, "the two storages, then ours");
         assert_eq!(
             (s.bytes_zeroed, s.bytes_zero_skipped),
             (0, 2 * WASM_PAGE_SIZE as u64),
             "fresh pages are never zeroed"
         );
-        assert_eq!(s.linear_memory_bytes, 3 * WASM_PAGE_SIZE as u64);
+        assert_eq!(s.linear_memory_bytes, 3 * WASM_PAGE_SIZE as u64 + META);
         consistent(&s);
         vm.check_invariants();
     });
@@ -362,7 +383,7 @@ fn stats_during_a_batched_reserve() {
         // Another thread looks at the statistics meanwhile.
         let s = vm.stats();
         consistent(&s);
-        assert_eq!(s.owned_bytes, all as u64);
+        assert_eq!(s.owned_bytes, all as u64 + META);
         vm.check_invariants();
         big.join().unwrap();
         let s = vm.stats();
@@ -402,13 +423,13 @@ fn batched_release_racing_a_reserve() {
         );
         let s = vm.stats();
         let w = WASM_PAGE_SIZE as u64;
-        let reused = s.owned_bytes == 17 * w;
+        let reused = s.owned_bytes == 17 * w + META;
         assert_eq!(
             (s.reserved_bytes, s.owned_bytes, s.bytes_zeroed),
             if reused {
-                (w, 17 * w, w)
+                (w, 17 * w + META, w)
             } else {
-                (w, 18 * w, 0)
+                (w, 18 * w + META, 0)
             },
             "dirty pages reused and zeroed, or fresh pages grown"
         );
@@ -453,7 +474,11 @@ fn release_in_one_arena_racing_a_steal_from_another() {
         let w = WASM_PAGE_SIZE as u64;
         assert_eq!(s.reserved_bytes, w);
         // Stolen (no growth, zeroed once) or grown (fresh, nothing zeroed).
-        let expect = if p == old { (w, 1, w) } else { (2 * w, 2, 0) };
+        let expect = if p == old {
+            (w + META, 2 + 1, w)
+        } else {
+            (2 * w + META, 2 + 2, 0)
+        };
         assert_eq!((s.owned_bytes, s.grows, s.bytes_zeroed), expect);
         vm.check_invariants();
     });
@@ -508,6 +533,42 @@ fn stats_while_two_arenas_reserve() {
         other.join().unwrap();
         let s = vm.stats();
         consistent(&s);
+        assert_eq!(s.reserved_bytes, 2 * PAGE_SIZE as u64);
+        vm.check_invariants();
+    });
+}
+
+/// Two threads reserve at once in one arena whose table has no storage yet:
+/// both may grow a storage region outside the lock. The first to lock
+/// adopts its region; the other's is not needed and becomes free pages
+/// (read zero) of the arena. No page is lost (everything grown is owned),
+/// the reservations are disjoint and read zero, the sums stay exact.
+#[test]
+fn storage_growths_racing_in_one_arena() {
+    model("storage_growths_racing_in_one_arena", || {
+        let vm = vmem_bare(4);
+        let other = {
+            let vm = vm.clone();
+            thread::spawn(move || {
+                let p = vm.reserve_in(0, PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+                assert!(reads(&vm, p, PAGE_SIZE, 0));
+                write(&vm, p, PAGE_SIZE, 1);
+                p
+            })
+        };
+        let mine = vm.reserve_in(0, PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+        assert!(reads(&vm, mine, PAGE_SIZE, 0));
+        write(&vm, mine, PAGE_SIZE, 2);
+        let theirs = other.join().unwrap();
+        assert_ne!(mine, theirs, "disjoint");
+        assert!(reads(&vm, theirs, PAGE_SIZE, 1) && reads(&vm, mine, PAGE_SIZE, 2));
+        let s = vm.stats();
+        consistent(&s);
+        assert_eq!(
+            s.metadata_bytes, WASM_PAGE_SIZE as u64,
+            "one storage adopted"
+        );
+        assert_eq!(s.owned_bytes, s.linear_memory_bytes, "no region lost");
         assert_eq!(s.reserved_bytes, 2 * PAGE_SIZE as u64);
         vm.check_invariants();
     });

@@ -316,8 +316,9 @@ impl<L: TableLock, T> Locked<L, T> {
             // - for a `Sync` lock no other thread holds it (`TableLock`);
             //   for a non-`Sync` one the value never left this thread;
             // - `with` is not re-entered from `f` on this value: every
-            //   closure the crate passes is table code only (`table/`, no
-            //   unsafe, no calls into the memory seam or out of the crate),
+            //   closure the crate passes is table code only (`table/`: no
+            //   calls into the memory seam or out of the crate, nor back
+            //   into `with`),
             //   or small-heap code (`allocator/small.rs`: talc with a
             //   `Manual` source and segment headers, no calls into the pool,
             //   the seam or the global allocator), or, in

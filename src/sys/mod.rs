@@ -35,6 +35,12 @@ pub use wasm32::Wasm32Memory;
 /// - `fill` and `read_byte` behave like `ptr::write_bytes` and `ptr::read`
 ///   on the addresses given.
 ///
+/// wasm-vmem keeps its own metadata (page tables, run indexes) in pages it
+/// grew for them, and reads and writes it directly through pointers made
+/// from their addresses, not through [`fill`](Self::fill) and
+/// [`read_byte`](Self::read_byte); the first requirement above is what
+/// makes that valid.
+///
 /// Re-entrancy: wasm-vmem never calls a method of this trait while it holds
 /// an instance's table lock — it reads `size()`, grows and writes page
 /// contents before taking the lock or after releasing it — so an

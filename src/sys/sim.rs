@@ -1,9 +1,9 @@
 //! A simulated linear memory for native builds, tests and benchmarks.
 
 use super::LinearMemory;
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use crate::WASM_PAGE_SIZE;
-use alloc::alloc::{alloc_zeroed, dealloc, Layout};
+use core::alloc::Layout;
 use core::ptr::NonNull;
 
 /// Byte written into pages grown by [`SimMemory::grow_foreign`], so that a
@@ -15,21 +15,39 @@ pub const FOREIGN_FILL: u8 = 0xF0;
 #[repr(align(65536))]
 struct WasmPageAligned;
 
+/// The region does not exist yet ([`SimMemory::lazy`]).
+const UNINIT: u8 = 0;
+/// One thread is taking the region from the host; the others wait.
+const BUSY: u8 = 1;
+/// The region exists (or the host gave none: capacity 0), for good.
+const READY: u8 = 2;
+
 /// A linear memory simulated in one host allocation.
 ///
-/// The whole capacity is allocated (zeroed, lazily by the host) once, so
-/// addresses never move, exactly as on wasm. It grows in 64 KiB wasm pages
-/// up to that capacity; fresh pages read zero. With the `testing` feature it
-/// can also grow "behind the back" of a [`Vmem`](crate::Vmem) on behalf of
-/// someone else (`grow_foreign`), and be told to fail the next grows
-/// (`fail_next_grows`). All of it works from several threads at once.
+/// The whole capacity is taken from the host at once (zeroed, and lazily
+/// committed by the host), so addresses never move, exactly as on wasm. It
+/// grows in 64 KiB wasm pages up to that capacity; fresh pages read zero.
+/// With the `testing` feature it can also grow "behind the back" of a
+/// [`Vmem`](crate::Vmem) on behalf of someone else (`grow_foreign`), and be
+/// told to fail the next grows (`fail_next_grows`). All of it works from
+/// several threads at once.
+///
+/// With the `std` feature (the default) the region comes from the host
+/// allocator [`std::alloc::System`] (`calloc`, which maps large sizes from
+/// the OS), never from the global allocator, so a `SimMemory` can sit under
+/// a `#[global_allocator]` ([`lazy`](Self::lazy)); without it, from the
+/// global allocator.
 #[derive(Debug)]
 pub struct SimMemory {
-    /// The allocation, as returned by the allocator (freed on drop).
-    allocation: NonNull<u8>,
+    /// [`UNINIT`], [`BUSY`] or [`READY`]; `allocation`, `region` and
+    /// `capacity` are final once it reads `READY` (acquire).
+    state: AtomicU8,
+    /// The allocation, as returned by the host (null: none), freed on drop.
+    allocation: AtomicPtr<u8>,
     /// Its first wasm-page-aligned address: the memory's base.
-    region: NonNull<u8>,
-    capacity: usize,
+    region: AtomicUsize,
+    /// The maximum in wasm pages: asked for, then granted.
+    capacity: AtomicUsize,
     size: AtomicUsize,
     failures: AtomicUsize,
     #[cfg(any(test, feature = "testing"))]
@@ -41,58 +59,170 @@ pub struct SimMemory {
     pages: alloc::vec::Vec<crate::sync::UnsafeCell<()>>,
 }
 
-// SAFETY: the region is a plain heap allocation owned by the value; the
-// counters are atomics. Concurrent access to page contents is the users'
-// business, as for any linear memory.
+// SAFETY: the region is a host allocation owned by the value, reached only
+// through atomics that publish it (`state`); the counters are atomics.
+// Concurrent access to page contents is the users' business, as for any
+// linear memory.
 unsafe impl Send for SimMemory {}
 // SAFETY: see `Send`: `&SimMemory` only exposes atomics and raw addresses;
-// under loom, the page cells hold no data and are only touched through
-// `with`/`with_mut`, whose concurrent use loom checks (that is their job).
+// the region is created once, by the one thread that moves `state` from
+// `UNINIT` to `BUSY`, and published with release ordering; under loom, the
+// page cells hold no data and are only touched through `with`/`with_mut`,
+// whose concurrent use loom checks (that is their job).
 unsafe impl Sync for SimMemory {}
 
+/// The host's zeroed allocation: `System` with `std`, the global allocator
+/// without.
+///
+/// # Safety
+///
+/// `layout` must have a non-zero size.
+unsafe fn host_alloc_zeroed(layout: Layout) -> *mut u8 {
+    #[cfg(feature = "std")]
+    // SAFETY: non-zero size (caller).
+    return unsafe { std::alloc::GlobalAlloc::alloc_zeroed(&std::alloc::System, layout) };
+    #[cfg(not(feature = "std"))]
+    // SAFETY: non-zero size (caller).
+    return unsafe { alloc::alloc::alloc_zeroed(layout) };
+}
+
+/// Frees what [`host_alloc_zeroed`] returned.
+///
+/// # Safety
+///
+/// `ptr` must come from `host_alloc_zeroed(layout)` and not be freed yet.
+unsafe fn host_dealloc(ptr: *mut u8, layout: Layout) {
+    #[cfg(feature = "std")]
+    // SAFETY: allocated by `System` with this layout (caller).
+    unsafe {
+        std::alloc::GlobalAlloc::dealloc(&std::alloc::System, ptr, layout)
+    };
+    #[cfg(not(feature = "std"))]
+    // SAFETY: allocated by the global allocator with this layout (caller).
+    unsafe {
+        alloc::alloc::dealloc(ptr, layout)
+    };
+}
+
 impl SimMemory {
+    crate::sync::const_fn! {
+        /// The fields of a memory of `capacity` wasm pages with no region yet.
+        const fn empty(capacity: usize) -> Self {
+            Self {
+                state: AtomicU8::new(UNINIT),
+                allocation: AtomicPtr::new(core::ptr::null_mut()),
+                region: AtomicUsize::new(0),
+                capacity: AtomicUsize::new(capacity),
+                size: AtomicUsize::new(0),
+                failures: AtomicUsize::new(0),
+                #[cfg(any(test, feature = "testing"))]
+                foreign_grows: AtomicUsize::new(0),
+                // Under loom (never `const`), one cell per page of the
+                // capacity asked for, which the region never exceeds.
+                #[cfg(loom)]
+                pages: (0..capacity * crate::PAGES_PER_WASM_PAGE)
+                    .map(|_| crate::sync::UnsafeCell::new(()))
+                    .collect(),
+            }
+        }
+    }
+
     /// A memory that can grow to `max_bytes`, rounded down to whole wasm
-    /// pages, and starts empty.
+    /// pages, and starts empty. Its region is taken from the host now.
     ///
     /// # Panics
     ///
     /// If the host cannot allocate `max_bytes` of address space.
     pub fn new(max_bytes: usize) -> Self {
-        let capacity = max_bytes / WASM_PAGE_SIZE;
-        let (allocation, region) = if capacity == 0 {
-            // Nothing is ever read or written; only the address matters,
-            // and it must be wasm-page aligned like every base.
-            let p = NonNull::<WasmPageAligned>::dangling().cast();
-            (p, p)
-        } else {
+        let memory = Self::empty(max_bytes / WASM_PAGE_SIZE);
+        memory.init(false);
+        memory
+    }
+
+    crate::sync::const_fn! {
+        /// A memory that can grow to `max_bytes`, rounded down to whole wasm
+        /// pages, that takes nothing at construction: its region is taken
+        /// from the OS through [`std::alloc::System`] (never the global
+        /// allocator) on first use — the first call of
+        /// [`base`](LinearMemory::base), [`grow`](LinearMemory::grow),
+        /// [`maximum`](LinearMemory::maximum) or
+        /// [`capacity`](Self::capacity), from whichever thread comes first;
+        /// the others wait for it. So it can be built in a `static`, under
+        /// a `#[global_allocator]`:
+        ///
+        /// ```ignore
+        /// #[global_allocator]
+        /// static A: SomeAlloc<SimMemory> = SomeAlloc::new(SimMemory::lazy(64 << 30));
+        /// ```
+        ///
+        /// A 64 GiB lazy memory reserves 64 GiB of address space on first
+        /// use, not memory: the host maps it zeroed and commits a page when
+        /// it is first touched. If the host refuses that much address space
+        /// at once (Linux's default heuristic overcommit refuses one
+        /// mapping larger than RAM + swap), the request is halved until it
+        /// is granted, and [`maximum`](LinearMemory::maximum) and
+        /// [`capacity`](Self::capacity) report what was; a memory the host
+        /// gives nothing cannot grow. Dropping the memory frees the region.
+        #[cfg(feature = "std")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+        pub const fn lazy(max_bytes: usize) -> Self {
+            Self::empty(max_bytes / WASM_PAGE_SIZE)
+        }
+    }
+
+    /// The region's base, taking the region from the host first if it does
+    /// not exist yet.
+    #[inline]
+    fn region(&self) -> usize {
+        if self.state.load(Ordering::Acquire) != READY {
+            self.init(true);
+        }
+        self.region.load(Ordering::Relaxed)
+    }
+
+    /// Takes the region from the host, once: the thread that moves `state`
+    /// from `UNINIT` to `BUSY` allocates and publishes; the others spin
+    /// until it is `READY` (they allocate nothing, so nothing can leak).
+    /// `shrink`: halve the request until the host grants it (lazy
+    /// memories), rather than panicking.
+    #[cold]
+    fn init(&self, shrink: bool) {
+        if self
+            .state
+            .compare_exchange(UNINIT, BUSY, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
+        {
+            while self.state.load(Ordering::Acquire) != READY {
+                crate::sync::spin_loop();
+            }
+            return;
+        }
+        let mut capacity = self.capacity.load(Ordering::Relaxed);
+        let mut allocation = core::ptr::null_mut();
+        let mut region = NonNull::<WasmPageAligned>::dangling().as_ptr().addr();
+        while capacity > 0 {
             let layout = Self::layout(capacity);
             // SAFETY: the layout has a non-zero size.
-            let ptr = unsafe { alloc_zeroed(layout) };
-            let Some(allocation) = NonNull::new(ptr) else {
-                alloc::alloc::handle_alloc_error(layout)
-            };
-            let offset = allocation.as_ptr().align_offset(WASM_PAGE_SIZE);
-            // SAFETY: `offset < WASM_PAGE_SIZE`, and the layout has a wasm
-            // page to spare, so the region stays inside the allocation.
-            let region = unsafe { allocation.add(offset) };
-            (allocation, region)
-        };
-        // Expose the region's provenance once: addresses handed out by the
-        // seam are turned back into pointers with exposed provenance.
-        let _ = region.as_ptr().expose_provenance();
-        Self {
-            allocation,
-            region,
-            capacity,
-            size: AtomicUsize::new(0),
-            failures: AtomicUsize::new(0),
-            #[cfg(any(test, feature = "testing"))]
-            foreign_grows: AtomicUsize::new(0),
-            #[cfg(loom)]
-            pages: (0..capacity * crate::PAGES_PER_WASM_PAGE)
-                .map(|_| crate::sync::UnsafeCell::new(()))
-                .collect(),
+            let ptr = unsafe { host_alloc_zeroed(layout) };
+            if !ptr.is_null() {
+                let offset = ptr.align_offset(WASM_PAGE_SIZE);
+                // Expose the region's provenance once: addresses handed out
+                // by the seam are turned back into pointers with exposed
+                // provenance. `offset < WASM_PAGE_SIZE`, and the layout
+                // has a wasm page to spare, so the region stays inside.
+                region = ptr.wrapping_add(offset).expose_provenance();
+                allocation = ptr;
+                break;
+            }
+            if !shrink {
+                handle_alloc_error(layout);
+            }
+            capacity /= 2;
         }
+        self.allocation.store(allocation, Ordering::Relaxed);
+        self.region.store(region, Ordering::Relaxed);
+        self.capacity.store(capacity, Ordering::Relaxed);
+        self.state.store(READY, Ordering::Release);
     }
 
     /// The allocation for `capacity` wasm pages: one wasm page more, so that
@@ -110,9 +240,11 @@ impl SimMemory {
         }
     }
 
-    /// Capacity (the maximum) in wasm pages.
+    /// Capacity (the maximum) in wasm pages. For a [`lazy`](Self::lazy)
+    /// memory this takes the region from the host if it does not exist yet.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.region();
+        self.capacity.load(Ordering::Relaxed)
     }
 
     /// Grows the memory by `wasm_pages` on behalf of someone else (the
@@ -139,6 +271,14 @@ impl SimMemory {
         self.failures.store(count, Ordering::SeqCst);
     }
 
+    /// How many of the next calls to [`grow`](LinearMemory::grow) will still
+    /// fail ([`fail_next_grows`](Self::fail_next_grows)).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn pending_grow_failures(&self) -> usize {
+        self.failures.load(Ordering::SeqCst)
+    }
+
     /// How many foreign grows succeeded.
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -155,9 +295,10 @@ impl SimMemory {
     }
 
     fn try_grow(&self, delta: usize) -> Option<usize> {
+        let capacity = self.capacity();
         let mut current = self.size.load(Ordering::SeqCst);
         loop {
-            let new = current.checked_add(delta).filter(|&n| n <= self.capacity)?;
+            let new = current.checked_add(delta).filter(|&n| n <= capacity)?;
             match self
                 .size
                 .compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst)
@@ -217,16 +358,29 @@ impl SimMemory {
 
 impl Drop for SimMemory {
     fn drop(&mut self) {
-        if self.capacity > 0 {
-            // SAFETY: allocated in `new` with this very layout.
-            unsafe { dealloc(self.allocation.as_ptr(), Self::layout(self.capacity)) }
+        // `&mut self`: no thread is initialising; what it published is seen.
+        let allocation = self.allocation.load(Ordering::Acquire);
+        if !allocation.is_null() {
+            let layout = Self::layout(self.capacity.load(Ordering::Relaxed));
+            // SAFETY: allocated by `init` with this very layout (the
+            // capacity it stored), freed only here.
+            unsafe { host_dealloc(allocation, layout) }
         }
     }
 }
 
+/// The host's out-of-memory handler.
+fn handle_alloc_error(layout: Layout) -> ! {
+    #[cfg(feature = "std")]
+    std::alloc::handle_alloc_error(layout);
+    #[cfg(not(feature = "std"))]
+    alloc::alloc::handle_alloc_error(layout);
+}
+
 // SAFETY:
-// - the region is allocated once and freed only on drop, so `base .. base +
-//   size` stays valid and never moves; it is aligned to the wasm page size;
+// - the region is allocated once (before any growth: `try_grow` and `base`
+//   create it first) and freed only on drop, so `base .. base + size` stays
+//   valid and never moves; it is aligned to the wasm page size;
 // - `size` only increases, through a compare-exchange, so each successful
 //   grow owns the distinct pages `old .. old + delta`;
 // - the region was zero-allocated and nothing in this type writes to pages
@@ -244,11 +398,11 @@ unsafe impl LinearMemory for SimMemory {
     }
 
     fn base(&self) -> usize {
-        self.region.as_ptr().addr()
+        self.region()
     }
 
     fn maximum(&self) -> Option<usize> {
-        Some(self.capacity)
+        Some(self.capacity())
     }
 
     unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {

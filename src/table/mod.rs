@@ -8,6 +8,9 @@
 //! grow itself (data, stack, the global allocator's heap, anything grown by
 //! other code) are `Foreign` and stay so. Metadata is one byte per page of
 //! linear memory (plus the run list), so it grows with the memory managed.
+//! It lives in pages the instance grew for it ([`Storage`]), which are
+//! `Metadata` here: owned, never free, never handed out. When the table
+//! moves to a larger storage, the old one's pages become `FreeDirty`.
 //!
 //! `free` lists the maximal runs of free pages (`FreeZero` or `FreeDirty`):
 //! sorted by start, disjoint and never adjacent, i.e. always coalesced.
@@ -23,11 +26,12 @@
 //!
 //! # Locking and allocation
 //!
-//! A `Table` is plain data with no unsafe code. The single-threaded build
-//! owns it outright; the multithreaded build keeps it behind its spinlock,
-//! and every method here runs under that lock. No method allocates: capacity
-//! comes from outside the lock through [`Storage`], so a critical section
-//! never calls the global allocator, which may itself `memory.grow`.
+//! A `Table` is plain data with no unsafe code of its own (its vectors'
+//! is in `storage.rs`). The single-threaded build owns it outright; the
+//! multithreaded build keeps it behind its spinlock, and every method here
+//! runs under that lock. Nothing here allocates, ever: capacity comes from
+//! outside the lock as a [`Storage`] region of linear memory, grown and
+//! written by the caller before it takes the lock.
 //!
 //! Contents are never touched here either. Operations that need zeroing or a
 //! sentinel record steps in a bounded [`Plan`], which the caller carries
@@ -41,10 +45,9 @@ pub(crate) use plan::{Action, Plan, Run};
 pub(crate) use storage::Storage;
 
 use crate::stats::Stats;
-use crate::{BATCH_PAGES, PAGE_SIZE};
-use alloc::vec::Vec;
+use crate::{BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
 use runs::Runs;
-use storage::runs_bound;
+use storage::{bytes_for, runs_bound, FixedVec};
 
 /// What a claimer needs its pages to hold.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -73,9 +76,12 @@ pub(crate) enum PageState {
     /// Reserved, decommitted, holds a sentinel at its first byte and maybe
     /// old data (the lazy policy).
     DecommittedDirty,
+    /// Grown by this instance to hold the table's own storage: owned, never
+    /// free, never handed out, never zeroed.
+    Metadata,
 }
 
-const STATES: usize = 6;
+const STATES: usize = 7;
 
 impl PageState {
     fn is_reserved(self) -> bool {
@@ -100,7 +106,7 @@ struct Counters {
 #[derive(Debug)]
 pub(crate) struct Table {
     /// State of each page of linear memory below the end of our last growth.
-    pages: Vec<PageState>,
+    pages: FixedVec<PageState>,
     /// Maximal free runs, disjoint, never adjacent, indexed by address and
     /// by length.
     free: Runs,
@@ -108,7 +114,25 @@ pub(crate) struct Table {
     count: [usize; STATES],
     /// Pages claimed by reserves in flight, not yet committed.
     claiming: usize,
+    /// The pages holding `pages` and `free` (`Metadata`; empty before the
+    /// first storage, or for storage outside the memory in unit tests).
+    storage: Run,
     counters: Counters,
+}
+
+/// What [`Table::adopt`] did with a storage region.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Adopted {
+    /// The table moved into it; the old storage's pages are free (dirty).
+    Yes,
+    /// Not needed or too small (another thread adopted a larger one first):
+    /// its pages are free pages of the table now.
+    TakenBack,
+    /// The table can neither use it nor describe its pages yet (it landed
+    /// above what any storage the table has covers): the caller keeps it
+    /// and offers it again with [`Table::take_back`] once the table has
+    /// grown.
+    No(Run),
 }
 
 const PAGE_BYTES: u64 = PAGE_SIZE as u64;
@@ -116,10 +140,11 @@ const PAGE_BYTES: u64 = PAGE_SIZE as u64;
 impl Table {
     pub(crate) const fn new() -> Self {
         Self {
-            pages: Vec::new(),
+            pages: FixedVec::new(),
             free: Runs::new(),
             count: [0; STATES],
             claiming: 0,
+            storage: Run { start: 0, len: 0 },
             counters: Counters {
                 grows: 0,
                 grown_pages: 0,
@@ -130,11 +155,11 @@ impl Table {
         }
     }
 
-    /// The storage (page states, run nodes) to allocate outside the lock
-    /// so that the table can describe `pages` pages after growing by
-    /// `grown` more pages of its own; `None` when it can already.
+    /// The storage (page states, run nodes) to provide so that the table
+    /// can describe `pages` pages after growing by `grown` more pages of
+    /// its own; `None` when it can already. Capacities at least double.
     pub(crate) fn storage_needed(&self, pages: usize, grown: usize) -> Option<(usize, usize)> {
-        let nodes = runs_bound(pages, self.counters.grown_pages + grown);
+        let nodes = runs_bound(pages, self.counters.grown_pages.saturating_add(grown));
         let (have_pages, have_nodes) = (self.pages.capacity(), self.free.capacity());
         (have_pages < pages || have_nodes < nodes).then(|| {
             (
@@ -144,19 +169,96 @@ impl Table {
         })
     }
 
-    /// Moves the contents into `spare` if it is at least as large in both
-    /// respects (never shrinking what another thread made room for),
-    /// leaving the old storage in `spare` to be freed outside the lock.
-    pub(crate) fn adopt(&mut self, spare: &mut Storage) {
-        if spare.pages.capacity() < self.pages.capacity()
-            || spare.free.capacity() < self.free.capacity()
-        {
-            return;
+    /// The storage region to grow, in wasm pages, and the capacities it is
+    /// for, so that the table can describe `pages` pages after growing by
+    /// `grown` more pages of its own, the region included: the region is
+    /// grown at the memory's end (`memory_pages` now), before any growth
+    /// the caller plans, so it pushes that growth up by its own size.
+    /// `None` when the storage is large enough already.
+    pub(crate) fn storage_plan(
+        &self,
+        pages: usize,
+        grown: usize,
+        memory_pages: usize,
+    ) -> Option<(usize, (usize, usize))> {
+        let end = pages.max(memory_pages);
+        let mut wasm_pages = 0usize;
+        loop {
+            let own = wasm_pages.saturating_mul(PAGES_PER_WASM_PAGE);
+            let want = self.storage_needed(end.saturating_add(own), grown.saturating_add(own));
+            let (states, nodes) = match want {
+                Some(want) => want,
+                None if wasm_pages == 0 => return None,
+                // Unreachable: needs only grow with the region.
+                None => return Some((wasm_pages, (0, 0))),
+            };
+            let bytes = bytes_for(states, nodes).unwrap_or(usize::MAX);
+            let need = bytes.div_ceil(WASM_PAGE_SIZE);
+            if need <= wasm_pages {
+                return Some((wasm_pages, (states, nodes)));
+            }
+            wasm_pages = need;
         }
-        spare.pages.clear();
-        spare.pages.extend_from_slice(&self.pages);
-        core::mem::swap(&mut self.pages, &mut spare.pages);
-        self.free.move_into(&mut spare.free);
+    }
+
+    /// Moves the table into `spare` if that region can hold at least what
+    /// the current storage holds (capacities never shrink: another thread
+    /// may have made room for its own growth) and describe its own pages;
+    /// the old storage's pages then become free and dirty. Otherwise the
+    /// region's pages are taken back as free pages when the table can
+    /// describe them, or handed back to the caller ([`Adopted::No`]).
+    /// `spare` was written whole outside the lock (it reads zero).
+    pub(crate) fn adopt(&mut self, spare: Storage) -> Adopted {
+        let region = spare.pages();
+        let end = self.pages.len().max(region.end());
+        let grown = self.counters.grown_pages + region.len;
+        let least = (
+            self.pages.capacity().max(end),
+            self.free.capacity().max(runs_bound(end, grown)),
+        );
+        let (want_states, want_nodes) = spare.want();
+        let served = self.pages.capacity() >= want_states && self.free.capacity() >= want_nodes;
+        // Another thread made room already: no copy, the pages are free.
+        if served && region.len > 0 && self.take_back(region) {
+            return Adopted::TakenBack;
+        }
+        let wanted = (least.0.max(want_states), least.1.max(want_nodes));
+        let bytes = spare.bytes();
+        let fits = |(s, n)| bytes_for(s, n).is_some_and(|b| b <= bytes);
+        let chosen = [wanted, least].into_iter().find(|&c| fits(c));
+        let Some((states, nodes)) = chosen.filter(|_| end <= u32::MAX as usize) else {
+            return match self.take_back(region) {
+                true => Adopted::TakenBack,
+                false => Adopted::No(region),
+            };
+        };
+        // What is left over goes to both, two page states per node (the
+        // worst case of runs).
+        let extra = (bytes - bytes_for(states, nodes).unwrap_or(bytes)) / (2 + storage::NODE_BYTES);
+        let (mut new_pages, new_nodes) = spare.carve(states + 2 * extra, nodes + extra);
+        new_pages.extend_from_slice(&self.pages);
+        self.pages = new_pages;
+        let _old_nodes = self.free.move_into(new_nodes);
+        // The old vectors are dropped above; their pages are free below.
+        let old = core::mem::replace(&mut self.storage, region);
+        if region.len > 0 {
+            let recorded = self.record(region, PageState::Metadata);
+            debug_assert!(recorded, "the new storage describes itself");
+        }
+        for page in old.start..old.end() {
+            self.set(page, PageState::FreeDirty);
+        }
+        if old.len > 0 {
+            self.insert_run(old);
+        }
+        Adopted::Yes
+    }
+
+    /// Records `region`, which this instance grew and wrote zeros to, as
+    /// free pages that read zero, when the table can describe it; returns
+    /// whether it did.
+    pub(crate) fn take_back(&mut self, region: Run) -> bool {
+        region.len > 0 && self.record(region, PageState::FreeZero)
     }
 
     /// The pages this table owns (it grew them), for checks.
@@ -420,18 +522,27 @@ impl Table {
     /// owns are taken back. Returns `false`, changing nothing, when the
     /// capacity is too small.
     pub(crate) fn insert_grown(&mut self, start: usize, len: usize, zero: bool) -> bool {
-        let end = start + len;
-        if end > self.pages.capacity()
-            || runs_bound(end, self.counters.grown_pages + len) > self.free.capacity()
-            || end > u32::MAX as usize
-        {
-            return false;
-        }
         let state = if zero {
             PageState::FreeZero
         } else {
             PageState::FreeDirty
         };
+        self.record(Run { start, len }, state)
+    }
+
+    /// Records pages this instance grew, in `state` (free, or `Metadata`),
+    /// as [`insert_grown`](Self::insert_grown) says; counts one growth.
+    /// Returns `false`, changing nothing, when the capacity is too small.
+    fn record(&mut self, run: Run, state: PageState) -> bool {
+        let Run { start, len } = run;
+        let end = start + len;
+        if end > self.pages.capacity()
+            || runs_bound(end.max(self.pages.len()), self.counters.grown_pages + len)
+                > self.free.capacity()
+            || end > u32::MAX as usize
+        {
+            return false;
+        }
         // New pages are appended with one fill each for the foreign gap and
         // the growth (capacity was checked above, so nothing allocates);
         // only pages another thread recorded as foreign are set one by one.
@@ -449,7 +560,9 @@ impl Table {
             self.pages.resize(end, state);
             self.count[state as usize] += end - from;
         }
-        self.insert_run(Run { start, len });
+        if state != PageState::Metadata {
+            self.insert_run(Run { start, len });
+        }
         self.counters.grows += 1;
         self.counters.grown_pages += len;
         true
@@ -512,6 +625,7 @@ impl Table {
                 + state(PageState::DecommittedDirty),
             free_zero_bytes: state(PageState::FreeZero),
             free_dirty_bytes: state(PageState::FreeDirty),
+            metadata_bytes: state(PageState::Metadata),
             owned_bytes: bytes(self.pages.len() - self.n(PageState::Foreign)),
             linear_memory_bytes: 0,
             peak_reserved_bytes: 0,
@@ -528,7 +642,7 @@ impl Table {
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn check_invariants(&self) {
         let mut count = [0; STATES];
-        for &s in &self.pages {
+        for &s in self.pages.iter() {
             count[s as usize] += 1;
         }
         assert_eq!(count, self.count, "per-state counts");
@@ -557,6 +671,21 @@ impl Table {
             self.pages.len() - count[PageState::Foreign as usize],
             "owned pages are exactly the grown ones"
         );
+        assert_eq!(
+            count[PageState::Metadata as usize],
+            self.storage.len,
+            "metadata pages are exactly the storage's"
+        );
+        for &s in &self.pages[self.storage.start..self.storage.end()] {
+            assert_eq!(s, PageState::Metadata, "storage pages are metadata");
+        }
+        assert!(self.free.slots_used() <= self.free.capacity());
+    }
+
+    /// The pages holding this table's storage (tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn storage_pages(&self) -> (usize, usize) {
+        (self.storage.start, self.storage.len)
     }
 }
 
@@ -570,11 +699,22 @@ mod tests {
     use super::plan::{Step, PLAN_STEPS};
     use super::*;
 
-    fn table(capacity: usize) -> Table {
+    /// A table that can describe `capacity` pages, its storage in a host
+    /// buffer (returned: keep it alive as long as the table).
+    fn table(capacity: usize) -> (Table, std::vec::Vec<u64>) {
+        let want = (capacity, capacity / 2 + 1);
+        let bytes = storage::bytes_for(want.0, want.1).unwrap();
+        let mut buf = std::vec![0u64; bytes.div_ceil(8) + PAGE_SIZE / 8];
+        let addr = buf
+            .as_mut_ptr()
+            .expose_provenance()
+            .next_multiple_of(PAGE_SIZE);
         let mut t = Table::new();
-        let mut spare = Storage::try_with_capacity((capacity, capacity / 2 + 1)).unwrap();
-        t.adopt(&mut spare);
-        t
+        // SAFETY: `bytes` from a page-aligned address inside `buf`, which
+        // the caller keeps alive and does not touch while the table lives.
+        let spare = unsafe { Storage::from_raw(addr, bytes, want) };
+        assert_eq!(t.adopt(spare), Adopted::Yes);
+        (t, buf)
     }
 
     /// Releases `start .. start + len` batch by batch.
@@ -609,8 +749,77 @@ mod tests {
     }
 
     #[test]
+    fn storage_plans_describe_their_own_pages() {
+        let t = Table::new();
+        assert_eq!(t.storage_plan(8, 4, 4), Some((1, (64, 16))));
+        for pages in [1000, 1 << 16, 1 << 18] {
+            let (wasm, (states, nodes)) = t.storage_plan(pages, pages, pages).unwrap();
+            let own = wasm * PAGES_PER_WASM_PAGE;
+            assert!(states >= pages + own, "the region's own pages too");
+            assert!(nodes >= runs_bound(pages + own, pages + own));
+            let bytes = storage::bytes_for(states, nodes).unwrap();
+            assert!(bytes <= wasm * WASM_PAGE_SIZE && bytes > (wasm - 1) * WASM_PAGE_SIZE);
+        }
+    }
+
+    #[test]
+    fn adopting_retires_the_old_storage_and_takes_back_what_is_not_needed() {
+        let mut mem = std::vec![0u64; 41 * PAGE_SIZE / 8];
+        let base = mem
+            .as_mut_ptr()
+            .expose_provenance()
+            .next_multiple_of(PAGE_SIZE);
+        let region = |start: usize, len: usize, want| {
+            let run = Run { start, len };
+            // SAFETY: pages of `mem` (40 of them from `base`), which
+            // outlives the table; each region is given once.
+            unsafe { Storage::from_region(base + start * PAGE_SIZE, run, want) }
+        };
+        let mut t = Table::new();
+        // The first storage: pages 0 .. 4, metadata.
+        assert_eq!(t.adopt(region(0, 4, (64, 16))), Adopted::Yes);
+        assert_eq!((t.pages.len(), t.n(PageState::Metadata)), (4, 4));
+        assert!(t.insert_grown(4, 4, true));
+        // One more sized like it (another thread's, say): not needed, its
+        // pages are free pages that read zero.
+        assert_eq!(t.adopt(region(8, 4, (64, 16))), Adopted::TakenBack);
+        assert_eq!(free(&t), [run(4, 8)]);
+        t.check_invariants();
+        // A larger one: the table moves, the old pages are free and dirty.
+        take(&mut t, 4, 2);
+        assert_eq!(t.adopt(region(12, 8, (8000, 3000))), Adopted::Yes);
+        assert_eq!(t.storage_pages(), (12, 8));
+        assert_eq!(free(&t), [run(0, 4), run(6, 6)]);
+        assert_eq!(t.n(PageState::FreeDirty), 4);
+        assert!(t.pages.capacity() >= 8000 && t.free.capacity() >= 3000);
+        assert_eq!(t.counters.grows, 4, "every region counts as a growth");
+        let s = t.stats();
+        assert_eq!(s.metadata_bytes, 8 * PAGE_BYTES);
+        assert_eq!(
+            s.owned_bytes,
+            s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
+        );
+        t.check_invariants();
+        // A region too small to describe itself so high up, and that the
+        // table cannot describe either: handed back, nothing changes.
+        let far = Run {
+            start: 20_000,
+            len: 1,
+        };
+        // SAFETY: a page of `mem`, never carved (the table cannot use it).
+        let spare = unsafe { Storage::from_region(base + 36 * PAGE_SIZE, far, (0, 0)) };
+        let before = t.stats();
+        assert_eq!(t.adopt(spare), Adopted::No(far));
+        assert_eq!(t.stats(), before);
+        assert!(!t.take_back(far));
+        t.check_invariants();
+        // `mem` outlives the table, which is not used past here.
+        drop(mem);
+    }
+
+    #[test]
     fn growth_marks_gap_foreign_and_stitches_contiguous_growth() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(4, 4, true));
         assert_eq!(t.pages[..4], [PageState::Foreign; 4]);
         assert!(t.insert_grown(8, 4, true));
@@ -623,7 +832,7 @@ mod tests {
 
     #[test]
     fn growth_reclaims_pages_another_thread_marked_foreign() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(8, 4, true)); // a later grow was recorded first
         assert!(t.insert_grown(4, 4, true)); // the earlier one arrives
         assert_eq!(free(&t), [run(4, 8)]);
@@ -633,7 +842,7 @@ mod tests {
 
     #[test]
     fn growth_refused_without_capacity() {
-        let mut t = table(8);
+        let (mut t, _m) = table(8);
         assert!(!t.insert_grown(8, 4, true));
         assert!(t.pages.is_empty());
         t.check_invariants();
@@ -641,7 +850,7 @@ mod tests {
 
     #[test]
     fn find_is_best_fit_and_aligned() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 40, true));
         take(&mut t, 0, 40);
         release(&mut t, 2, 10); // run 2..12
@@ -657,7 +866,7 @@ mod tests {
 
     #[test]
     fn claim_splits_and_release_coalesces() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 16, true));
         take(&mut t, 4, 4);
         assert_eq!(free(&t), [run(0, 4), run(8, 8)]);
@@ -674,7 +883,7 @@ mod tests {
 
     #[test]
     fn dirty_pages_are_zeroed_once_and_zero_pages_skipped() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 8, true));
         take(&mut t, 0, 8);
         assert_eq!(t.counters.bytes_zero_skipped, 8 * PAGE_BYTES);
@@ -694,7 +903,7 @@ mod tests {
 
     #[test]
     fn batches_are_bounded() {
-        let mut t = table(1024);
+        let (mut t, _m) = table(1024);
         assert!(t.insert_grown(0, 512, true));
         take(&mut t, 0, 512);
         let mut plan = Plan::new();
@@ -711,7 +920,7 @@ mod tests {
 
     #[test]
     fn commit_is_page_by_page() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 8, true));
         take(&mut t, 0, 8);
         let mut plan = Plan::new();
@@ -735,7 +944,7 @@ mod tests {
 
     #[test]
     fn full_plan_stops_and_resumes() {
-        let mut t = table(256);
+        let (mut t, _m) = table(256);
         assert!(t.insert_grown(0, 100, true));
         take(&mut t, 0, 100);
         let mut plan = Plan::new();
@@ -766,7 +975,7 @@ mod tests {
 
     #[test]
     fn reserved_check_rejects_free_foreign_claimed_and_out_of_bounds() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(4, 8, false));
         t.claim(4, 4);
         assert!(!t.is_reserved(4, 1), "pages being claimed");
@@ -781,7 +990,7 @@ mod tests {
 
     #[test]
     fn growth_is_used_before_older_free_pages() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 4, true));
         take(&mut t, 0, 4);
         release(&mut t, 0, 4); // dirty, then coalesced with the growth below
@@ -800,7 +1009,7 @@ mod tests {
 
     #[test]
     fn growth_needed_extends_tail_only_at_memory_end() {
-        let mut t = table(64);
+        let (mut t, _m) = table(64);
         assert!(t.insert_grown(0, 8, true));
         take(&mut t, 0, 6);
         assert_eq!(t.growth_needed(4, 1, 0, 8), (2, 6), "tail of 2 reused");

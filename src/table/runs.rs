@@ -5,15 +5,16 @@
 //! under the lock is O(log runs) expected, whatever the number of runs —
 //! no shifting of a sorted vector, no scan of every run.
 //!
-//! The pool never allocates: its capacity comes from [`Storage`] (allocated
-//! outside the lock) and freed nodes are kept on a free list. Page indices
+//! The pool never allocates: its capacity comes from [`Storage`] (a region
+//! of linear memory grown outside the lock) and freed nodes are kept on a
+//! free list. Page indices
 //! and lengths are stored as `u32` (the table refuses memories of 2^32
 //! pages or more, 64 TiB).
 //!
 //! [`Storage`]: super::Storage
 
+use super::storage::FixedVec;
 use super::Run;
-use alloc::vec::Vec;
 
 /// No node.
 const NIL: u32 = u32::MAX;
@@ -62,7 +63,7 @@ impl Node {
 #[derive(Debug)]
 pub(crate) struct Runs {
     /// Node slots; `len()` of them have been used at some point.
-    nodes: Vec<Node>,
+    nodes: FixedVec<Node>,
     /// Head of the list of freed slots (linked through `child[0][0]`).
     free_slot: u32,
     root: [u32; 2],
@@ -75,7 +76,7 @@ type Key = (u32, u32);
 impl Runs {
     pub(crate) const fn new() -> Self {
         Self {
-            nodes: Vec::new(),
+            nodes: FixedVec::new(),
             free_slot: NIL,
             root: [NIL; 2],
             count: 0,
@@ -92,12 +93,18 @@ impl Runs {
         self.nodes.capacity()
     }
 
-    /// Moves the runs into `spare` (whose capacity is at least as large),
-    /// leaving the old pool there: slot numbers stay valid.
-    pub(crate) fn move_into(&mut self, spare: &mut Vec<Node>) {
+    /// Moves the runs into `spare` (whose capacity is at least as large)
+    /// and returns the old pool: slot numbers stay valid.
+    pub(crate) fn move_into(&mut self, mut spare: FixedVec<Node>) -> FixedVec<Node> {
         spare.clear();
         spare.extend_from_slice(&self.nodes);
-        core::mem::swap(&mut self.nodes, spare);
+        core::mem::replace(&mut self.nodes, spare)
+    }
+
+    /// Slots used at some point (the pool's high-water mark).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn slots_used(&self) -> usize {
+        self.nodes.len()
     }
 
     fn key(&self, n: u32, order: Order) -> Key {
@@ -179,8 +186,7 @@ impl Runs {
             let n = self.free_slot;
             self.free_slot = self.nodes[n as usize].child[0][0];
             n
-        } else if self.nodes.len() < self.nodes.capacity() {
-            self.nodes.push(Node::EMPTY);
+        } else if self.nodes.push(Node::EMPTY).is_ok() {
             (self.nodes.len() - 1) as u32
         } else {
             return false;
@@ -362,10 +368,17 @@ impl Runs {
 mod tests {
     use super::*;
 
-    fn runs(capacity: usize) -> Runs {
+    /// A pool of `capacity` nodes over `buf`, which must outlive it.
+    fn runs(buf: &mut std::vec::Vec<Node>, capacity: usize) -> Runs {
+        buf.resize(capacity, Node::EMPTY);
         let mut r = Runs::new();
-        let mut spare = Vec::with_capacity(capacity);
-        r.move_into(&mut spare);
+        // SAFETY: `buf` is aligned, valid for `capacity` nodes and only
+        // reached through the pool until the test ends (it is declared
+        // before the pool and dropped after its last use).
+        let spare = unsafe {
+            FixedVec::from_raw_parts(core::ptr::NonNull::new(buf.as_mut_ptr()).unwrap(), capacity)
+        };
+        let _ = r.move_into(spare);
         r
     }
 
@@ -375,7 +388,8 @@ mod tests {
 
     #[test]
     fn best_fit_in_length_then_address_order() {
-        let mut r = runs(16);
+        let mut buf = std::vec::Vec::new();
+        let mut r = runs(&mut buf, 16);
         for (s, l) in [(0, 8), (10, 3), (20, 3), (30, 5), (40, 12)] {
             assert!(r.insert(run(s, l)));
         }
@@ -401,7 +415,8 @@ mod tests {
 
     #[test]
     fn slots_are_reused_and_capacity_is_respected() {
-        let mut r = runs(2);
+        let mut buf = std::vec::Vec::new();
+        let mut r = runs(&mut buf, 2);
         assert!(r.insert(run(0, 1)));
         assert!(r.insert(run(2, 1)));
         assert!(!r.insert(run(4, 1)), "full: nothing changes");
@@ -416,7 +431,8 @@ mod tests {
 
     #[test]
     fn many_misaligned_near_fits_still_find_a_sure_fit() {
-        let mut r = runs(64);
+        let mut buf = std::vec::Vec::new();
+        let mut r = runs(&mut buf, 64);
         // 40 runs of 5 pages at odd addresses: none holds 4 pages aligned to
         // 4; a 12-page run at the end does.
         for i in 0..40 {
@@ -432,7 +448,8 @@ mod tests {
         // Found by the seeded fuzz replay: 20 runs of 5 pages at odd
         // addresses (none holds 4 pages at a multiple of 4), then one of 6
         // pages that does, and no run of 7 pages or more.
-        let mut r = runs(64);
+        let mut buf = std::vec::Vec::new();
+        let mut r = runs(&mut buf, 64);
         for i in 0..20 {
             assert!(r.insert(run(8 * i + 1, 5)));
         }
@@ -442,7 +459,8 @@ mod tests {
 
     #[test]
     fn agrees_with_a_sorted_vector_on_random_operations() {
-        let mut r = runs(512);
+        let mut buf = std::vec::Vec::new();
+        let mut r = runs(&mut buf, 512);
         let mut model: std::vec::Vec<Run> = std::vec::Vec::new();
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = |m: usize| {

@@ -17,7 +17,15 @@
 //! - pages promised to read zero do, pages the test wrote keep their byte,
 //!   foreign memory keeps [`FOREIGN_FILL`] (pages this step changed are read
 //!   in full, the rest sampled, everything in full every few steps);
-//! - the table's own invariants hold (`check_invariants`).
+//! - the table's own invariants hold (`check_invariants`);
+//! - the instance's metadata lies in pages it grew, which are never handed
+//!   out; pages of a storage it left are free (dirty) pages.
+//!
+//! Where the metadata lives is the instance's business: the model learns
+//! it after each step (`GenericVmem::metadata_regions`) and checks it
+//! against the rest. A growth of the metadata, which comes before the
+//! growth a reserve plans, may push that growth up and make it land
+//! elsewhere than planned: the least growth is then checked as a bound.
 //!
 //! Foreign growth comes both between operations ([`Op::Foreign`]) and
 //! inside our own growth, between our look at the memory size and our
@@ -564,6 +572,8 @@ pub enum Page {
         /// Sentinel intact.
         sentinel: bool,
     },
+    /// Ours, holding the instance's metadata: never handed out.
+    Metadata,
 }
 
 impl Page {
@@ -619,7 +629,7 @@ impl<'m, P: Policy> Model<'m, P> {
             step: 0,
             patterns: vec![None; 256],
         };
-        model.absorb_growth();
+        let _ = model.absorb_growth();
         model
     }
 
@@ -639,9 +649,43 @@ impl<'m, P: Policy> Model<'m, P> {
         core::ptr::with_exposed_provenance_mut(self.addr(page))
     }
 
+    /// Records growth since the last look (foreign pages as such, the rest
+    /// as ours, fresh), then where the metadata is now: its pages were free
+    /// pages of ours; pages it left are free and dirty. Returns the wasm
+    /// pages of metadata that appeared.
+    fn absorb_growth(&mut self) -> usize {
+        self.absorb_memory();
+        let mut metadata = vec![false; self.pages.len()];
+        for (addr, bytes) in self.vm.metadata_regions() {
+            assert_eq!(addr % WASM_PAGE_SIZE, 0, "metadata in whole wasm pages");
+            let first = (addr - self.base()) / PAGE_SIZE;
+            for flag in &mut metadata[first..first + bytes / PAGE_SIZE] {
+                *flag = true;
+            }
+        }
+        let mut appeared = 0;
+        for (i, &is_metadata) in metadata.iter().enumerate() {
+            match (self.pages[i], is_metadata) {
+                (Page::Metadata, false) => self.pages[i] = Page::Free { zero: false },
+                (Page::Free { .. }, true) => {
+                    assert!(
+                        !self.live.iter().any(|&(s, n)| (s..s + n).contains(&i)),
+                        "metadata on a reserved page {i}"
+                    );
+                    self.pages[i] = Page::Metadata;
+                    appeared += 1;
+                }
+                (Page::Metadata, true) => {}
+                (page, true) => panic!("metadata on page {i}, which is {page:?}"),
+                (_, false) => {}
+            }
+        }
+        appeared / PAGES_PER_WASM_PAGE
+    }
+
     /// Records growth since the last look: foreign pages as such, the rest
     /// as ours, fresh (reading zero).
-    fn absorb_growth(&mut self) {
+    fn absorb_memory(&mut self) {
         let size = self.mem().size();
         let known = self.pages.len() / PAGES_PER_WASM_PAGE;
         for w in known..size {
@@ -669,6 +713,15 @@ impl<'m, P: Policy> Model<'m, P> {
         let (a, n) = self.live[which % self.live.len()];
         let from = from % n;
         Some((a + from, len.clamp(1, n - from)))
+    }
+
+    /// The wasm pages to grow for an aligned run of `len` pages above
+    /// `extra` more wasm pages that are not free (no free tail to extend).
+    fn growth_above(&self, len: usize, align: usize, extra: usize) -> usize {
+        let base = self.base() / PAGE_SIZE;
+        let end = self.pages.len() + extra * PAGES_PER_WASM_PAGE;
+        let start = (base + end).next_multiple_of(align) - base;
+        (start + len - end).max(1).div_ceil(PAGES_PER_WASM_PAGE)
     }
 
     /// The first page of an aligned run of `len` free pages, if any.
@@ -781,7 +834,7 @@ impl<'m, P: Policy> Model<'m, P> {
                 self.range(RangeOp::Release, self.addr(p), n * PAGE_SIZE);
             }
         }
-        self.absorb_growth();
+        let _ = self.absorb_growth();
         let full = self.config.full_every > 0 && self.step.is_multiple_of(self.config.full_every);
         self.check(full);
     }
@@ -917,11 +970,22 @@ impl<'m, P: Policy> Model<'m, P> {
         let fit = self.free_fit(len, align_pages);
         let growth = self.min_growth(len, align_pages);
         let size_before = self.mem().size();
-        let room = size_before + growth <= self.config.capacity;
+        // The first growth also grows a wasm page of metadata first (the
+        // harness's memories are too small for the storage to double). It
+        // breaks the stitching and moves the alignment: the growth then
+        // lands one wasm page up, where it may need more; what it grew
+        // stays, and a second round grows the rest (stitched).
+        let metadata = usize::from(self.vm.metadata_regions().is_empty());
+        let growth = match metadata {
+            0 => growth,
+            _ => growth.max(self.growth_above(len, align_pages, metadata)),
+        };
+        let room = size_before + growth + metadata <= self.config.capacity;
         let hooked = self.mem().foreign_armed();
         let grows_before = self.mem().grows.get();
 
         let got = self.vm.reserve(size, align);
+        let metadata_grown = self.absorb_growth();
 
         if let Err(e) = expected {
             assert_eq!(got, Err(e), "{what}");
@@ -936,15 +1000,18 @@ impl<'m, P: Policy> Model<'m, P> {
                     fit.is_none(),
                     "{what}: out of memory with free pages at {fit:?}"
                 );
-                if self.armed > 0 {
-                    self.armed -= 1;
-                } else if !hooked {
+                // A growth the memory's maximum cannot take is refused
+                // before `memory.grow` is called, so it consumes no failure.
+                let armed = self.armed;
+                self.armed = self.mem().sim().pending_grow_failures();
+                assert!(armed - self.armed <= 1, "{what}: one failure consumed");
+                if armed == self.armed && !hooked {
                     assert!(!room, "{what}: out of memory with room to grow");
                 }
-                if hooked {
-                    // Someone else's growth may have made ours land
-                    // elsewhere, too small; those pages stay ours, free.
-                    // Nothing reserved changed.
+                if hooked || metadata_grown > 0 {
+                    // Someone else's growth, or the metadata's, may have
+                    // made ours land elsewhere, too small; those pages stay
+                    // ours, free. Nothing reserved changed.
                     let after = self.vm.stats();
                     assert_eq!(after.reserved_bytes, before.reserved_bytes, "{what}");
                     assert_eq!(after.committed_bytes, before.committed_bytes, "{what}");
@@ -965,14 +1032,14 @@ impl<'m, P: Policy> Model<'m, P> {
             assert_eq!(self.armed, 0, "{what}: grew while a failure was armed");
             if !hooked {
                 assert!(room, "{what}: grew past the maximum");
+                assert_eq!(metadata_grown, metadata, "{what}: metadata grown");
                 assert_eq!(
                     self.mem().size(),
-                    size_before + growth,
+                    size_before + growth + metadata_grown,
                     "{what}: not the least growth"
                 );
             }
         }
-        self.absorb_growth();
         let align_bytes = align_pages * PAGE_SIZE;
         assert_eq!(p % align_bytes, 0, "{what} at {p:#x}: unaligned");
         assert!(p >= self.base(), "{what} at {p:#x}: below the memory");
@@ -1072,6 +1139,7 @@ impl<'m, P: Policy> Model<'m, P> {
         }
         self.touched.clear();
         let (mut committed, mut decommitted, mut free_zero, mut free_dirty) = (0, 0, 0, 0);
+        let mut metadata = 0;
         let mut runs = 0;
         let mut previous_free = false;
         for (i, &full) in read_fully.iter().enumerate() {
@@ -1104,6 +1172,10 @@ impl<'m, P: Policy> Model<'m, P> {
                     free_dirty += 1;
                     true
                 }
+                Page::Metadata => {
+                    metadata += 1;
+                    true
+                }
             };
             assert!(
                 ok,
@@ -1121,7 +1193,8 @@ impl<'m, P: Policy> Model<'m, P> {
         expected.decommitted_bytes = bytes(decommitted);
         expected.free_zero_bytes = bytes(free_zero);
         expected.free_dirty_bytes = bytes(free_dirty);
-        expected.owned_bytes = bytes(committed + decommitted + free_zero + free_dirty);
+        expected.metadata_bytes = bytes(metadata);
+        expected.owned_bytes = bytes(committed + decommitted + free_zero + free_dirty + metadata);
         expected.linear_memory_bytes = bytes(self.pages.len());
         expected.peak_reserved_bytes = bytes(self.peak);
         expected.free_runs = runs;
@@ -1140,7 +1213,10 @@ impl<'m, P: Policy> Model<'m, P> {
         self.check(true);
         let s = self.vm.stats();
         assert_eq!(s.reserved_bytes, 0);
-        assert_eq!(s.free_zero_bytes + s.free_dirty_bytes, s.owned_bytes);
+        assert_eq!(
+            s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes,
+            s.owned_bytes
+        );
     }
 }
 

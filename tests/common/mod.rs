@@ -23,6 +23,16 @@ pub const fn pages(n: usize) -> usize {
     n * PAGE_SIZE
 }
 
+/// The metadata of an arena's first storage, grown with its first growth:
+/// one wasm page (page states and run nodes for about 5,000 pages, more
+/// than any memory of these tests but the 4 GiB ones).
+pub const FIRST_STORAGE: u64 = WASM_PAGE_SIZE as u64;
+
+/// Whether `s` adds up: owned = reserved + free + metadata.
+pub fn balanced(s: &Stats) -> bool {
+    s.owned_bytes == s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
+}
+
 /// A byte count as `Stats` holds it.
 pub fn u64b(bytes: usize) -> u64 {
     bytes as u64

@@ -208,7 +208,7 @@ impl Board {
                 "\"out_of_memory\":{},\"recoveries\":{},",
                 "\"ops\":[{}],\"collections\":[{}],\"segment\":{},\"gen0\":{},",
                 "\"stats\":{{\"reserved\":{},\"committed\":{},\"decommitted\":{},",
-                "\"free_zero\":{},\"free_dirty\":{},\"owned\":{},\"linear\":{},",
+                "\"free_zero\":{},\"free_dirty\":{},\"metadata\":{},\"owned\":{},\"linear\":{},",
                 "\"peak_reserved\":{},\"free_runs\":{},\"grows\":{},\"zeroed\":{},",
                 "\"zero_skipped\":{},\"sentinel_violations\":{}}},",
                 "\"limits\":{{\"total\":{},\"hard\":{},\"segment\":{},\"load_percent\":{}}},",
@@ -232,6 +232,7 @@ impl Board {
             s.decommitted_bytes,
             s.free_zero_bytes,
             s.free_dirty_bytes,
+            s.metadata_bytes,
             s.owned_bytes,
             s.linear_memory_bytes,
             s.peak_reserved_bytes,
@@ -615,7 +616,10 @@ mod tests {
             (s.reserved_bytes, s.committed_bytes, s.decommitted_bytes),
             (0, 0, 0)
         );
-        assert_eq!(s.owned_bytes, s.free_zero_bytes + s.free_dirty_bytes);
+        assert_eq!(
+            s.owned_bytes,
+            s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
+        );
         // Every decommitted gen0 byte is zeroed later, or is still dirty.
         assert!(s.bytes_zeroed + s.free_dirty_bytes >= board.collections() * GEN0 as u64);
         assert!(s.owned_bytes <= s.linear_memory_bytes);
