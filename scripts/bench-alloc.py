@@ -224,7 +224,7 @@ def plots(d):
         ax.axvline(t["large_min"] / 2**10, color="grey", ls="--", lw=1)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("block size (KiB); dashed: LARGE_MIN")
-        ax.set_ylabel("ns per allocate + free")
+        ax.set_ylabel("ns per block (allocate, touch)" if fresh else "ns per allocate + free")
         ax.set_title("fresh memory: alloc_zeroed, touched" if fresh else "alloc_zeroed, reused" if z else "alloc, reused")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
