@@ -603,6 +603,60 @@ pub fn app_phase<A: GlobalAlloc + ?Sized>(a: &A, total: usize, after: &mut dyn F
     bytes
 }
 
+/// Peak memory of the phase workload in one configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct PhasePeak {
+    /// Bytes the GC's pool grew.
+    pub gc_peak: u64,
+    /// Bytes the app's allocator grew (the same pool: its total).
+    pub app_peak: u64,
+    /// The configuration's peak memory.
+    pub peak: u64,
+    /// Live bytes of the app at its peak.
+    pub app_live: usize,
+}
+
+/// The phase workload on one pool: [`gc_phase`] on the allocator's own
+/// page pool, then [`app_phase`] on the allocator. The peak is what the
+/// pool grew (memory never shrinks).
+pub fn phase_one_pool<M: LinearMemory, P: Policy>(
+    a: &Vmem<M, P>,
+    total: usize,
+    seg: usize,
+) -> PhasePeak {
+    gc_phase(a.alloc.vmem(), total, seg);
+    let gc_peak = a.alloc.vmem().stats().owned_bytes;
+    let app_live = app_phase(a, total, &mut || {});
+    let peak = a.alloc.vmem().stats().owned_bytes;
+    PhasePeak {
+        gc_peak,
+        app_peak: peak,
+        peak,
+        app_live,
+    }
+}
+
+/// The phase workload with the GC on its own pool `gc` and the app on
+/// `app` beside it: the peak is the sum of what both grew. `None` when the
+/// app allocator's footprint cannot be known.
+pub fn phase_beside<M: LinearMemory, P: Policy, A: Instance + ?Sized>(
+    gc: &GenericVmem<M, P>,
+    app: &A,
+    total: usize,
+    seg: usize,
+) -> Option<PhasePeak> {
+    gc_phase(gc, total, seg);
+    let app_live = app_phase(app, total, &mut || {});
+    let gc_peak = gc.stats().owned_bytes;
+    let app_peak = app.footprint()?;
+    Some(PhasePeak {
+        gc_peak,
+        app_peak,
+        peak: gc_peak + app_peak,
+        app_live,
+    })
+}
+
 // ------------------------------------------------------------ realloc growth
 
 /// A buffer grown by doubling from 1 KiB to `top` bytes with `realloc` (as

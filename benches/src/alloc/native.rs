@@ -3,8 +3,9 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    app_phase, gc_phase, large_zeroed, median, realloc_growth, small_single, small_worker,
-    threshold, threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, Ring, Vmem,
+    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, small_single, small_worker,
+    threshold, threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, PhasePeak, Ring,
+    Vmem,
 };
 use crate::figures::native_clock;
 use core::alloc::{GlobalAlloc, Layout};
@@ -431,39 +432,31 @@ fn realloc(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
 fn phase(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     const SEG: usize = 4 << 20;
     let total = cfg.phase_bytes;
+    let row = |name: String, p: PhasePeak, secs: f64| {
+        json!({"name": name, "peak": p.peak, "gc_peak": p.gc_peak, "app_peak": p.app_peak,
+               "app_live": p.app_live, "secs": secs})
+    };
     let mut rows = Vec::new();
     // One pool: the GC's segments and the app's Vecs on one wasm-vmem.
-    {
-        let a = Vmem::<_, MultiThreaded>::new("wasm-vmem (MT)", SimMemory::new(MEMORY));
-        let t0 = Instant::now();
-        gc_phase(a.alloc.vmem(), total, SEG);
-        let gc_peak = a.alloc.vmem().stats().linear_memory_bytes;
-        let mut peak_stats = None;
-        let live = app_phase(&a, total, &mut || {
-            peak_stats = Some((a.alloc.vmem().stats(), a.alloc.stats()))
-        });
-        let (vs, als) = peak_stats.unwrap();
-        let peak = a.alloc.vmem().stats().linear_memory_bytes;
-        rows.push(
-            json!({"name": "wasm-vmem (one pool)", "peak": peak, "gc_peak": gc_peak,
-            "app_peak": peak, "app_live": live, "secs": t0.elapsed().as_secs_f64(),
-            "small_held_bytes": als.small_held_bytes, "large_bytes": als.large_bytes,
-            "reserved_at_app_peak": vs.reserved_bytes}),
-        );
-    }
+    let a = Vmem::<_, MultiThreaded>::new("wasm-vmem (MT)", SimMemory::new(MEMORY));
+    let t0 = Instant::now();
+    let p = phase_one_pool(&a, total, SEG);
+    rows.push(row(
+        "wasm-vmem (one pool)".into(),
+        p,
+        t0.elapsed().as_secs_f64(),
+    ));
+    drop(a);
     for name in ["dlmalloc", "talc"] {
         let gc = wasm_vmem::mt::Vmem::new(SimMemory::new(MEMORY));
         let app = backend(name);
         let t0 = Instant::now();
-        gc_phase(&gc, total, SEG);
-        let live = app_phase(&*app, total, &mut || {});
-        let gc_peak = gc.stats().linear_memory_bytes;
-        let app_peak = app.footprint().expect("footprint");
-        rows.push(
-            json!({"name": format!("{name} beside a separate wasm-vmem"),
-            "peak": gc_peak + app_peak, "gc_peak": gc_peak, "app_peak": app_peak,
-            "app_live": live, "secs": t0.elapsed().as_secs_f64()}),
-        );
+        let p = phase_beside(&gc, &*app, total, SEG).expect("footprint");
+        rows.push(row(
+            format!("{name} beside a separate wasm-vmem"),
+            p,
+            t0.elapsed().as_secs_f64(),
+        ));
     }
     log("(c) phase workload");
     json!({"phase_bytes": total, "segment": SEG, "rows": rows})

@@ -2,7 +2,17 @@
 //! bench page (`web/`): each a fresh instance over the module's own memory,
 //! growing it with `memory.grow` as the module's global allocator would.
 //! The workloads are the generic functions of [`super`]; the page drives
-//! them (threads are rayon's workers there).
+//! them (threads are rayon's workers there): [`small_single`](super::small_single),
+//! [`small_worker`](super::small_worker) with a [`Ring`](super::Ring),
+//! [`large_zeroed`](super::large_zeroed) with a
+//! [`DirtyOracle`](super::DirtyOracle) per instance,
+//! [`phase_one_pool`](super::phase_one_pool) /
+//! [`phase_beside`](super::phase_beside) (a [`Vmem`] and a separate
+//! `GenericVmem`), [`realloc_growth`](super::realloc_growth),
+//! [`threshold`](super::threshold) and
+//! [`threshold_fresh`](super::threshold_fresh). Footprints are what each
+//! instance grew itself (wasm-vmem's owned bytes, dlmalloc's regions);
+//! talc's and lol_alloc's are not known here.
 
 use super::{Counted, Dlmalloc, GrowSys, Instance, Vmem};
 use core::alloc::{GlobalAlloc, Layout};
