@@ -43,7 +43,7 @@ def check(d, apps):
     assert len(d["threshold"]["series"]) >= 4
     work = {(a["alloc"], a["workload"]) for a in apps}
     for w in ("sort", "json", "image"):
-        for a in ("dlmalloc", "talc", "system"):
+        for a in (VMEM, "dlmalloc", "talc", "system"):
             assert (a, w) in work, (a, w)
     print(f"bench-alloc smoke: ok ({len(apps)} app runs; allocators {sorted({a['alloc'] for a in apps})})")
 
