@@ -20,7 +20,7 @@ use wasm_vmem::lock::SpinLock;
 use wasm_vmem::sys::Wasm32Memory;
 
 /// The backends, in the order of every table: wasm-vmem (the build's
-/// policy: multithreaded with the `threads` feature), dlmalloc (as in
+/// policy: multithreaded in a module with atomics, else single-threaded), dlmalloc (as in
 /// std: `memory.grow` for every region, behind a spinlock), talc (its wasm
 /// source and binning, behind a spinlock), lol_alloc (its free-list
 /// allocator behind its spinlock).
@@ -57,13 +57,59 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Locked<A> {
     }
 }
 
+/// An instance of a module without atomics, which has one thread.
+#[cfg(not(target_feature = "atomics"))]
+struct OneThread<A>(A);
+// SAFETY: without atomics a wasm module runs on one thread.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<A> Sync for OneThread<A> {}
+// SAFETY: forwarded.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<A: GlobalAlloc> GlobalAlloc for OneThread<A> {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc_zeroed(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.realloc(p, l, n) }
+    }
+}
+#[cfg(not(target_feature = "atomics"))]
+impl<A: Instance> Instance for OneThread<A> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn footprint(&self) -> Option<u64> {
+        self.0.footprint()
+    }
+    fn zeroed_bytes(&self) -> Option<u64> {
+        self.0.zeroed_bytes()
+    }
+}
+
 /// Backend `name` of [`BACKENDS`], fresh. Every instance grows the
 /// module's memory and never gives it back: make few.
 pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
     match name {
+        #[cfg(target_feature = "atomics")]
         "wasm-vmem" => Box::new(Vmem::<_, wasm_vmem::policy::MultiThreaded>::new(
             "wasm-vmem",
             Wasm32Memory::BUILD,
+        )),
+        // Without atomics the module has one thread: the single-threaded
+        // build, as `wasm_vmem::Alloc` is there.
+        #[cfg(not(target_feature = "atomics"))]
+        "wasm-vmem" => Box::new(OneThread(
+            Vmem::<_, wasm_vmem::policy::SingleThreaded>::new("wasm-vmem", Wasm32Memory::BUILD),
         )),
         "dlmalloc" => Box::new(Dlmalloc::new(GrowSys(Wasm32Memory::BUILD))),
         // talc's and lol_alloc's `alloc_zeroed` write the whole block
