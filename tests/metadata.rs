@@ -177,9 +177,17 @@ fn a_storage_pushed_out_of_its_own_reach_is_given_back() {
     let s = vm.stats();
     assert!(balanced(&s), "{s:?}");
     let foreign_bytes = u64b(foreign * WASM_PAGE_SIZE);
-    assert_eq!(s.owned_bytes + foreign_bytes, s.linear_memory_bytes, "nothing lost");
+    assert_eq!(
+        s.owned_bytes + foreign_bytes,
+        s.linear_memory_bytes,
+        "nothing lost"
+    );
     let w = WASM_PAGE_SIZE as u64;
-    assert_eq!(s.metadata_bytes, 2 * w, "one storage in use, of 2 wasm pages");
+    assert_eq!(
+        s.metadata_bytes,
+        2 * w,
+        "one storage in use, of 2 wasm pages"
+    );
     assert_eq!(s.grows, 3, "the region kept, the storage, the data");
     // The kept region (zeroed by its grower) and the rest of the data's
     // wasm page are free and read zero.
