@@ -3,6 +3,8 @@
 //! through `mt::Alloc` over a lazily mapped `SimMemory`, whose pool the
 //! tests also use through the page API.
 
+#![cfg(all(not(target_arch = "wasm32"), feature = "std"))]
+
 use std::collections::HashMap;
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
