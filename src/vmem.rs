@@ -890,14 +890,20 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
     ) -> usize {
         let mut zeroed = 0;
+        // Zeroing is carried over from batch to batch while it stays
+        // contiguous, so that a long range is zeroed with one `fill` (one
+        // `memory.fill`, one large `memset`), not one per batch.
+        let mut pending = None;
         loop {
             // SAFETY: the plan's pages are owned by this call (caller).
-            let (violations, pages) = unsafe { self.carry_out(&plan) };
+            let (violations, pages) = unsafe { self.carry_out(&plan, &mut pending) };
             zeroed += pages;
             if violations > 0 {
                 self.in_arena(arena, |t| t.add_sentinel_violations(violations));
             }
             if from == end {
+                // SAFETY: pages of the plans above, owned by this call.
+                unsafe { self.zero(pending) };
                 return zeroed;
             }
             plan.clear();
@@ -930,36 +936,42 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Writes what `plan` says into page contents; returns the number of
-    /// overwritten sentinels found and of pages zeroed.
+    /// overwritten sentinels found and of pages zeroed (or to be zeroed).
+    /// Zeroing joins `pending`, a run to zero that earlier plans of the same
+    /// call left, when contiguous with it; otherwise `pending` is zeroed
+    /// and replaced. The caller zeroes what is pending at the end.
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that no other thread accesses the plan's pages.
-    unsafe fn carry_out(&self, plan: &Plan) -> (u64, usize) {
+    /// Callers must guarantee that no other thread accesses the plan's pages
+    /// (nor `pending`'s) until the call that owns them returns.
+    unsafe fn carry_out(&self, plan: &Plan, pending: &mut Option<Run>) -> (u64, usize) {
         let base = self.memory.base();
         let mut violations = 0;
         let mut zeroed = 0;
         for step in plan.steps() {
-            if step.action != Action::WriteSentinel {
-                zeroed += step.run.len;
-            }
             let addr = base + step.run.start * PAGE_SIZE;
-            let len = step.run.len * PAGE_SIZE;
             let pages = (0..step.run.len).map(|i| addr + i * PAGE_SIZE);
             // Every access below is to a run of pages this instance grew, so
             // inside the memory, and that no other thread accesses (caller).
             match step.action {
-                // SAFETY: in bounds and unshared, as said above.
-                Action::Zero => unsafe { self.memory.fill(addr, len, 0) },
-                Action::CheckSentinelThenZero => {
-                    for page in pages {
-                        // SAFETY: in bounds and unshared, as said above.
-                        if unsafe { self.memory.read_byte(page) } != SENTINEL {
-                            violations += 1;
+                Action::Zero | Action::CheckSentinelThenZero => {
+                    if step.action == Action::CheckSentinelThenZero {
+                        for page in pages {
+                            // SAFETY: in bounds and unshared, as said above.
+                            if unsafe { self.memory.read_byte(page) } != SENTINEL {
+                                violations += 1;
+                            }
                         }
                     }
-                    // SAFETY: in bounds and unshared, as said above.
-                    unsafe { self.memory.fill(addr, len, 0) }
+                    zeroed += step.run.len;
+                    match pending {
+                        Some(run) if run.end() == step.run.start => run.len += step.run.len,
+                        _ => {
+                            // SAFETY: pages of this call's plans, as above.
+                            unsafe { self.zero(pending.replace(step.run)) }
+                        }
+                    }
                 }
                 Action::WriteSentinel => {
                     for page in pages {
@@ -970,6 +982,21 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             }
         }
         (violations, zeroed)
+    }
+
+    /// Zeroes the pages of `run`, if any.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the run's pages are this instance's and
+    /// that no other thread accesses them.
+    unsafe fn zero(&self, run: Option<Run>) {
+        if let Some(run) = run {
+            let addr = self.memory.base() + run.start * PAGE_SIZE;
+            // SAFETY: in bounds (pages this instance grew) and unshared
+            // (caller).
+            unsafe { self.memory.fill(addr, run.len * PAGE_SIZE, 0) }
+        }
     }
 
     fn base_page(&self) -> usize {
