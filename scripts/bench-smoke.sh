@@ -22,3 +22,7 @@ for t in d["traces"]:
     assert t["ratios"], t
 print("bench smoke: sweep ok")
 PY
+# The global-allocator benchmarks (scripts/bench-alloc.sh): every part on
+# tiny sizes, the (d) binaries of every allocator that builds, the output
+# checked.
+bash scripts/bench-alloc.sh --smoke

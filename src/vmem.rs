@@ -3,7 +3,7 @@
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::const_fn;
 use crate::sys::LinearMemory;
 use crate::table::{align_up, Action, Adopted, Fill, Plan, Run, Storage, Table};
@@ -46,6 +46,10 @@ pub struct GenericVmem<M, P: Policy> {
     /// Pages reserved in all arenas together, and the most ever: the limit
     /// and the peak. On lines of their own, away from every arena's.
     counts: Counts,
+    /// Each arena's longest free run in pages, published under its lock
+    /// after every change: a reserve that must look beyond its own arena
+    /// skips, without locking them, arenas that cannot fit it.
+    longest: [Longest; MAX_ARENAS],
     policy: PhantomData<P>,
 }
 
@@ -58,10 +62,15 @@ impl<M, P: Policy> GenericVmem<M, P> {
             let arenas = [const { Locked::new(lock_init!(P::Lock), Table::new()) }; MAX_ARENAS];
             #[cfg(loom)]
             let arenas = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), Table::new()));
+            #[cfg(not(loom))]
+            let longest = [const { Longest(AtomicUsize::new(0)) }; MAX_ARENAS];
+            #[cfg(loom)]
+            let longest = core::array::from_fn(|_| Longest(AtomicUsize::new(0)));
             Self {
                 memory,
                 limit: None,
                 arenas,
+                longest,
                 counts: Counts {
                     reserved: AtomicUsize::new(0),
                     peak: AtomicUsize::new(0),
@@ -200,7 +209,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // Read before the lock: no code of the memory runs under it.
             let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
             let mut plan = Plan::new();
-            let found = self.arenas[home].with(|t| {
+            let found = self.in_arena(home, |t| {
                 let fit = planned
                     .filter(|&start| t.fits_at(start, len))
                     .or_else(|| t.find(len, align, base));
@@ -236,11 +245,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 }
                 Found::Grow { pages, expect } => {
                     if planned.is_none() {
-                        if let Some(p) = self.steal(home, len, align, base, fill) {
+                        if let Some(p) = self.steal(home, len, align, base, fill, false) {
                             return Ok(p);
                         }
                     }
-                    let grown = self.grow(home, pages, size)?;
+                    let grown = match self.grow(home, pages, size) {
+                        Ok(grown) => grown,
+                        // Out of memory: every other arena is asked, hints
+                        // or not, before the reserve fails.
+                        Err(e) => return self.steal(home, len, align, base, fill, true).ok_or(e),
+                    };
                     // The plan holds if the growth landed where it was
                     // expected; otherwise use the growth's own aligned start.
                     planned = Some(match expect {
@@ -255,7 +269,9 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// Claims `len` pages from an arena other than `home`, if one has a
     /// fit: pages released into an arena whose threads went idle are used
-    /// before the memory grows.
+    /// before the memory grows. Arenas whose published longest run is
+    /// shorter than `len` are skipped without locking them, unless
+    /// `every_arena` (a hint read without the lock may be a moment old).
     fn steal(
         &self,
         home: usize,
@@ -263,10 +279,14 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         align: usize,
         base: usize,
         fill: Fill,
+        every_arena: bool,
     ) -> Option<(NonNull<u8>, usize)> {
         for arena in self.others(home) {
+            if !every_arena && self.longest[arena].0.load(Relaxed) < len {
+                continue;
+            }
             let mut plan = Plan::new();
-            let claimed = self.arenas[arena].with(|t| {
+            let claimed = self.in_arena(arena, |t| {
                 let start = t.find(len, align, base)?;
                 Some((start, t.claim_and_plan(start, len, fill, &mut plan)))
             });
@@ -459,7 +479,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // Read before the lock: no code of the memory runs under it.
             let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
             let mut plan = Plan::new();
-            let found = self.arenas[arena].with(|t| {
+            let found = self.in_arena(arena, |t| {
                 if t.fits_at(end, extra) {
                     Ok(t.claim_and_plan(end, extra, fill, &mut plan))
                 } else {
@@ -633,7 +653,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     ) -> Result<(), Error> {
         for from in (start..start + len).step_by(BATCH_PAGES) {
             let n = BATCH_PAGES.min(start + len - from);
-            if !self.arenas[arena].with(|t| t.is_reserved(from, n)) {
+            if !self.in_arena(arena, |t| t.is_reserved(from, n)) {
                 return Err(not_reserved(ptr, len));
             }
         }
@@ -659,7 +679,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         // The owner is the arena in which the first page is reserved.
         for arena in self.search_order() {
             let mut plan = Plan::new();
-            let owned = self.arenas[arena].with(|t| {
+            let owned = self.in_arena(arena, |t| {
                 if !t.is_reserved(start, 1) {
                     return None;
                 }
@@ -686,19 +706,32 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         Err(not_reserved(ptr, len))
     }
 
+    /// Runs `f` on `arena`'s table under its lock, then publishes the
+    /// arena's longest free run (`longest`) before unlocking.
+    fn in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> R {
+        self.arenas[arena].with(|t| {
+            let r = f(t);
+            self.longest[arena].0.store(t.longest_free(), Relaxed);
+            r
+        })
+    }
+
     /// The arena in which page `start` is reserved, if any.
     fn owner(&self, start: usize) -> Option<usize> {
         self.search_order()
-            .find(|&a| self.arenas[a].with(|t| t.is_reserved(start, 1)))
+            .find(|&a| self.in_arena(a, |t| t.is_reserved(start, 1)))
     }
 
     /// This thread's arena: a hash of where its stack lies (threads' stacks
     /// are apart, and `no_std` has no thread ids), or 0 with one arena.
     /// Only a preference: any thread may use any arena, so a collision
     /// costs contention, never correctness. Under loom it is 0 (models
-    /// choose arenas with `reserve_in`), so executions replay exactly.
+    /// choose arenas with `reserve_in`), so executions replay exactly; under
+    /// Miri too, where a call's locals are a new allocation placed anew, so
+    /// one thread's calls would land in different arenas by chance (tests
+    /// that expect one thread's growths to be stitched failed at random).
     pub(crate) fn home(&self) -> usize {
-        if Self::ARENAS == 1 || cfg!(loom) {
+        if Self::ARENAS == 1 || cfg!(loom) || cfg!(miri) {
             return 0;
         }
         let marker = 0u8;
@@ -743,7 +776,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         let start = old * PAGES_PER_WASM_PAGE;
         self.reserve_table(arena, start + len, len, 0).ok_or(oom)?;
         let zero = self.memory.grown_pages_read_zero();
-        if self.arenas[arena].with(|t| t.insert_grown(start, len, zero)) {
+        if self.in_arena(arena, |t| t.insert_grown(start, len, zero)) {
             Ok(start)
         } else {
             Err(oom)
@@ -776,7 +809,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // Kept regions are to be described, and owned, too.
             let kept_end = kept[..n_kept].iter().map(|r| r.end()).max().unwrap_or(0);
             let kept_len: usize = kept[..n_kept].iter().map(|r| r.len).sum();
-            let plan = self.arenas[arena].with(|t| {
+            let plan = self.in_arena(arena, |t| {
                 let plan = t.storage_plan(pages.max(kept_end), grown + kept_len, memory_pages);
                 if plan.is_none() {
                     for region in &kept[..n_kept] {
@@ -816,7 +849,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             // the table reaches it.
             let spare = unsafe { Storage::from_region(addr, region, want) };
             let kept_now = &kept[..n_kept];
-            let (adopted, taken) = self.arenas[arena].with(|t| {
+            let (adopted, taken) = self.in_arena(arena, |t| {
                 let adopted = t.adopt(spare);
                 // Regions kept from earlier rounds, when now described.
                 let mut taken = [false; KEPT];
@@ -857,18 +890,24 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
     ) -> usize {
         let mut zeroed = 0;
+        // Zeroing is carried over from batch to batch while it stays
+        // contiguous, so that a long range is zeroed with one `fill` (one
+        // `memory.fill`, one large `memset`), not one per batch.
+        let mut pending = None;
         loop {
             // SAFETY: the plan's pages are owned by this call (caller).
-            let (violations, pages) = unsafe { self.carry_out(&plan) };
+            let (violations, pages) = unsafe { self.carry_out(&plan, &mut pending) };
             zeroed += pages;
             if violations > 0 {
-                self.arenas[arena].with(|t| t.add_sentinel_violations(violations));
+                self.in_arena(arena, |t| t.add_sentinel_violations(violations));
             }
             if from == end {
+                // SAFETY: pages of the plans above, owned by this call.
+                unsafe { self.zero(pending) };
                 return zeroed;
             }
             plan.clear();
-            from = self.arenas[arena].with(|t| step(t, from, end, &mut plan));
+            from = self.in_arena(arena, |t| step(t, from, end, &mut plan));
         }
     }
 
@@ -897,36 +936,42 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Writes what `plan` says into page contents; returns the number of
-    /// overwritten sentinels found and of pages zeroed.
+    /// overwritten sentinels found and of pages zeroed (or to be zeroed).
+    /// Zeroing joins `pending`, a run to zero that earlier plans of the same
+    /// call left, when contiguous with it; otherwise `pending` is zeroed
+    /// and replaced. The caller zeroes what is pending at the end.
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that no other thread accesses the plan's pages.
-    unsafe fn carry_out(&self, plan: &Plan) -> (u64, usize) {
+    /// Callers must guarantee that no other thread accesses the plan's pages
+    /// (nor `pending`'s) until the call that owns them returns.
+    unsafe fn carry_out(&self, plan: &Plan, pending: &mut Option<Run>) -> (u64, usize) {
         let base = self.memory.base();
         let mut violations = 0;
         let mut zeroed = 0;
         for step in plan.steps() {
-            if step.action != Action::WriteSentinel {
-                zeroed += step.run.len;
-            }
             let addr = base + step.run.start * PAGE_SIZE;
-            let len = step.run.len * PAGE_SIZE;
             let pages = (0..step.run.len).map(|i| addr + i * PAGE_SIZE);
             // Every access below is to a run of pages this instance grew, so
             // inside the memory, and that no other thread accesses (caller).
             match step.action {
-                // SAFETY: in bounds and unshared, as said above.
-                Action::Zero => unsafe { self.memory.fill(addr, len, 0) },
-                Action::CheckSentinelThenZero => {
-                    for page in pages {
-                        // SAFETY: in bounds and unshared, as said above.
-                        if unsafe { self.memory.read_byte(page) } != SENTINEL {
-                            violations += 1;
+                Action::Zero | Action::CheckSentinelThenZero => {
+                    if step.action == Action::CheckSentinelThenZero {
+                        for page in pages {
+                            // SAFETY: in bounds and unshared, as said above.
+                            if unsafe { self.memory.read_byte(page) } != SENTINEL {
+                                violations += 1;
+                            }
                         }
                     }
-                    // SAFETY: in bounds and unshared, as said above.
-                    unsafe { self.memory.fill(addr, len, 0) }
+                    zeroed += step.run.len;
+                    match pending {
+                        Some(run) if run.end() == step.run.start => run.len += step.run.len,
+                        _ => {
+                            // SAFETY: pages of this call's plans, as above.
+                            unsafe { self.zero(pending.replace(step.run)) }
+                        }
+                    }
                 }
                 Action::WriteSentinel => {
                     for page in pages {
@@ -937,6 +982,21 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             }
         }
         (violations, zeroed)
+    }
+
+    /// Zeroes the pages of `run`, if any.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the run's pages are this instance's and
+    /// that no other thread accesses them.
+    unsafe fn zero(&self, run: Option<Run>) {
+        if let Some(run) = run {
+            let addr = self.memory.base() + run.start * PAGE_SIZE;
+            // SAFETY: in bounds (pages this instance grew) and unshared
+            // (caller).
+            unsafe { self.memory.fill(addr, run.len * PAGE_SIZE, 0) }
+        }
     }
 
     fn base_page(&self) -> usize {
@@ -970,6 +1030,11 @@ struct Counts {
     /// The most pages `reserved` ever held.
     peak: AtomicUsize,
 }
+
+/// An arena's published longest free run, on a line of its own.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Longest(AtomicUsize);
 
 /// What a reserve found under the lock.
 enum Found {

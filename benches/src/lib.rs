@@ -8,6 +8,7 @@
 //! The thread sweep ([`sweep`], native) measures throughput against threads
 //! (the `sweep` binary).
 
+pub mod alloc;
 pub mod backends;
 pub mod figures;
 #[cfg(not(target_arch = "wasm32"))]

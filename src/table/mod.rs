@@ -269,6 +269,11 @@ impl Table {
             .collect()
     }
 
+    /// The longest free run, in pages (0 if none).
+    pub(crate) fn longest_free(&self) -> usize {
+        self.free.longest()
+    }
+
     /// Pages the table describes: the end of the last growth it recorded.
     pub(crate) fn pages_len(&self) -> usize {
         self.pages.len()

@@ -269,6 +269,17 @@ impl Runs {
         self.before(usize::MAX)
     }
 
+    /// The length of the longest run, 0 if there is none: O(log runs).
+    pub(crate) fn longest(&self) -> usize {
+        let mut t = self.root[Order::Size as usize];
+        let mut len = 0;
+        while t != NIL {
+            len = self.nodes[t as usize].len as usize;
+            t = self.child(t, Order::Size, 1);
+        }
+        len
+    }
+
     /// The first run, in (length, address) order, whose key is at least
     /// `k`.
     fn size_at_least(&self, k: Key) -> u32 {
