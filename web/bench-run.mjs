@@ -91,7 +91,7 @@ else {
 for (const kind of ['st', 'mt']) {
   const a = report.builds[kind]?.allocs;
   if (!a) { problems.push(`${kind}: no allocator figures`); continue; }
-  const names = ['wasm-vmem', 'dlmalloc (std)', 'talc', 'lol_alloc'];
+  const names = ['wasm-vmem', 'dlmalloc', 'talc', 'lol_alloc'];
   if (a.small.series.map((s) => s.name).join() !== names.join() || a.large.series.map((s) => s.name).join() !== names.join()) {
     problems.push(`${kind}: allocators ${a.small.series.map((s) => s.name)}`);
   }
@@ -102,6 +102,8 @@ for (const kind of ['st', 'mt']) {
   for (const s of a.large.series) {
     const ok = (v) => v.length === a.large.sizes.length && v.every((x) => x >= 0 && Number.isFinite(x));
     if (!ok(s.us) || !ok(s.first_us) || !(s.needed >= 0) || !(s.grown >= 0)) problems.push(`${kind} (b): ${JSON.stringify(s)}`);
+    // An allocator that says what it zeroed zeroed no less than had to be.
+    if (s.zeroed !== null && !(s.zeroed >= s.needed)) problems.push(`${kind} (b): ${s.name} zeroed ${s.zeroed} < needed ${s.needed}`);
   }
   for (const alloc of report.allocs) {
     const p = report.phases[kind]?.[alloc];

@@ -6,9 +6,10 @@
 // Every build first runs the phase workload on its global allocator
 // (bench_phases: peak linear memory, in the fresh module). The default
 // build (global allocator wasm-vmem, alloc 'vmem') then runs the allocator
-// benchmarks (bench_alloc: small objects on 1 … `threads` rayon threads
-// with cross-thread frees, large zeroed blocks; wasm-vmem, dlmalloc, talc
-// and lol_alloc as instances), the traces of benches/ (bench) and, in the
+// benchmarks of wasm_vmem_bench::alloc (bench_alloc: small objects on 1 …
+// `threads` rayon threads with cross-thread frees, large zeroed blocks;
+// wasm-vmem, dlmalloc, talc and lol_alloc as instances), the traces of
+// benches/ (bench) and, in the
 // multithreaded build, the thread sweep of the contention trace
 // (bench_sweep).
 self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
@@ -23,7 +24,7 @@ self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
       return;
     }
     // The allocator benchmarks before the traces, whose baselines leave
-    // dlmalloc holding free memory (talc's arena comes from it).
+    // the module's memory grown.
     if (kind === 'mt') await mod.initThreadPool(threads);
     const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 200, smoke ? 2 : 8, smoke ? 1 : 5));
     const { figures, text } = JSON.parse(mod.bench(smoke));

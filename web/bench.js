@@ -84,25 +84,27 @@ function renderAllocs(kind, { small, large }) {
   const card = document.createElement('div');
   card.className = 'card';
   card.innerHTML = `<h2><span class="badge ${kind}">${kind}</span> allocators — (a) small objects, cross-thread frees</h2>
-    <p class="note">Million allocations + frees per second; per thread and round ${small.batch} objects of 16–2048 B, half freed
-    by the next thread; ${small.rounds} rounds per thread, median of ${small.reps}.</p>
+    <p class="note">Fresh instances over this module's memory (<code>wasm_vmem_bench::alloc::wasm</code>). Million allocations +
+    frees per second; per thread and round ${small.batch} objects of 16–2048 B, half freed by the next thread; ${small.rounds} rounds
+    per thread, median of ${small.reps}.</p>
     <table><tr><th>allocator \\ threads</th>${small.threads.map((t) => `<th>${t}</th>`).join('')}</tr>
     ${small.series.map((s) => `<tr><td>${s.name}</td>${s.mops.map((x) => `<td class="v">${fmt(x, 2)}</td>`).join('')}</tr>`).join('')}</table>
     <h2 style="margin-top:10px">(b) repeated <code>vec![0u8; n]</code>: µs per alloc_zeroed + a write per 4 KiB + free (the first one apart)</h2>
     <table><tr><th>allocator \\ size</th>${large.sizes.map((b) => `<th>${mib(b)}</th>`).join('')}<th>first 64 MiB</th>
-    <th>had to zero</th><th>memory grown</th></tr>
+    <th>had to zero</th><th>zeroed ÷ had to</th><th>memory grown</th></tr>
     ${large.series.map((s) => `<tr><td>${s.name}</td>${s.us.map((x) => `<td class="v">${fmt(x, 0)}</td>`).join('')}` +
-      `<td class="v">${fmt(s.first_us.at(-1), 0)}</td><td class="v">${mib(s.needed)}</td><td class="v">${mib(s.grown)}</td></tr>`).join('')}</table>`;
+      `<td class="v">${fmt(s.first_us.at(-1), 0)}</td><td class="v">${mib(s.needed)}</td>` +
+      `<td class="v">${s.zeroed === null ? 'n/a' : fmt(s.zeroed / s.needed)}</td><td class="v">${mib(s.grown)}</td></tr>`).join('')}</table>`;
   $('builds').append(card);
 }
 
 function allocText(kind, { small, large }) {
   const lines = [`\n== ${kind}: (a) small objects, cross-thread frees (million ops/s at ${small.threads.join(', ')} threads) ==`];
   for (const s of small.series) lines.push(`${s.name.padEnd(20)}${s.mops.map((x) => x.toFixed(2).padStart(10)).join('')}`);
-  lines.push(`== ${kind}: (b) vec![0u8; n], µs per op at ${large.sizes.map(mib).join(', ')}; first 64 MiB; had to zero; memory grown ==`);
+  lines.push(`== ${kind}: (b) vec![0u8; n], µs per op at ${large.sizes.map(mib).join(', ')}; first 64 MiB; had to zero; zeroed ÷ had to; memory grown ==`);
   for (const s of large.series) {
     lines.push(`${s.name.padEnd(20)}${s.us.map((x) => x.toFixed(0).padStart(10)).join('')}${s.first_us.at(-1).toFixed(0).padStart(10)}` +
-      `${mib(s.needed).padStart(11)}${mib(s.grown).padStart(11)}`);
+      `${mib(s.needed).padStart(11)}${(s.zeroed === null ? 'n/a' : (s.zeroed / s.needed).toFixed(2)).padStart(8)}${mib(s.grown).padStart(11)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -1,6 +1,5 @@
 //! The module's global allocator, one per build (a cargo feature picks
-//! it), and the allocator instances the bench page compares in every
-//! build (wasm32 only).
+//! it), and a handle on it for the bench page (wasm32 only).
 //!
 //! - `alloc-vmem` (default): `wasm_vmem::Global`, so that the page API
 //!   (`wasm_vmem::global()`) and every `Vec`, `String` and `Box` share one
@@ -12,7 +11,8 @@
 //! A wasm module's global allocator is fixed when it is built, so the
 //! figures that only a whole module gives (peak linear memory of a
 //! workload) need one build per allocator (`scripts/build-wasm.sh st-talc`
-//! …); the others compare [`INSTANCES`] inside one build.
+//! …); the others compare instances inside one build
+//! (`wasm_vmem_bench::alloc::wasm`).
 
 use core::alloc::GlobalAlloc;
 
@@ -89,61 +89,33 @@ pub const GLOBAL_KEY: &str = if cfg!(feature = "alloc-talc") {
 #[global_allocator]
 static GLOBAL: wasm_vmem::Global = wasm_vmem::Global;
 
-#[cfg(all(target_arch = "wasm32", feature = "alloc-talc"))]
-#[global_allocator]
-static GLOBAL: Talc = new_talc();
-
-#[cfg(all(target_arch = "wasm32", feature = "alloc-lol"))]
-#[global_allocator]
-static GLOBAL: Lol = new_lol();
-
 /// talc as its README sets it up for wasm with threads: a spinlock (the
 /// browser main thread must not wait) over heaps claimed from
-/// `memory.grow`. Also in the single-threaded build, where the lock is
+/// `memory.grow`; also in the single-threaded build, where the lock is
 /// never contended.
-pub type Talc = talc::sync::TalcLock<
+#[cfg(feature = "alloc-talc")]
+#[global_allocator]
+static GLOBAL: talc::sync::TalcLock<
     wasm_vmem::lock::SpinLock,
     talc::wasm::WasmGrowAndClaim,
     talc::wasm::WasmBinning,
->;
+> = talc::sync::TalcLock::new(talc::wasm::WasmGrowAndClaim);
 
-const fn new_talc() -> Talc {
-    Talc::new(talc::wasm::WasmGrowAndClaim)
-}
-
-/// lol_alloc's free-list allocator: behind its spinlock in the
+/// lol_alloc's free-list allocator, behind its spinlock in the
 /// multithreaded build.
-#[cfg(feature = "threads")]
-pub type Lol = lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator>;
-/// lol_alloc's free-list allocator: behind its spinlock in the
+#[cfg(all(feature = "alloc-lol", feature = "threads"))]
+#[global_allocator]
+static GLOBAL: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+/// lol_alloc's free-list allocator, behind its spinlock in the
 /// multithreaded build.
-#[cfg(not(feature = "threads"))]
-pub type Lol = lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator>;
-
-const fn new_lol() -> Lol {
-    #[cfg(feature = "threads")]
-    return lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
-    // SAFETY: without `threads` the module has no shared memory and runs
-    // on one thread only.
-    #[cfg(not(feature = "threads"))]
-    unsafe {
-        lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new())
-    }
-}
-
-static TALC: Talc = new_talc();
-static LOL: Lol = new_lol();
-
-/// The allocators compared inside one build, wasm-vmem first: instances
-/// of their own (wasm-vmem's is `wasm_vmem::Global`, the global allocator
-/// of the default build; dlmalloc is std's `System`, which every wasm32
-/// std build has, whatever its global allocator).
-pub static INSTANCES: [(&str, &(dyn GlobalAlloc + Sync)); 4] = [
-    ("wasm-vmem", &wasm_vmem::Global),
-    ("dlmalloc (std)", &std::alloc::System),
-    ("talc", &TALC),
-    ("lol_alloc", &LOL),
-];
+#[cfg(all(feature = "alloc-lol", not(feature = "threads")))]
+#[global_allocator]
+// SAFETY: without `threads` the module has no shared memory and runs on
+// one thread only.
+static GLOBAL: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// The module's global allocator, whichever it is, as an instance: calls
 /// `std::alloc`'s functions (for the phase workload of the bench page).

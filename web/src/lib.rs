@@ -13,7 +13,6 @@
 //! instance of its own instead, over a [`flaky::FlakyMemory`] that refuses
 //! that fraction of `memory.grow` calls.
 
-pub mod alloc_bench;
 pub mod alloc_work;
 #[cfg(target_arch = "wasm32")]
 pub mod allocators;
@@ -32,6 +31,7 @@ mod bindings {
     use wasm_vmem::lock::SpinLock;
     use wasm_vmem::lock_api::{Mutex, RawMutex};
     use wasm_vmem::sys::Wasm32Memory;
+    use wasm_vmem_bench::alloc::median;
 
     #[cfg(feature = "threads")]
     pub use wasm_bindgen_rayon::init_thread_pool;
@@ -426,7 +426,7 @@ mod bindings {
             .map(|((name, kind, _), s)| {
                 let mops: Vec<String> = s
                     .into_iter()
-                    .map(|v| format!("{:.4}", median(v) / 1e6))
+                    .map(|mut v| format!("{:.4}", median(&mut v) / 1e6))
                     .collect();
                 format!(
                     "{{\"name\":\"{name}\",\"kind\":\"{kind}\",\"mops\":[{}]}}",
@@ -443,20 +443,23 @@ mod bindings {
         )
     }
 
-    /// The allocator benchmarks (a) and (b) for each allocator of
-    /// [`crate::allocators::INSTANCES`], medians of `reps` interleaved
-    /// runs: (a) million small-object operations (allocations and frees)
-    /// per second at 1, 2, 4, … `max_threads` rayon threads, half of each
-    /// batch freed by the next thread (1 thread in the single-threaded
-    /// build), `rounds` rounds of [`SMALL_BATCH`] objects per thread; (b)
-    /// at each size of [`LARGE_SIZES`], microseconds per `vec![0u8; n]`
-    /// (alloc_zeroed, a byte written per 4 KiB, free; `large_iters` after
-    /// a first one timed apart), the bytes that held old data (what had to
-    /// be zeroed) and the bytes linear memory grew while the allocator ran
-    /// (the others are idle then: the growth is its own). Returns JSON
-    /// `{"small": {"threads", "rounds", "batch", "reps", "series": [{"name",
-    /// "mops"}]}, "large": {"sizes", "iters", "series": [{"name", "us",
-    /// "first_us", "needed", "grown"}]}}`. Takes seconds, and waits for the
+    /// The allocator benchmarks (a) and (b) of `wasm_vmem_bench::alloc`
+    /// for each of its wasm backends (`alloc::wasm::BACKENDS`: wasm-vmem,
+    /// dlmalloc, talc, lol_alloc; fresh instances over this module's
+    /// memory), medians of `reps` interleaved runs: (a) million
+    /// small-object operations (allocations and frees) per second at 1, 2,
+    /// 4, … `max_threads` rayon threads, half of each batch freed by the
+    /// next thread (1 thread in the single-threaded build), `rounds` rounds
+    /// of [`SMALL_BATCH`] objects per thread; (b) at each size of
+    /// [`LARGE_SIZES`], microseconds per `vec![0u8; n]` (alloc_zeroed, a
+    /// byte written per 4 KiB, free; `large_iters` after a first one timed
+    /// apart), the bytes that held old data (had to be zeroed), the bytes
+    /// the allocator zeroed where it says, and the bytes linear memory grew
+    /// while it ran (the others are idle then: the growth is its own).
+    /// Returns JSON `{"small": {"threads", "rounds", "batch", "reps",
+    /// "series": [{"name", "mops"}]}, "large": {"sizes", "iters", "series":
+    /// [{"name", "us", "first_us", "needed", "zeroed", "grown"}]}}`
+    /// (`zeroed` null where unknown). Takes seconds, and waits for the
     /// pool: call it from a worker.
     #[wasm_bindgen]
     pub fn bench_alloc(
@@ -465,18 +468,20 @@ mod bindings {
         large_iters: usize,
         reps: usize,
     ) -> String {
-        use crate::alloc_bench::{large_zeroed, small_worker, DirtyOracle, Ring};
-        use crate::allocators::INSTANCES;
+        use wasm_vmem_bench::alloc::wasm::{backend, BACKENDS};
+        use wasm_vmem_bench::alloc::{large_zeroed, small_worker, DirtyOracle, Instance, Ring};
+        type Backend = Box<dyn Instance + Sync>;
         let (reps, iters) = (reps.max(1), large_iters.max(1));
         #[cfg(feature = "threads")]
         let max_threads = max_threads.clamp(1, rayon::current_num_threads());
         #[cfg(not(feature = "threads"))]
         let max_threads = max_threads.min(1);
         let threads = thread_counts(max_threads);
-        let clock: crate::alloc_bench::Clock = || performance_now() / 1e3;
+        let clock: wasm_vmem_bench::figures::Clock = || performance_now() / 1e3;
+        let backends: Vec<Backend> = BACKENDS.iter().map(|name| backend(name)).collect();
         // (a): threads 0 .. n of the pool run the workload, the others
         // return at once.
-        let small_run = |a: &'static (dyn core::alloc::GlobalAlloc + Sync), n: usize| {
+        let small_run = |a: &(dyn Instance + Sync), n: usize| {
             let ring = Ring::new(n);
             let start = clock();
             #[cfg(feature = "threads")]
@@ -497,22 +502,24 @@ mod bindings {
             unsafe { ring.drain(a) };
             ops as f64 / secs / 1e6
         };
-        let n = INSTANCES.len();
+        let n = backends.len();
         let mut small = vec![vec![Vec::new(); threads.len()]; n];
         let mut large = vec![vec![Vec::new(); LARGE_SIZES.len()]; n];
         let mut first = vec![vec![0.0; LARGE_SIZES.len()]; n];
         let mut oracles: Vec<DirtyOracle> = (0..n).map(|_| DirtyOracle::default()).collect();
         let (mut needed, mut grown) = (vec![0u64; n], vec![0usize; n]);
+        let zeroed_before: Vec<Option<u64>> = backends.iter().map(|b| b.zeroed_bytes()).collect();
         for rep in 0..reps {
             for (k, &t) in threads.iter().enumerate() {
-                for (i, (_, a)) in INSTANCES.iter().enumerate() {
-                    small[i][k].push(small_run(*a, t));
+                for (i, b) in backends.iter().enumerate() {
+                    small[i][k].push(small_run(b.as_ref(), t));
                 }
             }
             for (k, &size) in LARGE_SIZES.iter().enumerate() {
-                for (i, (_, a)) in INSTANCES.iter().enumerate() {
+                for (i, b) in backends.iter().enumerate() {
                     let linear = linear_bytes();
-                    let (f, secs, need) = large_zeroed(*a, size, iters, &mut oracles[i], clock);
+                    let (f, secs, need) =
+                        large_zeroed(b.as_ref(), size, iters, &mut oracles[i], clock);
                     grown[i] += linear_bytes() - linear;
                     needed[i] += need;
                     large[i][k].push(secs * 1e6 / iters as f64);
@@ -526,22 +533,31 @@ mod bindings {
             let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
             items.join(",")
         };
-        let small_series: Vec<String> = INSTANCES
+        let medians =
+            |s: Vec<Vec<f64>>| -> Vec<f64> { s.into_iter().map(|mut v| median(&mut v)).collect() };
+        let small_series: Vec<String> = backends
             .iter()
             .zip(small)
-            .map(|((name, _), s)| {
-                let mops: Vec<f64> = s.into_iter().map(median).collect();
-                format!("{{\"name\":\"{name}\",\"mops\":[{}]}}", list(&mops, 4))
+            .map(|(b, s)| {
+                format!(
+                    "{{\"name\":\"{}\",\"mops\":[{}]}}",
+                    b.name(),
+                    list(&medians(s), 4)
+                )
             })
             .collect();
         let large_series: Vec<String> = (0..n)
             .zip(large)
             .map(|(i, s)| {
-                let us: Vec<f64> = s.into_iter().map(median).collect();
+                let b = &backends[i];
+                let zeroed = match (b.zeroed_bytes(), zeroed_before[i]) {
+                    (Some(after), Some(before)) => (after - before).to_string(),
+                    _ => "null".into(),
+                };
                 format!(
-                    "{{\"name\":\"{}\",\"us\":[{}],\"first_us\":[{}],\"needed\":{},\"grown\":{}}}",
-                    INSTANCES[i].0,
-                    list(&us, 1),
+                    "{{\"name\":\"{}\",\"us\":[{}],\"first_us\":[{}],\"needed\":{},\"zeroed\":{zeroed},\"grown\":{}}}",
+                    b.name(),
+                    list(&medians(s), 1),
                     list(&first[i], 1),
                     needed[i],
                     grown[i]
@@ -582,7 +598,7 @@ mod bindings {
     /// milliseconds. Run it first in a fresh module for a clean figure.
     #[wasm_bindgen]
     pub fn bench_phases(scale_mib: usize) -> String {
-        use crate::alloc_bench::{app_phase, gc_phase};
+        use wasm_vmem_bench::alloc::{app_phase, gc_phase};
         let total = scale_mib << 20;
         let before = linear_bytes();
         let start = performance_now();
@@ -614,12 +630,6 @@ mod bindings {
             .take_while(|&n| n < max)
             .chain([max])
             .collect()
-    }
-
-    /// The median of samples (the upper one of an even count).
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
     }
 
     /// Releases a page returned by [`probe`].
