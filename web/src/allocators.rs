@@ -53,27 +53,23 @@ compile_error!(
      alloc-talc or alloc-lol"
 );
 
-/// The name of this build's global allocator.
-pub const GLOBAL_NAME: &str = if cfg!(feature = "alloc-talc") {
-    "talc"
+/// This build's global allocator: its short name (the build scripts' and
+/// the bench page's: `vmem`, `dlmalloc`, `talc`, `lol`) and its name.
+const NAMES: (&str, &str) = if cfg!(feature = "alloc-talc") {
+    ("talc", "talc")
 } else if cfg!(feature = "alloc-lol") {
-    "lol_alloc"
+    ("lol", "lol_alloc")
 } else if cfg!(feature = "alloc-dlmalloc") {
-    "dlmalloc"
+    ("dlmalloc", "dlmalloc")
 } else {
-    "wasm-vmem"
+    ("vmem", "wasm-vmem")
 };
 
+/// The name of this build's global allocator.
+pub const GLOBAL_NAME: &str = NAMES.1;
+
 /// The short name the build scripts and the bench page use for it.
-pub const GLOBAL_KEY: &str = if cfg!(feature = "alloc-talc") {
-    "talc"
-} else if cfg!(feature = "alloc-lol") {
-    "lol"
-} else if cfg!(feature = "alloc-dlmalloc") {
-    "dlmalloc"
-} else {
-    "vmem"
-};
+pub const GLOBAL_KEY: &str = NAMES.0;
 
 // Only when it is the one picked, so that two picked give only the error
 // above.
