@@ -140,14 +140,17 @@ unsafe impl TableLock for SpinLock {
         Self::new()
     }
 
+    #[inline]
     fn lock(&self) {
         SpinLock::lock(self)
     }
 
+    #[inline]
     fn try_lock(&self) -> bool {
         SpinLock::try_lock(self)
     }
 
+    #[inline]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock (trait contract).
         unsafe { SpinLock::unlock(self) }
