@@ -203,7 +203,17 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // SAFETY: a live small block (caller).
         let owner = unsafe { small::owner(ptr) };
         // SAFETY: a live block of `owner`'s heap with that layout (caller).
-        let empty = self.small[owner].with(|a| unsafe { a.dealloc(ptr, layout) });
+        let free = |a: &mut SmallArena| unsafe { a.dealloc(ptr, layout) };
+        #[cfg(all(loom, feature = "loom-faults"))]
+        if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
+            let empty = self.small[owner].with_unlocked(free);
+            if let Some(seg) = empty {
+                // SAFETY: as below.
+                let _ = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
+            }
+            return;
+        }
+        let empty = self.small[owner].with(free);
         if let Some(seg) = empty {
             // SAFETY: the heap gave the segment up and no block of it is
             // live: nothing accesses it any more.
