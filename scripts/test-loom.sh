@@ -5,9 +5,18 @@
 # explored and how long they took.
 #
 # Bound: LOOM_MAX_PREEMPTIONS=2 by default; override it (3 is the deep run).
+# Two test files: tests/models.rs (the page pool) and tests/alloc_models.rs
+# (the global allocator: cross-thread free, a segment going back to the
+# pool, realloc in place; each with a reserve or allocation racing it).
 # Cost on 2 cores (loom 0.7.3), after a ~20 s first build:
-#   bound 2: 46,917 interleavings, ~8.5 s of models (growth: 44,634 in 7.6 s)
-#   bound 3: 673,582 interleavings, ~100 s of models (growth: 655,362 in 92 s)
+#   bound 2: pool 74,993 interleavings, ~16 s of models (growth: 68,041 in
+#            15 s); allocator 1,478 interleavings (13 + 1,421 + 44), ~1 s
+#   bound 3: pool 673,582 interleavings, ~100 s of models (growth: 655,362
+#            in 92 s; measured before the arenas); allocator 12,900
+#            (30 + 12,668 + 202), ~5 s
+# The broken variants (should_panic) are the allocator models with the
+# fault `FreeWithoutOwnerLock` injected (feature `loom-faults`, which
+# loom-tests enables; it compiles nothing without `--cfg loom`).
 # A failing model can be replayed with LOOM_CHECKPOINT_FILE and LOOM_LOG=1
 # (see loom's docs).
 set -euo pipefail
