@@ -276,6 +276,13 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // (caller).
             unsafe { h.dealloc(ptr, layout) }
         };
+        #[cfg(all(loom, feature = "loom-faults"))]
+        if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
+            let (_, released) =
+                self.small[owner].with_unlocked(|h| Self::heap_op(h, &self.remote[owner], free));
+            self.release_segments(released);
+            return;
+        }
         if owner == self.vmem.home() {
             self.with_heap(owner, free);
         } else if self.try_with_heap(owner, free).is_none() {

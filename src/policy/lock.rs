@@ -278,6 +278,16 @@ impl<L: TableLock, T> Locked<L, T> {
         }
     }
 
+    /// Runs `f` on the data **without** taking the lock: the broken variant
+    /// of [`with`](Self::with) for the loom models' fault injection
+    /// ([`faults`](crate::faults)). Loom reports the unsynchronised access.
+    #[cfg(all(loom, feature = "loom-faults"))]
+    pub(crate) fn with_unlocked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: deliberately none: a fault injected for loom, which
+        // checks every access to the cell and reports this one.
+        self.data.with_mut(|data| f(unsafe { &mut *data }))
+    }
+
     /// Runs `f` on the data with the lock held. `f` must not call `with` on
     /// the same value (it may on another, in one fixed order): the crate's
     /// closures are table code only, and never
