@@ -300,7 +300,7 @@ where
     let v = a.vmem().stats();
     assert_eq!(v.reserved_bytes, s.small_held_bytes, "{v:?}");
     assert_eq!(
-        v.reserved_bytes + v.free_zero_bytes + v.free_dirty_bytes,
+        v.reserved_bytes + v.free_zero_bytes + v.free_dirty_bytes + v.metadata_bytes,
         v.owned_bytes
     );
     a.vmem().check_invariants();
