@@ -66,8 +66,16 @@ fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
     );
 }
 
+/// An allocator over `wasm_pages` wasm pages for the scenario, plus one
+/// per arena for the tables' storage, grown before the scenario starts (as
+/// the pool models do), so that the models explore the allocator's races
+/// and not the storage's (`storage_growths_racing_in_one_arena` does).
 fn allocator(wasm_pages: usize) -> Arc<Alloc<SimMemory>> {
-    Arc::new(Alloc::new(SimMemory::new(wasm_pages * WASM_PAGE_SIZE)))
+    let total = wasm_pages + 2;
+    let a = Alloc::new(SimMemory::new(total * WASM_PAGE_SIZE));
+    let pages = total * (WASM_PAGE_SIZE / PAGE_SIZE);
+    assert!(a.vmem().prepare_metadata_in(0, pages) && a.vmem().prepare_metadata_in(1, pages));
+    Arc::new(a)
 }
 
 fn layout(size: usize) -> Layout {
@@ -115,7 +123,7 @@ fn write(a: &Alloc<SimMemory>, addr: usize, len: usize, byte: u8) {
 fn consistent(s: &Stats) {
     assert_eq!(
         s.owned_bytes,
-        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
     );
     assert_eq!(s.reserved_bytes, s.committed_bytes + s.decommitted_bytes);
 }
@@ -301,7 +309,8 @@ fn segment_back_to_the_pool_without_the_owners_lock_is_caught() {
 /// free (dirty), and another thread reserves exactly that many pages: one
 /// of them gets the pages (in place, or the reservation), the other grows
 /// the memory (the block then moves); the pages are never shared, the
-/// block keeps its contents and the reservation reads zero.
+/// block keeps its contents and the reservation reads zero (what `realloc`
+/// grows into is uninitialised: not checked).
 #[test]
 fn realloc_in_place_racing_a_reserve() {
     model("realloc_in_place_racing_a_reserve", || {
@@ -325,9 +334,6 @@ fn realloc_in_place_racing_a_reserve() {
                 assert!(!p.is_null());
                 let p = p as usize;
                 assert!(reads(&a, p, LARGE_MIN, 0xAB), "contents kept");
-                if p == l {
-                    assert!(reads(&a, p + LARGE_MIN, LARGE_MIN, 0), "grown pages zero");
-                }
                 write(&a, p, 2 * LARGE_MIN, 0xCD);
                 p
             })
@@ -362,8 +368,11 @@ fn realloc_in_place_racing_a_reserve() {
         );
         balanced(&a, WASM_PAGE_SIZE as u64);
         let v = a.vmem().stats();
-        // The dirty pages were zeroed once, by whoever took them.
-        assert_eq!(v.bytes_zeroed, WASM_PAGE_SIZE as u64, "{v:?}");
+        // The dirty pages were zeroed once if the reservation took them,
+        // not at all if `realloc` did (it leaves what it grows into as it
+        // is).
+        let zeroed = if p == l { 0 } else { WASM_PAGE_SIZE as u64 };
+        assert_eq!(v.bytes_zeroed, zeroed, "{v:?}");
         dealloc(&a, p, 2 * LARGE_MIN);
     });
     assert_eq!(
