@@ -18,6 +18,9 @@ pub enum Fault {
     /// A small block's free updates its owner arena's heap without taking
     /// that arena's lock (`GenericAlloc::dealloc`).
     FreeWithoutOwnerLock = 1,
+    /// An arena's locked operations never free the blocks other threads
+    /// handed over on its stack (`GenericAlloc`'s heap operations).
+    HandOverNeverFreed = 2,
 }
 
 static ACTIVE: AtomicU8 = AtomicU8::new(Fault::None as u8);

@@ -194,6 +194,65 @@ fn cross_thread_free_without_the_owners_lock_is_caught() {
     loom::model(cross_thread_free_racing_the_owners_allocation);
 }
 
+/// (a') A block of arena 1 is freed by a thread of arena 0 (under loom
+/// every thread's own arena is 0) while the owner works in arena 1: the
+/// freer takes arena 1's lock if it is free, or, finding it taken, hands
+/// the block over on arena 1's lock-free stack without waiting; the next
+/// locked operation on arena 1 frees it. Both paths are explored; either
+/// way the owner's blocks are intact and everything is accounted for.
+#[test]
+fn free_handed_over_while_the_owner_is_busy() {
+    model(
+        "free_handed_over_while_the_owner_is_busy",
+        free_handed_over_racing_the_owner,
+    );
+    assert_eq!(
+        OUTCOMES.load(Ordering::Relaxed),
+        0b11,
+        "freed under the lock, and handed over"
+    );
+}
+
+/// The broken variant: handed-over blocks are never freed, so the figures
+/// are wrong once a block was handed over.
+#[test]
+#[should_panic(expected = "small_in_use_bytes")]
+fn handed_over_blocks_never_freed_is_caught() {
+    let _fault = inject(Fault::HandOverNeverFreed);
+    loom::model(free_handed_over_racing_the_owner);
+}
+
+fn free_handed_over_racing_the_owner() {
+    {
+        let a = allocator(8);
+        // SAFETY (here and below): non-zero small layouts.
+        let x = a.alloc_in(1, layout(100)) as usize;
+        assert_ne!(x, 0);
+        stamp(x, 100, 0xAA);
+        let freer = {
+            let a = a.clone();
+            thread::spawn(move || {
+                assert!(stamped(x, 100, 0xAA), "the block as handed over");
+                dealloc(&a, x, 100);
+            })
+        };
+        let y = a.alloc_in(1, layout(100)) as usize;
+        assert_ne!(y, 0);
+        stamp(y, 100, 0xBB);
+        freer.join().unwrap();
+        // Handed over, or freed under the lock (then perhaps `y` is `x`'s
+        // block again).
+        seen(usize::from(a.handed_over(1)));
+        assert!(stamped(y, 100, 0xBB), "the owner's block intact");
+        // `stats` frees what waits on the stack first: exact at rest.
+        let s = a.stats();
+        assert_eq!(s.small_in_use_bytes, 100, "small_in_use_bytes: {s:?}");
+        balanced(&a, 0);
+        dealloc(&a, y, 100);
+        assert_eq!(a.stats().in_use_bytes, 0);
+    }
+}
+
 /// Blocks of this size fill segments quickly (a few per segment).
 const BIG_SMALL: usize = LARGE_MIN - 1024;
 

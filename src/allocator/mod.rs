@@ -148,6 +148,17 @@ fn is_large(layout: Layout) -> bool {
     layout.size() >= LARGE_MIN || layout.align() >= PAGE_SIZE
 }
 
+/// Whether heap operations free the blocks handed over to them: always,
+/// except under the loom models' fault `HandOverNeverFreed`.
+#[inline]
+fn drains() -> bool {
+    #[cfg(all(loom, feature = "loom-faults"))]
+    if crate::faults::active(crate::faults::Fault::HandOverNeverFreed) {
+        return false;
+    }
+    true
+}
+
 /// Bytes of pages a large block of `size` bytes takes.
 fn pages_of(size: usize) -> usize {
     size.next_multiple_of(PAGE_SIZE)
@@ -201,8 +212,10 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         remote: &Remote,
         f: impl FnOnce(&mut SmallArena) -> R,
     ) -> (R, Released) {
-        // SAFETY: `remote` is this heap's stack (same index).
-        unsafe { heap.drain(remote) };
+        if drains() {
+            // SAFETY: `remote` is this heap's stack (same index).
+            unsafe { heap.drain(remote) };
+        }
         let r = f(heap);
         (r, heap.take_released())
     }
@@ -224,7 +237,31 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// A small block from this thread's heap, adding a segment when it is
     /// full; null when the pool cannot give one.
     fn alloc_small(&self, layout: Layout) -> *mut u8 {
-        let arena = self.vmem.home();
+        self.alloc_small_in(self.vmem.home(), layout)
+    }
+
+    /// A small block from the heap of `arena` (tests and loom models place
+    /// blocks in chosen arenas with it); null for a large layout or when
+    /// the pool cannot give a segment.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn alloc_in(&self, arena: usize, layout: Layout) -> *mut u8 {
+        if is_large(layout) || layout.size() == 0 {
+            return ptr::null_mut();
+        }
+        self.alloc_small_in(arena % GenericVmem::<M, P>::ARENAS, layout)
+    }
+
+    /// Whether blocks freed by other threads wait on `arena`'s stack (for
+    /// tests and loom models).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn handed_over(&self, arena: usize) -> bool {
+        self.remote[arena % GenericVmem::<M, P>::ARENAS].pending()
+    }
+
+    /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
+    fn alloc_small_in(&self, arena: usize, layout: Layout) -> *mut u8 {
         // A fresh segment always fits a small block, but other threads of
         // the arena may fill it before this one retries: a few rounds, then
         // the other heaps.
