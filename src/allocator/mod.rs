@@ -21,8 +21,12 @@ use small::{Released, Remote, SmallArena, SEGMENT};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
 /// come from the small-object heaps. 64 KiB: from there a reservation
-/// rounds up by at most a quarter, and it is where skipping the zeroing of
-/// known-zero pages starts to pay (BENCHMARKS.md, "Global allocator").
+/// rounds up by at most a quarter, and a freed block is whole pages that go
+/// back to the pool at once. Speed does not decide it (BENCHMARKS.md,
+/// "`LARGE_MIN` threshold"): on reused memory a talc block is faster at
+/// every size from 16 to 256 KiB (its `alloc` costs ~22 ns against ~110 ns
+/// for a reservation; `alloc_zeroed` 8–13 % faster from 64 KiB), on fresh
+/// memory a reservation is faster at every size (it skips zeroing).
 pub const LARGE_MIN: usize = 64 * 1024;
 
 /// Segments a small allocation adds to its heap before it looks elsewhere.
