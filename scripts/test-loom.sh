@@ -5,9 +5,17 @@
 # explored and how long they took.
 #
 # Bound: LOOM_MAX_PREEMPTIONS=2 by default; override it (3 is the deep run).
+# Two test files: tests/models.rs (the page pool) and tests/alloc_models.rs
+# (the global allocator: cross-thread free, a segment going back to the
+# pool, realloc in place; each with a reserve or allocation racing it).
 # Cost on 2 cores (loom 0.7.3), after a ~20 s first build:
-#   bound 2: 9,425 interleavings, ~2.3 s of models (storage race: 4,277)
-#   bound 3: 118,098 interleavings, ~17 s of models (storage race: 62,004)
+#   bound 2: pool 9,425 interleavings, ~2.3 s of models (storage race:
+#            4,277); allocator 1,478 interleavings (13 + 1,421 + 44), ~1 s
+#   bound 3: pool 118,098 interleavings, ~17 s of models (storage race:
+#            62,004); allocator 12,900 (30 + 12,668 + 202), ~5 s
+# The broken variants (should_panic) are the allocator models with the
+# fault `FreeWithoutOwnerLock` injected (feature `loom-faults`, which
+# loom-tests enables; it compiles nothing without `--cfg loom`).
 # A failing model can be replayed with LOOM_CHECKPOINT_FILE and LOOM_LOG=1
 # (see loom's docs).
 set -euo pipefail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Miri over the library's unit tests and a representative subset of the
-# contract tests (tests/contract.rs), in both builds (st:: and mt::),
+# Miri over the library's unit tests, a representative subset of the
+# contract tests (tests/contract.rs), in both builds (st:: and mt::), and
+# the global allocator's tests (tests/alloc_model.rs, tests/alloc.rs),
 # natively and on a 32-bit target (usize as on wasm32).
 #
 # The subset: every rule of docs/DESIGN.md §4 except those whose tests read
@@ -14,7 +15,8 @@
 # `with_exposed_provenance`; hence -Zmiri-permissive-provenance.
 #
 # Cost on 2 cores (nightly 1.97 Miri): about 1.5 min per target after a
-# ~30 s first build of each target's sysroot and crate.
+# ~30 s first build of each target's sysroot and crate, plus about a
+# minute per target for the allocator's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,8 @@ else
         rule10_
         rule11_
         policy_decommit_zeroing
+        rule12_extend_is_one_reservation
+        rule12_extend_limit_and_bad_ranges
     )
 fi
 
@@ -52,5 +56,17 @@ for target in "${TARGETS[@]}"; do
         --target-dir target/miri --lib
     timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
         --target-dir target/miri --test contract -- "${SUBSET[@]}"
+    # The global allocator (src/allocator, talc's heaps, segment headers):
+    # the property test (2 short cases per build, the edge sequence) on
+    # every target, and the rules of tests/alloc.rs (megabytes scaled down
+    # under cfg(miri)) in one build per target: single-threaded on the
+    # first, multithreaded on the others (both are the same code but for
+    # the lock and the zeroing policy). About a minute per target.
+    timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
+        --target-dir target/miri --test alloc_model
+    if [[ $target == "${TARGETS[0]}" ]]; then alloc_build=st::; else alloc_build=mt::; fi
+    [[ ${MIRI_SUBSET:-} == all ]] && alloc_build=::
+    timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
+        --target-dir target/miri --test alloc -- "$alloc_build"
     echo "--- miri on $target passed in $((SECONDS - start)) s"
 done

@@ -41,6 +41,8 @@ compile_error!(
 // The layers, from the bottom up (README, "Layout"; docs/DESIGN.md §5).
 mod allocator; // API: `GenericAlloc`, the global allocator on the page pool
 mod error; // API: `Error`
+#[cfg(all(loom, feature = "loom-faults"))]
+pub mod faults; // loom only: deliberate faults for the broken variants
 #[cfg(target_arch = "wasm32")]
 mod global;
 pub mod policy; // threading policy: locks, the `st` and `mt` variants

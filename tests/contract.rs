@@ -29,6 +29,11 @@ both_builds!(
     rule10_stats_are_exact,
     rule11_limits_follow_coreclr,
     policy_decommit_zeroing,
+    rule12_extend_grows_into_free_pages,
+    rule12_extend_grows_at_the_memory_end,
+    rule12_extend_is_one_reservation,
+    rule12_extend_not_free_changes_nothing,
+    rule12_extend_limit_and_bad_ranges,
 );
 
 fn rule1_reserve_rounds_aligns_and_reads_zero<P: Policy>() {
@@ -719,4 +724,378 @@ fn policy_decommit_zeroing<P: Policy>() {
     }
     let violations = if eager::<P>() { 0 } else { 1 };
     assert_eq!(vm.stats().sentinel_violations, violations);
+}
+
+/// `vm` with the table storage of arenas 0 and 1 grown for the whole
+/// memory now, so that the rule 12 tests see no metadata growth (and no
+/// storage given back as free pages) inside the calls they check.
+fn with_metadata_ready<P: Policy>(vm: Vm<P>) -> Vm<P> {
+    let pages = vm.memory().capacity() * (WASM_PAGE_SIZE / PAGE_SIZE);
+    assert!(vm.prepare_metadata_in(0, pages) && vm.prepare_metadata_in(1, pages));
+    vm
+}
+
+/// `extend` with its preconditions met, checked against the statistics
+/// and the invariants: the same checks for every successful call.
+///
+/// # Safety
+/// `p .. p + size` must be the test's reservation.
+unsafe fn extend_ok<P: Policy>(vm: &Vm<P>, p: *mut u8, size: usize, new_size: usize) -> Stats {
+    let before = vm.stats();
+    // SAFETY: the caller's reservation.
+    unsafe { vm.extend(p, size, new_size).unwrap() };
+    let s = vm.stats();
+    let added = new_size.next_multiple_of(PAGE_SIZE) - size.next_multiple_of(PAGE_SIZE);
+    assert_eq!(s.reserved_bytes, before.reserved_bytes + u64b(added));
+    assert_eq!(s.committed_bytes, before.committed_bytes + u64b(added));
+    assert_eq!(
+        s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes,
+        s.owned_bytes
+    );
+    assert_eq!(s.metadata_bytes, before.metadata_bytes, "storage ready");
+    // Every page taken is either zeroed once or known zero, never both.
+    let grown = s.owned_bytes - before.owned_bytes;
+    assert_eq!(
+        (s.bytes_zeroed - before.bytes_zeroed) + (s.bytes_zero_skipped - before.bytes_zero_skipped),
+        u64b(added),
+        "each new page zeroed or skipped once"
+    );
+    assert_eq!(
+        s.bytes_zeroed - before.bytes_zeroed,
+        before.free_dirty_bytes - s.free_dirty_bytes,
+        "exactly the dirty pages taken are zeroed"
+    );
+    assert_eq!(
+        s.bytes_zero_skipped - before.bytes_zero_skipped,
+        before.free_zero_bytes + grown - s.free_zero_bytes,
+        "zero and fresh pages are not written"
+    );
+    assert!(s.peak_reserved_bytes >= s.reserved_bytes);
+    vm.check_invariants();
+    s
+}
+
+fn rule12_extend_grows_into_free_pages<P: Policy>() {
+    let vm = with_metadata_ready(vmem::<P>(16 * MIB));
+    // p: 4 pages; q: 8 pages right behind it, dirtied, half decommitted
+    // (zeroed or sentinelled by the policy), released; r blocks the end.
+    let p = vm.reserve(pages(4), PAGE_SIZE).unwrap().as_ptr();
+    let q = vm.reserve(pages(8), PAGE_SIZE).unwrap().as_ptr();
+    let r = vm.reserve(pages(4), PAGE_SIZE).unwrap().as_ptr();
+    assert_eq!(
+        (q, r),
+        (p.wrapping_add(pages(4)), p.wrapping_add(pages(12)))
+    );
+    // SAFETY: ours.
+    unsafe {
+        fill(p, pages(4), 0x5C);
+        fill(q, pages(8), 0xAB);
+        fill(r, pages(4), 0x3D);
+        vm.decommit(q.add(pages(4)), pages(4)).unwrap();
+        vm.release(q, pages(8)).unwrap();
+    }
+    let before = vm.stats();
+    let (zero, dirty) = if eager::<P>() {
+        (pages(4), pages(4))
+    } else {
+        (0, pages(8))
+    };
+    assert_eq!(
+        (before.free_zero_bytes, before.free_dirty_bytes),
+        (u64b(zero), u64b(dirty))
+    );
+    // Grow by 2 pages, then by a size that is not a multiple of a page
+    // (rounded up), then take the rest.
+    // SAFETY: p is ours.
+    let s = unsafe { extend_ok(&vm, p, pages(4), pages(6)) };
+    assert_eq!(s.bytes_zeroed - before.bytes_zeroed, u64b(pages(2)));
+    // SAFETY: as above.
+    unsafe {
+        extend_ok(&vm, p, pages(6) - 100, pages(8) - 5);
+        let s = extend_ok(&vm, p, pages(8), pages(12));
+        assert_eq!(
+            (
+                s.bytes_zeroed - before.bytes_zeroed,
+                s.bytes_zero_skipped - before.bytes_zero_skipped
+            ),
+            (u64b(dirty), u64b(zero)),
+            "dirty pages zeroed, zero ones skipped"
+        );
+        assert_eq!(s.grows, before.grows, "no growth: the pages were free");
+        assert!(all(p, pages(4), 0x5C), "old contents kept");
+        assert!(all(p.add(pages(4)), pages(8), 0), "grown pages read zero");
+        assert!(all(r, pages(4), 0x3D), "the neighbour untouched");
+    }
+    assert_eq!(vm.stats().free_runs, 0);
+    assert_eq!(vm.stats().sentinel_violations, 0);
+}
+
+fn rule12_extend_grows_at_the_memory_end<P: Policy>() {
+    let vm = with_metadata_ready(vmem::<P>(16 * MIB));
+    // A reservation that ends where the memory ends: the memory grows
+    // right behind it, fresh pages are not written.
+    let p = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe { fill(p, WASM_PAGE_SIZE, 0x71) };
+    let before = vm.stats();
+    // SAFETY: ours.
+    let s = unsafe { extend_ok(&vm, p, WASM_PAGE_SIZE, 3 * WASM_PAGE_SIZE + 1) };
+    assert_eq!(s.grows, before.grows + 1);
+    assert_eq!(
+        s.bytes_zeroed, before.bytes_zeroed,
+        "fresh pages not zeroed"
+    );
+    assert_eq!(s.peak_reserved_bytes, u64b(3 * WASM_PAGE_SIZE + PAGE_SIZE));
+    // The growth's rest (3 pages of the last wasm page) is free.
+    assert_eq!(s.free_zero_bytes, u64b(pages(3)));
+    let len = 3 * WASM_PAGE_SIZE + PAGE_SIZE;
+    // SAFETY: ours, now `len` bytes.
+    unsafe {
+        assert!(all(p, WASM_PAGE_SIZE, 0x71));
+        assert!(all(p.add(WASM_PAGE_SIZE), len - WASM_PAGE_SIZE, 0));
+        fill(p, len, 0x72);
+    }
+    // A free run of this arena at the end, dirty, then fresh growth: both.
+    let q = vm.reserve(pages(3), PAGE_SIZE).unwrap().as_ptr();
+    assert_eq!(q, p.wrapping_add(len), "the free tail");
+    // SAFETY: ours.
+    unsafe {
+        fill(q, pages(3), 0x73);
+        vm.release(q, pages(3)).unwrap();
+    }
+    let before = vm.stats();
+    // SAFETY: ours.
+    let s = unsafe { extend_ok(&vm, p, len, len + pages(7)) };
+    assert_eq!(s.grows, before.grows + 1, "the free tail, then growth");
+    assert_eq!(s.bytes_zeroed - before.bytes_zeroed, u64b(pages(3)));
+    assert_eq!(
+        s.bytes_zero_skipped - before.bytes_zero_skipped,
+        u64b(pages(4))
+    );
+    // SAFETY: ours.
+    unsafe {
+        assert!(all(p, len, 0x72));
+        assert!(all(p.add(len), pages(7), 0));
+    }
+}
+
+fn rule12_extend_is_one_reservation<P: Policy>() {
+    let vm = with_metadata_ready(vmem::<P>(16 * MIB));
+    let p = vm.reserve(pages(2), PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe { extend_ok(&vm, p, pages(2), pages(9)) };
+    // The whole range works with every operation.
+    // SAFETY: ours, 9 pages now.
+    unsafe {
+        fill(p, pages(9), 0x44);
+        vm.decommit(p.add(pages(1)), pages(7)).unwrap();
+        vm.commit(p, pages(9)).unwrap();
+        assert!(all(p, pages(1), 0x44) && all(p.add(pages(1)), pages(7), 0));
+        assert!(all(p.add(pages(8)), pages(1), 0x44));
+        assert_eq!(vm.reset(p, pages(9)), Ok(false));
+        vm.release(p, pages(9)).unwrap();
+    }
+    assert_eq!(vm.stats().reserved_bytes, 0);
+    let before = vm.stats();
+    // SAFETY: must be refused.
+    let again = unsafe { vm.release(p, pages(9)) };
+    assert_eq!(
+        again,
+        Err(Error::NotReserved {
+            addr: addr(p),
+            size: pages(9)
+        }),
+        "double release"
+    );
+    // SAFETY: must be refused: released.
+    let ext = unsafe { vm.extend(p, pages(2), pages(3)) };
+    assert!(matches!(ext, Err(Error::NotReserved { .. })), "{ext:?}");
+    assert_eq!(vm.stats(), before);
+    // A new size that is no larger changes nothing.
+    let q = vm.reserve(pages(3), PAGE_SIZE).unwrap().as_ptr();
+    let before = vm.stats();
+    for new_size in [1, pages(2), pages(3) - 1, pages(3)] {
+        // SAFETY: ours.
+        assert_eq!(unsafe { vm.extend(q, pages(3), new_size) }, Ok(()));
+        assert_eq!(vm.stats(), before, "new size {new_size}");
+    }
+    // SAFETY: ours.
+    assert_eq!(unsafe { vm.extend(q, pages(3) - 1, pages(3)) }, Ok(()));
+    assert_eq!(vm.stats(), before, "the same page count");
+    vm.check_invariants();
+}
+
+/// Asserts that `extend` of `p .. p + size` to `new_size` is `NotFree`
+/// and changes nothing.
+fn assert_not_free<P: Policy>(vm: &Vm<P>, p: *mut u8, size: usize, new_size: usize, what: &str) {
+    let before = vm.stats();
+    // SAFETY: the test's reservation; the call must be refused.
+    let result = unsafe { vm.extend(p, size, new_size) };
+    let extra = new_size.next_multiple_of(PAGE_SIZE) - size.next_multiple_of(PAGE_SIZE);
+    assert_eq!(
+        result,
+        Err(Error::NotFree {
+            addr: addr(p) + size.next_multiple_of(PAGE_SIZE),
+            size: extra
+        }),
+        "{what}"
+    );
+    assert_eq!(vm.stats(), before, "{what}: nothing changed");
+    vm.check_invariants();
+}
+
+fn rule12_extend_not_free_changes_nothing<P: Policy>() {
+    let vm = with_metadata_ready(vmem::<P>(16 * MIB));
+    let mem = vm.memory();
+    // Reserved right behind: by another reservation, and free pages with a
+    // reserved one after them (a fit needs all the pages).
+    let p = vm.reserve(pages(2), PAGE_SIZE).unwrap().as_ptr();
+    let q = vm.reserve(pages(2), PAGE_SIZE).unwrap().as_ptr();
+    let r = vm.reserve(pages(4), PAGE_SIZE).unwrap().as_ptr();
+    assert_eq!(q, p.wrapping_add(pages(2)));
+    // SAFETY: ours.
+    unsafe {
+        fill(p, pages(2), 0x10);
+        fill(q, pages(2), 0x20);
+        fill(r, pages(4), 0x30);
+        vm.release(r, pages(2)).unwrap();
+    }
+    assert_not_free(&vm, p, pages(2), pages(3), "the next page reserved");
+    assert_not_free(
+        &vm,
+        q,
+        pages(2),
+        pages(5),
+        "free pages, then a reserved one",
+    );
+    assert_not_free(&vm, q, pages(2) - 9, pages(6) + 1, "rounded sizes");
+    // Foreign memory right behind the reservation at the memory's end.
+    let end = vm.reserve(WASM_PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr();
+    // (First: a failed growth there is out of memory, and changes nothing.)
+    let before = vm.stats();
+    mem.fail_next_grows(1);
+    // SAFETY: ours; must be refused.
+    let oom = unsafe { vm.extend(end, WASM_PAGE_SIZE, 2 * WASM_PAGE_SIZE) };
+    assert_eq!(
+        oom,
+        Err(Error::OutOfMemory {
+            size: WASM_PAGE_SIZE
+        })
+    );
+    assert_eq!(vm.stats(), before, "failed growth: nothing changed");
+    let foreign = mem.grow_foreign(1).unwrap();
+    let foreign = (mem.base() + foreign * WASM_PAGE_SIZE) as *mut u8;
+    assert_eq!(foreign, end.wrapping_add(WASM_PAGE_SIZE));
+    assert_not_free(&vm, end, WASM_PAGE_SIZE, WASM_PAGE_SIZE + 1, "foreign");
+    // SAFETY: read only; foreign memory keeps its fill.
+    assert!(unsafe { all(foreign, WASM_PAGE_SIZE, FOREIGN_FILL) });
+    // Free pages of another arena right behind (multithreaded builds; with
+    // one arena `reserve_in` is the same arena and the pages are free).
+    let a = vm
+        .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    let b = vm
+        .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    assert_eq!(b, a.wrapping_add(WASM_PAGE_SIZE), "grown for arena 1");
+    // SAFETY: ours.
+    unsafe { vm.release(b, WASM_PAGE_SIZE).unwrap() };
+    if P::ARENAS > 1 {
+        assert_not_free(
+            &vm,
+            a,
+            WASM_PAGE_SIZE,
+            WASM_PAGE_SIZE + 1,
+            "another arena's",
+        );
+    } else {
+        // SAFETY: ours.
+        unsafe { extend_ok(&vm, a, WASM_PAGE_SIZE, 2 * WASM_PAGE_SIZE) };
+    }
+    // Contents untouched by every refusal.
+    // SAFETY: ours.
+    unsafe {
+        assert!(all(p, pages(2), 0x10) && all(q, pages(2), 0x20));
+        assert!(all(r.add(pages(2)), pages(2), 0x30));
+    }
+}
+
+fn rule12_extend_limit_and_bad_ranges<P: Policy>() {
+    let vm = with_metadata_ready(GenericVmem::<_, P>::with_limit(
+        SimMemory::new(16 * MIB),
+        MIB as u64,
+    ));
+    let p = vm.reserve(MIB / 2, PAGE_SIZE).unwrap().as_ptr();
+    let x = vm.reserve(MIB / 4, PAGE_SIZE).unwrap().as_ptr();
+    let before = vm.stats();
+    // SAFETY: ours; must be refused: 512 + 256 + 272 KiB > 1 MiB.
+    let over = unsafe { vm.extend(p, MIB / 2, 3 * MIB / 4 + 1) };
+    assert_eq!(
+        over,
+        Err(Error::LimitExceeded {
+            size: pages(17),
+            reserved: u64b(3 * MIB / 4),
+            limit: MIB as u64
+        })
+    );
+    // SAFETY: as above.
+    let huge = unsafe { vm.extend(p, MIB / 2, 2 * MIB) };
+    assert_eq!(
+        huge,
+        Err(Error::TooLarge {
+            size: 2 * MIB,
+            limit: MIB as u64
+        })
+    );
+    // SAFETY: as above.
+    let overflow = unsafe { vm.extend(p, MIB / 2, usize::MAX - 3) };
+    assert_eq!(
+        overflow,
+        Err(Error::SizeOverflow {
+            size: usize::MAX - 3
+        })
+    );
+    assert_eq!(vm.stats(), before);
+    // Exactly up to the limit is fine (into `x`'s pages, released).
+    // SAFETY: ours.
+    unsafe {
+        vm.release(x, MIB / 4).unwrap();
+        extend_ok(&vm, p, MIB / 2, MIB);
+    }
+
+    // Bad ranges give what `commit` gives for them, and change nothing.
+    let vm = vmem::<P>(8 * MIB);
+    let foreign = vm.memory().grow_foreign(1).unwrap();
+    let foreign = (vm.memory().base() + foreign * WASM_PAGE_SIZE) as *mut u8;
+    let p = vm.reserve(pages(4), PAGE_SIZE).unwrap().as_ptr();
+    let free = vm.reserve(pages(2), PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: ours.
+    unsafe { vm.release(free, pages(2)).unwrap() };
+    let end = (vm.memory().base() + vm.memory().size() * WASM_PAGE_SIZE) as *mut u8;
+    let before = vm.stats();
+    let cases: [(*mut u8, usize, &str); 9] = [
+        (p.wrapping_add(1), PAGE_SIZE, "unaligned"),
+        (p.wrapping_add(pages(1) / 2), PAGE_SIZE, "half page"),
+        (p, 0, "zero size"),
+        (p, usize::MAX, "size overflows"),
+        (core::ptr::null_mut(), PAGE_SIZE, "null"),
+        (foreign, PAGE_SIZE, "foreign"),
+        (free, PAGE_SIZE, "free"),
+        (p, pages(6), "runs past the reservation into free pages"),
+        (end, PAGE_SIZE, "past the end of memory"),
+    ];
+    for (ptr, size, what) in cases {
+        // SAFETY: each call must refuse the range before touching anything.
+        let commit = unsafe { vm.commit(ptr, size) };
+        assert!(commit.is_err(), "{what}");
+        for new_size in [pages(8), 1] {
+            // SAFETY: as above.
+            let ext = unsafe { vm.extend(ptr, size, new_size) };
+            assert_eq!(ext, commit, "{what}, new size {new_size}");
+            assert_eq!(vm.stats(), before, "{what}: state unchanged");
+        }
+    }
+    vm.check_invariants();
 }

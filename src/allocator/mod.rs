@@ -21,8 +21,12 @@ use small::{Released, Remote, SmallArena, SEGMENT};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
 /// come from the small-object heaps. 64 KiB: from there a reservation
-/// rounds up by at most a quarter, and it is where skipping the zeroing of
-/// known-zero pages starts to pay (BENCHMARKS.md, "Global allocator").
+/// rounds up by at most a quarter, and a freed block is whole pages that go
+/// back to the pool at once. Speed does not decide it (BENCHMARKS.md,
+/// "`LARGE_MIN` threshold"): on reused memory a talc block is faster at
+/// every size from 16 to 256 KiB (its `alloc` costs ~22 ns against ~110 ns
+/// for a reservation; `alloc_zeroed` 8–13 % faster from 64 KiB), on fresh
+/// memory a reservation is faster at every size (it skips zeroing).
 pub const LARGE_MIN: usize = 64 * 1024;
 
 /// Segments a small allocation adds to its heap before it looks elsewhere.
@@ -148,6 +152,17 @@ fn is_large(layout: Layout) -> bool {
     layout.size() >= LARGE_MIN || layout.align() >= PAGE_SIZE
 }
 
+/// Whether heap operations free the blocks handed over to them: always,
+/// except under the loom models' fault `HandOverNeverFreed`.
+#[inline]
+fn drains() -> bool {
+    #[cfg(all(loom, feature = "loom-faults"))]
+    if crate::faults::active(crate::faults::Fault::HandOverNeverFreed) {
+        return false;
+    }
+    true
+}
+
 /// Bytes of pages a large block of `size` bytes takes.
 fn pages_of(size: usize) -> usize {
     size.next_multiple_of(PAGE_SIZE)
@@ -201,8 +216,10 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         remote: &Remote,
         f: impl FnOnce(&mut SmallArena) -> R,
     ) -> (R, Released) {
-        // SAFETY: `remote` is this heap's stack (same index).
-        unsafe { heap.drain(remote) };
+        if drains() {
+            // SAFETY: `remote` is this heap's stack (same index).
+            unsafe { heap.drain(remote) };
+        }
         let r = f(heap);
         (r, heap.take_released())
     }
@@ -224,7 +241,31 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// A small block from this thread's heap, adding a segment when it is
     /// full; null when the pool cannot give one.
     fn alloc_small(&self, layout: Layout) -> *mut u8 {
-        let arena = self.vmem.home();
+        self.alloc_small_in(self.vmem.home(), layout)
+    }
+
+    /// A small block from the heap of `arena` (tests and loom models place
+    /// blocks in chosen arenas with it); null for a large layout or when
+    /// the pool cannot give a segment.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn alloc_in(&self, arena: usize, layout: Layout) -> *mut u8 {
+        if is_large(layout) || layout.size() == 0 {
+            return ptr::null_mut();
+        }
+        self.alloc_small_in(arena % GenericVmem::<M, P>::ARENAS, layout)
+    }
+
+    /// Whether blocks freed by other threads wait on `arena`'s stack (for
+    /// tests and loom models).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn handed_over(&self, arena: usize) -> bool {
+        self.remote[arena % GenericVmem::<M, P>::ARENAS].pending()
+    }
+
+    /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
+    fn alloc_small_in(&self, arena: usize, layout: Layout) -> *mut u8 {
         // A fresh segment always fits a small block, but other threads of
         // the arena may fill it before this one retries: a few rounds, then
         // the other heaps.
@@ -276,6 +317,13 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // (caller).
             unsafe { h.dealloc(ptr, layout) }
         };
+        #[cfg(all(loom, feature = "loom-faults"))]
+        if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
+            let (_, released) =
+                self.small[owner].with_unlocked(|h| Self::heap_op(h, &self.remote[owner], free));
+            self.release_segments(released);
+            return;
+        }
         if owner == self.vmem.home() {
             self.with_heap(owner, free);
         } else if self.try_with_heap(owner, free).is_none() {

@@ -123,6 +123,12 @@ impl Remote {
         }
     }
 
+    /// Whether blocks wait on the stack (tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) fn pending(&self) -> bool {
+        !self.head.load(Ordering::Relaxed).is_null()
+    }
+
     /// Takes every block on the stack.
     fn take(&self) -> *mut Node {
         if self.head.load(Ordering::Relaxed).is_null() {

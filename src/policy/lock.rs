@@ -140,14 +140,17 @@ unsafe impl TableLock for SpinLock {
         Self::new()
     }
 
+    #[inline]
     fn lock(&self) {
         SpinLock::lock(self)
     }
 
+    #[inline]
     fn try_lock(&self) -> bool {
         SpinLock::try_lock(self)
     }
 
+    #[inline]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock (trait contract).
         unsafe { SpinLock::unlock(self) }
@@ -273,6 +276,16 @@ impl<L: TableLock, T> Locked<L, T> {
         pub(crate) const fn new(lock: L, data: T) -> Self {
             Self { lock, data: UnsafeCell::new(data) }
         }
+    }
+
+    /// Runs `f` on the data **without** taking the lock: the broken variant
+    /// of [`with`](Self::with) for the loom models' fault injection
+    /// ([`faults`](crate::faults)). Loom reports the unsynchronised access.
+    #[cfg(all(loom, feature = "loom-faults"))]
+    pub(crate) fn with_unlocked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: deliberately none: a fault injected for loom, which
+        // checks every access to the cell and reports this one.
+        self.data.with_mut(|data| f(unsafe { &mut *data }))
     }
 
     /// Runs `f` on the data with the lock held. `f` must not call `with` on

@@ -1,0 +1,317 @@
+//! Multithreaded stress test of the global allocator (`mt::Alloc`, and the
+//! parking policy): allocator threads allocate mixed sizes (small, around
+//! `LARGE_MIN`, large), reallocate, free, and hand blocks over to the next
+//! thread through channels (which checks and frees them or keeps them:
+//! cross-thread frees and reallocs into the owner's arena), while another
+//! thread uses the page API (`reserve`, `decommit`, `commit`, `extend`,
+//! `release`) on the same instance. Every block is checked against its
+//! pattern whenever it changes hands, and at the end everything has come
+//! back: nothing in use, no large pages, at most two segments per arena, and
+//! the pool holds exactly the allocator's segments. Bounded in time; the
+//! loom models in `loom-tests/` prove what this samples.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+use common::*;
+use core::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use wasm_vmem::{GenericAlloc, LARGE_MIN, MAX_ARENAS};
+
+/// Allocator threads (and one more for the page API).
+const THREADS: usize = 3;
+const ITERATIONS: usize = 8000;
+const TIME: Duration = Duration::from_secs(5);
+
+type A<P> = GenericAlloc<SimMemory, P>;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> usize {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.next() % n
+    }
+}
+
+/// A live block: where, its layout, its pattern. Sent between threads.
+#[derive(Clone, Copy)]
+struct Block {
+    addr: usize,
+    layout: Layout,
+    seed: usize,
+}
+
+fn pattern(seed: usize, i: usize) -> u8 {
+    (seed.wrapping_mul(31).wrapping_add(i) % 251) as u8
+}
+
+/// Bytes of a block that carry the pattern: all of a small one, the ends
+/// and every 4 KiB of a large one (writing megabytes per step would make
+/// the test about memset).
+fn marks(size: usize) -> impl Iterator<Item = usize> {
+    let head = if size <= 4096 { size } else { 64 };
+    let tail = size.saturating_sub(64).max(head);
+    (0..head)
+        .chain((4096..tail).step_by(4096))
+        .chain(tail..size)
+}
+
+impl Block {
+    fn ptr(&self) -> *mut u8 {
+        self.addr as *mut u8
+    }
+
+    fn stamp_from(&self, from: usize) {
+        for i in marks(self.layout.size()).filter(|&i| i >= from) {
+            // SAFETY: inside the live block, owned by this thread.
+            unsafe { self.ptr().add(i).write(pattern(self.seed, i)) };
+        }
+    }
+
+    fn check(&self, upto: usize, what: &str) {
+        for i in marks(self.layout.size()).filter(|&i| i < upto) {
+            // SAFETY: inside the live block, owned by this thread.
+            let b = unsafe { self.ptr().add(i).read() };
+            assert_eq!(
+                b,
+                pattern(self.seed, i),
+                "{what}: byte {i} of {:?}",
+                self.layout
+            );
+        }
+    }
+}
+
+fn random_layout(rng: &mut Rng) -> Layout {
+    let size = match rng.below(20) {
+        0..=11 => 1 + rng.below(512),
+        12..=15 => 513 + rng.below(LARGE_MIN - 513),
+        16..=17 => LARGE_MIN - 8 + rng.below(16),
+        _ => LARGE_MIN + rng.below(512 * KIB),
+    };
+    let align = match rng.below(10) {
+        0..=7 => 1 << rng.below(5),
+        8 => 1 << rng.below(14),
+        _ => PAGE_SIZE << rng.below(3),
+    };
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// One allocator thread: works on its own blocks and those handed to it,
+/// hands some on, and at the end frees all it has and all it receives.
+fn allocator_worker<P: Policy>(
+    a: &A<P>,
+    t: usize,
+    next: mpsc::Sender<Block>,
+    inbox: mpsc::Receiver<Block>,
+    deadline: Instant,
+) -> usize {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut mine: Vec<Block> = Vec::new();
+    let mut seed = t << 40;
+    let mut ops = 0;
+    while ops < ITERATIONS && Instant::now() < deadline {
+        ops += 1;
+        // Blocks handed over: checked, then freed here (a cross-thread
+        // free) or kept.
+        while let Ok(b) = inbox.try_recv() {
+            b.check(b.layout.size(), "received");
+            if rng.below(2) == 0 {
+                // SAFETY: a live block of that layout, handed to us.
+                unsafe { a.dealloc(b.ptr(), b.layout) };
+            } else {
+                mine.push(b);
+            }
+        }
+        match rng.below(10) {
+            0..=3 if mine.len() < 64 => {
+                let layout = random_layout(&mut rng);
+                let zeroed = rng.below(3) == 0;
+                // SAFETY: non-zero size.
+                let p = unsafe {
+                    if zeroed {
+                        a.alloc_zeroed(layout)
+                    } else {
+                        a.alloc(layout)
+                    }
+                };
+                assert!(!p.is_null(), "{layout:?}");
+                assert_eq!(p as usize % layout.align(), 0);
+                if zeroed {
+                    for i in marks(layout.size()) {
+                        // SAFETY: inside the fresh block.
+                        assert_eq!(unsafe { p.add(i).read() }, 0, "zeroed {layout:?}");
+                    }
+                }
+                seed += 1;
+                let b = Block {
+                    addr: p as usize,
+                    layout,
+                    seed,
+                };
+                b.stamp_from(0);
+                mine.push(b);
+            }
+            4..=5 if !mine.is_empty() => {
+                let i = rng.below(mine.len());
+                let old = &mine[i];
+                let size = random_layout(&mut rng).size();
+                // SAFETY: a live block of ours, a non-zero size.
+                let p = unsafe { a.realloc(old.ptr(), old.layout, size) };
+                assert!(!p.is_null());
+                let b = Block {
+                    addr: p as usize,
+                    layout: Layout::from_size_align(size, old.layout.align()).unwrap(),
+                    seed: old.seed,
+                };
+                // The old block's marks in the common prefix moved with it;
+                // then the new block's marks are written (the same pattern).
+                let kept = old.layout.size().min(size);
+                let moved = Block {
+                    addr: b.addr,
+                    ..*old
+                };
+                moved.check(kept, "realloc");
+                b.stamp_from(0);
+                mine[i] = b;
+            }
+            6..=7 if !mine.is_empty() => {
+                let b = mine.swap_remove(rng.below(mine.len()));
+                next.send(b).unwrap();
+            }
+            _ if !mine.is_empty() => {
+                let b = mine.swap_remove(rng.below(mine.len()));
+                b.check(b.layout.size(), "before free");
+                // SAFETY: a live block of ours.
+                unsafe { a.dealloc(b.ptr(), b.layout) };
+            }
+            _ => {}
+        }
+    }
+    drop(next);
+    for b in mine.into_iter().chain(inbox) {
+        b.check(b.layout.size(), "at the end");
+        // SAFETY: live blocks of ours.
+        unsafe { a.dealloc(b.ptr(), b.layout) };
+    }
+    ops
+}
+
+/// The page API on the same pool: reserve, write, decommit and commit a
+/// part, grow in place when it can, release.
+fn page_worker<P: Policy>(a: &A<P>, busy: &AtomicUsize, deadline: Instant) -> usize {
+    let vm = a.vmem();
+    let mut rng = Rng(0xA076_1D64_78BD_642F);
+    let mut ops = 0;
+    // While the allocator threads work (and at least a few rounds).
+    while (ops < 16 || busy.load(Relaxed) > 0) && Instant::now() < deadline {
+        ops += 1;
+        let n = 1 + rng.below(6);
+        let p = vm
+            .reserve(pages(n), PAGE_SIZE << rng.below(3))
+            .unwrap()
+            .as_ptr();
+        let byte = 1 + rng.below(250) as u8;
+        // SAFETY: our reservation.
+        unsafe {
+            assert!(all(p, pages(n), 0), "reserve reads zero");
+            fill(p, pages(n), byte);
+            let (from, len) = (rng.below(n), 1);
+            vm.decommit(p.add(pages(from)), pages(len)).unwrap();
+            vm.commit(p, pages(n)).unwrap();
+            assert!(all(p.add(pages(from)), pages(len), 0));
+            fill(p.add(pages(from)), pages(len), byte);
+            let total = match vm.extend(p, pages(n), pages(n + 4)) {
+                Ok(()) => {
+                    assert!(all(p.add(pages(n)), pages(4), 0), "grown pages zero");
+                    n + 4
+                }
+                Err(Error::NotFree { .. }) => n,
+                Err(e) => panic!("extend: {e}"),
+            };
+            assert!(all(p, pages(n), byte), "nobody else wrote");
+            vm.release(p, pages(total)).unwrap();
+        }
+    }
+    ops
+}
+
+fn stress<P: Policy>()
+where
+    A<P>: Sync,
+{
+    let a = A::<P>::new(SimMemory::new(512 * MIB));
+    let deadline = Instant::now() + TIME;
+    let start = Instant::now();
+    let busy = AtomicUsize::new(THREADS);
+    let (senders, inboxes): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel()).unzip();
+    let ops: Vec<usize> = std::thread::scope(|s| {
+        let (a, busy) = (&a, &busy);
+        let mut handles: Vec<_> = senders
+            .into_iter()
+            .cycle()
+            .skip(1)
+            .zip(inboxes)
+            .enumerate()
+            .map(|(t, (next, inbox))| {
+                s.spawn(move || {
+                    let ops = allocator_worker(a, t, next, inbox, deadline);
+                    busy.fetch_sub(1, Relaxed);
+                    ops
+                })
+            })
+            .collect();
+        handles.push(s.spawn(move || page_worker(a, busy, deadline)));
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        ops.iter().all(|&n| n > 0),
+        "every thread made progress: {ops:?}"
+    );
+    eprintln!(
+        "alloc stress: operations per thread {ops:?} (the last: page API), peak {} MiB reserved, {:.2} s",
+        a.vmem().stats().peak_reserved_bytes >> 20,
+        start.elapsed().as_secs_f64()
+    );
+    let s = a.stats();
+    assert_eq!(
+        (s.in_use_bytes, s.small_in_use_bytes, s.large_bytes),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    // Each arena keeps its first segment and at most one empty one. A
+    // thread's arena is a hash of its stack address in 1 MiB blocks, so a
+    // thread whose stack crosses a block boundary at the depths it calls
+    // from uses two: at most `2 * THREADS` arenas.
+    assert!(
+        s.small_segments <= 2 * (2 * THREADS).min(MAX_ARENAS),
+        "{} segments kept: {s:?}",
+        s.small_segments
+    );
+    let v = a.vmem().stats();
+    assert_eq!(v.reserved_bytes, s.small_held_bytes, "{v:?}");
+    assert_eq!(
+        v.reserved_bytes + v.free_zero_bytes + v.free_dirty_bytes + v.metadata_bytes,
+        v.owned_bytes
+    );
+    a.vmem().check_invariants();
+}
+
+#[test]
+fn threads_allocate_free_and_hand_over_blocks() {
+    stress::<MultiThreaded>();
+}
+
+#[test]
+fn threads_allocate_free_and_hand_over_blocks_with_the_parking_lock() {
+    stress::<wasm_vmem::policy::MultiThreadedParking>();
+}
