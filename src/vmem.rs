@@ -571,8 +571,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         // once a page is grown, so each arena is read under its lock once.
         let mut owner: alloc::vec::Vec<Option<usize>> = alloc::vec::Vec::new();
         for (a, arena) in self.arenas[..Self::ARENAS].iter().enumerate() {
-            let owned = arena.with(|t| t.owned_pages());
-            for page in owned {
+            // Sized outside the lock: no allocation under it, even with
+            // this instance as the global allocator.
+            let mut owned = alloc::vec![false; arena.with(|t| t.pages_len())];
+            arena.with(|t| t.mark_owned(&mut owned));
+            for page in (0..owned.len()).filter(|&p| owned[p]) {
                 if owner.len() <= page {
                     owner.resize(page + 1, None);
                 }

@@ -261,12 +261,15 @@ impl Table {
         region.len > 0 && self.record(region, PageState::FreeZero)
     }
 
-    /// The pages this table owns (it grew them), for checks.
+    /// Marks the pages this table owns (it grew them), for checks:
+    /// `owned[p]` for every page `p` below `owned.len()`. Allocates nothing:
+    /// the caller sized `owned` outside the lock (pages grown since are left
+    /// out).
     #[cfg(any(test, feature = "testing"))]
-    pub(crate) fn owned_pages(&self) -> alloc::vec::Vec<usize> {
-        (0..self.pages.len())
-            .filter(|&p| self.pages[p] != PageState::Foreign)
-            .collect()
+    pub(crate) fn mark_owned(&self, owned: &mut [bool]) {
+        for (p, mark) in owned.iter_mut().enumerate().take(self.pages.len()) {
+            *mark = self.pages[p] != PageState::Foreign;
+        }
     }
 
     /// The longest free run, in pages (0 if none).
