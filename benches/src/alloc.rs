@@ -44,6 +44,60 @@ pub trait Instance: GlobalAlloc {
 
 // ---------------------------------------------------------------- backends
 
+/// An allocator instance that its constructor's caller declares `Sync`:
+/// one only ever driven from one thread (the single-threaded wasm-vmem, any
+/// instance in a module without atomics), or one whose every access goes
+/// through its own lock although its type is `!Sync` (talc's wasm source
+/// and lol_alloc's free list hold raw pointers). Forwards everything.
+pub struct AssertSync<A>(A);
+
+impl<A> AssertSync<A> {
+    /// Wraps `a`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that sharing `a` between threads is sound:
+    /// no two threads use it at once, or it locks every access itself.
+    pub unsafe fn new(a: A) -> Self {
+        Self(a)
+    }
+}
+
+// SAFETY: the constructor's contract.
+unsafe impl<A> Sync for AssertSync<A> {}
+
+// SAFETY: forwarded.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for AssertSync<A> {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.alloc_zeroed(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        unsafe { self.0.realloc(p, l, n) }
+    }
+}
+
+impl<A: Instance> Instance for AssertSync<A> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn footprint(&self) -> Option<u64> {
+        self.0.footprint()
+    }
+    fn zeroed_bytes(&self) -> Option<u64> {
+        self.0.zeroed_bytes()
+    }
+}
+
 /// wasm-vmem's allocator over a linear memory `M`.
 pub struct Vmem<M, P: Policy> {
     name: &'static str,

@@ -4,8 +4,8 @@
 
 use super::{
     large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, small_single, small_worker,
-    threshold, threshold_fresh, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, PhasePeak, Ring,
-    Vmem,
+    threshold, threshold_fresh, AssertSync, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance,
+    PhasePeak, Ring, Vmem,
 };
 use crate::figures::native_clock;
 use core::alloc::{GlobalAlloc, Layout};
@@ -97,43 +97,6 @@ pub const BACKENDS: [&str; 5] = [
     "system",
 ];
 
-/// An instance made `Sync` for one list: the single-threaded wasm-vmem is
-/// only ever driven from one thread ([`backend`] callers that use threads
-/// skip it).
-struct AssertSync<A>(A);
-// SAFETY: see the type's docs.
-unsafe impl<A> Sync for AssertSync<A> {}
-// SAFETY: forwarded.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for AssertSync<A> {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc_zeroed(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.realloc(p, l, n) }
-    }
-}
-impl<A: Instance> Instance for AssertSync<A> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn footprint(&self) -> Option<u64> {
-        self.0.footprint()
-    }
-    fn zeroed_bytes(&self) -> Option<u64> {
-        self.0.zeroed_bytes()
-    }
-}
-
 /// Backend `name` of [`BACKENDS`], fresh. "wasm-vmem (ST)" must stay on
 /// one thread.
 pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
@@ -142,10 +105,14 @@ pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
             "wasm-vmem (MT)",
             SimMemory::new(MEMORY),
         )),
-        "wasm-vmem (ST)" => Box::new(AssertSync(Vmem::<_, SingleThreaded>::new(
-            "wasm-vmem (ST)",
-            SimMemory::new(MEMORY),
-        ))),
+        // SAFETY: "wasm-vmem (ST)" stays on one thread (this function's
+        // contract with its callers, which skip it in threaded runs).
+        "wasm-vmem (ST)" => Box::new(unsafe {
+            AssertSync::new(Vmem::<_, SingleThreaded>::new(
+                "wasm-vmem (ST)",
+                SimMemory::new(MEMORY),
+            ))
+        }),
         "dlmalloc" => Box::new(Dlmalloc::new(GrowSys(SimMemory::new(MEMORY)))),
         "talc" => Box::new(Counted::new(
             "talc",

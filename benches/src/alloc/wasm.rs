@@ -14,8 +14,7 @@
 //! instance grew itself (wasm-vmem's owned bytes, dlmalloc's regions);
 //! talc's and lol_alloc's are not known here.
 
-use super::{Counted, Dlmalloc, GrowSys, Instance, Vmem};
-use core::alloc::{GlobalAlloc, Layout};
+use super::{AssertSync, Counted, Dlmalloc, GrowSys, Instance, Vmem};
 use wasm_vmem::lock::SpinLock;
 use wasm_vmem::sys::Wasm32Memory;
 
@@ -30,72 +29,6 @@ type TalcWasm =
     talc::sync::TalcLock<SpinLock, talc::wasm::WasmGrowAndExtend, talc::wasm::WasmBinning>;
 type LolAlloc = lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator>;
 
-/// An allocator that is only `Sync` by its lock: lol_alloc's free list and
-/// talc's wasm source hold raw pointers, which makes them `!Send` and so
-/// their locked allocators `!Sync`, although every access is under the
-/// spinlock.
-pub struct Locked<A>(A);
-// SAFETY: every access goes through the allocator's own spinlock.
-unsafe impl<A> Sync for Locked<A> {}
-// SAFETY: forwarded.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Locked<A> {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc_zeroed(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.realloc(p, l, n) }
-    }
-}
-
-/// An instance of a module without atomics, which has one thread.
-#[cfg(not(target_feature = "atomics"))]
-struct OneThread<A>(A);
-// SAFETY: without atomics a wasm module runs on one thread.
-#[cfg(not(target_feature = "atomics"))]
-unsafe impl<A> Sync for OneThread<A> {}
-// SAFETY: forwarded.
-#[cfg(not(target_feature = "atomics"))]
-unsafe impl<A: GlobalAlloc> GlobalAlloc for OneThread<A> {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.alloc_zeroed(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        unsafe { self.0.realloc(p, l, n) }
-    }
-}
-#[cfg(not(target_feature = "atomics"))]
-impl<A: Instance> Instance for OneThread<A> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn footprint(&self) -> Option<u64> {
-        self.0.footprint()
-    }
-    fn zeroed_bytes(&self) -> Option<u64> {
-        self.0.zeroed_bytes()
-    }
-}
-
 /// Backend `name` of [`BACKENDS`], fresh. Every instance grows the
 /// module's memory and never gives it back: make few.
 pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
@@ -108,21 +41,27 @@ pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
         // Without atomics the module has one thread: the single-threaded
         // build, as `wasm_vmem::Alloc` is there.
         #[cfg(not(target_feature = "atomics"))]
-        "wasm-vmem" => Box::new(OneThread(
-            Vmem::<_, wasm_vmem::policy::SingleThreaded>::new("wasm-vmem", Wasm32Memory::BUILD),
-        )),
+        // SAFETY: without atomics the module runs on one thread.
+        "wasm-vmem" => Box::new(unsafe {
+            AssertSync::new(Vmem::<_, wasm_vmem::policy::SingleThreaded>::new(
+                "wasm-vmem",
+                Wasm32Memory::BUILD,
+            ))
+        }),
         "dlmalloc" => Box::new(Dlmalloc::new(GrowSys(Wasm32Memory::BUILD))),
         // talc's and lol_alloc's `alloc_zeroed` write the whole block
         // (GlobalAlloc's default, or talc's own that does the same).
         "talc" => Box::new(Counted::new(
             "talc",
-            Locked(TalcWasm::new(talc::wasm::WasmGrowAndExtend::new())),
+            // SAFETY: every access goes through talc's own spinlock.
+            unsafe { AssertSync::new(TalcWasm::new(talc::wasm::WasmGrowAndExtend::new())) },
             true,
             None,
         )),
         "lol_alloc" => Box::new(Counted::new(
             "lol_alloc",
-            Locked(LolAlloc::new(lol_alloc::FreeListAllocator::new())),
+            // SAFETY: every access goes through lol_alloc's own spinlock.
+            unsafe { AssertSync::new(LolAlloc::new(lol_alloc::FreeListAllocator::new())) },
             true,
             None,
         )),
