@@ -357,6 +357,27 @@ fn range_ops<P: Policy>(vm: &Vm<P>, p: *mut u8, size: usize) -> [Result<(), Erro
     }
 }
 
+/// The bad ranges of rule 7 around a reservation `p` of 4 pages, a
+/// foreign wasm page, 2 free pages and the memory's end, each with its name.
+fn bad_ranges(
+    p: *mut u8,
+    foreign: *mut u8,
+    free: *mut u8,
+    end: *mut u8,
+) -> [(*mut u8, usize, &'static str); 9] {
+    [
+        (p.wrapping_add(1), PAGE_SIZE, "unaligned"),
+        (p.wrapping_add(pages(1) / 2), PAGE_SIZE, "half page"),
+        (p, 0, "zero size"),
+        (p, usize::MAX, "size overflows"),
+        (core::ptr::null_mut(), PAGE_SIZE, "null"),
+        (foreign, PAGE_SIZE, "foreign"),
+        (free, PAGE_SIZE, "free"),
+        (p, pages(6), "runs past the reservation into free pages"),
+        (end, PAGE_SIZE, "past the end of memory"),
+    ]
+}
+
 fn rule7_bad_ranges_are_errors_and_change_nothing<P: Policy>() {
     let vm = vmem::<P>(8 * MIB);
     let foreign = vm.memory().grow_foreign(1).unwrap();
@@ -371,17 +392,7 @@ fn rule7_bad_ranges_are_errors_and_change_nothing<P: Policy>() {
     }
     let before = vm.stats();
     let end = (vm.memory().base() + vm.memory().size() * WASM_PAGE_SIZE) as *mut u8;
-    let cases: [(*mut u8, usize, &str); 9] = [
-        (p.wrapping_add(1), PAGE_SIZE, "unaligned"),
-        (p.wrapping_add(pages(1) / 2), PAGE_SIZE, "half page"),
-        (p, 0, "zero size"),
-        (p, usize::MAX, "size overflows"),
-        (core::ptr::null_mut(), PAGE_SIZE, "null"),
-        (foreign, PAGE_SIZE, "foreign"),
-        (free, PAGE_SIZE, "free"),
-        (p, pages(6), "runs past the reservation into free pages"),
-        (end, PAGE_SIZE, "past the end of memory"),
-    ];
+    let cases = bad_ranges(p, foreign, free, end);
     for (ptr, size, what) in cases {
         for (i, result) in range_ops(&vm, ptr, size).into_iter().enumerate() {
             let expected = match what {
@@ -1075,17 +1086,7 @@ fn rule12_extend_limit_and_bad_ranges<P: Policy>() {
     unsafe { vm.release(free, pages(2)).unwrap() };
     let end = (vm.memory().base() + vm.memory().size() * WASM_PAGE_SIZE) as *mut u8;
     let before = vm.stats();
-    let cases: [(*mut u8, usize, &str); 9] = [
-        (p.wrapping_add(1), PAGE_SIZE, "unaligned"),
-        (p.wrapping_add(pages(1) / 2), PAGE_SIZE, "half page"),
-        (p, 0, "zero size"),
-        (p, usize::MAX, "size overflows"),
-        (core::ptr::null_mut(), PAGE_SIZE, "null"),
-        (foreign, PAGE_SIZE, "foreign"),
-        (free, PAGE_SIZE, "free"),
-        (p, pages(6), "runs past the reservation into free pages"),
-        (end, PAGE_SIZE, "past the end of memory"),
-    ];
+    let cases = bad_ranges(p, foreign, free, end);
     for (ptr, size, what) in cases {
         // SAFETY: each call must refuse the range before touching anything.
         let commit = unsafe { vm.commit(ptr, size) };

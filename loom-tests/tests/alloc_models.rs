@@ -31,7 +31,6 @@ use core::alloc::{GlobalAlloc, Layout};
 use loom::sync::Arc;
 use loom::thread;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 use wasm_vmem::faults::{inject, Fault};
 use wasm_vmem::mt::Alloc;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
@@ -49,21 +48,10 @@ fn seen(bit: usize) {
     OUTCOMES.fetch_or(1 << bit, Ordering::Relaxed);
 }
 
-/// Runs `f` under loom and prints how many interleavings it explored.
+/// Runs `f` under loom (`loom_tests::model`), outcomes cleared first.
 fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    RUNS.store(0, Ordering::Relaxed);
     OUTCOMES.store(0, Ordering::Relaxed);
-    let start = Instant::now();
-    loom::model(move || {
-        RUNS.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    println!(
-        "loom model {name}: {} interleavings in {:.2} s",
-        RUNS.load(Ordering::Relaxed),
-        start.elapsed().as_secs_f64()
-    );
+    loom_tests::model(name, f);
 }
 
 /// An allocator over `wasm_pages` wasm pages for the scenario, plus one

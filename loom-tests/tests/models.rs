@@ -17,28 +17,12 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 use wasm_vmem::lock::SpinLock;
 use wasm_vmem::mt::Vmem;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
 use wasm_vmem::{Stats, BATCH_PAGES as BATCH, PAGE_SIZE, WASM_PAGE_SIZE};
 
-/// Runs `f` under loom and prints how many interleavings it explored.
-fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    RUNS.store(0, Ordering::Relaxed);
-    let start = Instant::now();
-    loom::model(move || {
-        RUNS.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    println!(
-        "loom model {name}: {} interleavings in {:.2} s",
-        RUNS.load(Ordering::Relaxed),
-        start.elapsed().as_secs_f64()
-    );
-}
+use loom_tests::model;
 
 /// Metadata of a model's instance: the storage of both arenas, one wasm
 /// page each, grown before the scenario (`vmem`).
