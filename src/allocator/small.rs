@@ -65,6 +65,7 @@ struct Node {
 /// The talc layout of a small block: at least a [`Node`], so that any block
 /// can wait on a [`Remote`] stack. A function of the caller's layout alone,
 /// so that allocation and free agree.
+#[inline]
 fn heap_layout(layout: Layout) -> Layout {
     let size = layout.size().max(size_of::<Node>());
     let align = layout.align().max(align_of::<Node>());
@@ -130,6 +131,7 @@ impl Remote {
     }
 
     /// Takes every block on the stack.
+    #[inline]
     fn take(&self) -> *mut Node {
         if self.head.load(Ordering::Relaxed).is_null() {
             return ptr::null_mut();
@@ -158,6 +160,7 @@ impl Iterator for Released {
 }
 
 /// The header of the segment that holds `ptr`, a block of some arena.
+#[inline]
 fn header(ptr: NonNull<u8>) -> NonNull<Header> {
     let start = ptr.as_ptr().map_addr(|a| a & !(SEGMENT - 1));
     // SAFETY: a block lies past its segment's header, so `start` is the
@@ -172,6 +175,7 @@ fn header(ptr: NonNull<u8>) -> NonNull<Header> {
 ///
 /// Callers must guarantee that `ptr` is a live block of a small arena
 /// handed to (or passed on to) this thread.
+#[inline]
 pub(super) unsafe fn owner(ptr: NonNull<u8>) -> usize {
     // SAFETY: a live block's segment has a header written before the block
     // was handed out (module docs); `arena` never changes afterwards.
@@ -215,6 +219,7 @@ impl SmallArena {
     /// # Safety
     ///
     /// Callers must guarantee that `layout` has a non-zero size.
+    #[inline]
     pub(super) unsafe fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         // SAFETY: non-zero size (caller). `try_allocate` does not call the
         // source (which could not give memory anyway: `Manual`).
@@ -238,6 +243,7 @@ impl SmallArena {
     ///
     /// Callers must guarantee that `ptr` is a live block of this arena,
     /// allocated with `layout`.
+    #[inline]
     pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: a live block of this arena's talc with that layout
         // (caller; `heap_layout` as at allocation).
@@ -292,6 +298,7 @@ impl SmallArena {
 
     /// The segments given up since the last call, to release to the pool
     /// once the lock is released.
+    #[inline]
     pub(super) fn take_released(&mut self) -> Released {
         Released(core::mem::replace(&mut self.released, ptr::null_mut()))
     }
