@@ -53,3 +53,17 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+/// `[value; MAX_ARENAS]` of a value that is not `Copy`, in constant
+/// context: one per arena of an instance. Under loom, whose primitives
+/// cannot be built in constant context, it is built at run time.
+macro_rules! per_arena {
+    ($value:expr) => {{
+        #[cfg(not(loom))]
+        let array = [const { $value }; $crate::MAX_ARENAS];
+        #[cfg(loom)]
+        let array = core::array::from_fn(|_| $value);
+        array
+    }};
+}
+pub(crate) use per_arena;

@@ -4,7 +4,7 @@ use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::stats::{Limits, Stats};
 use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-use crate::sync::const_fn;
+use crate::sync::{const_fn, per_arena};
 use crate::sys::LinearMemory;
 use crate::table::{align_up, Action, Adopted, Fill, Plan, Run, Storage, Table};
 use crate::{Error, BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
@@ -58,19 +58,11 @@ impl<M, P: Policy> GenericVmem<M, P> {
         /// An instance over `memory`. It owns nothing yet: all memory that
         /// exists now is foreign and will never be touched.
         pub const fn new(memory: M) -> Self {
-            #[cfg(not(loom))]
-            let arenas = [const { Locked::new(lock_init!(P::Lock), Table::new()) }; MAX_ARENAS];
-            #[cfg(loom)]
-            let arenas = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), Table::new()));
-            #[cfg(not(loom))]
-            let longest = [const { Longest(AtomicUsize::new(0)) }; MAX_ARENAS];
-            #[cfg(loom)]
-            let longest = core::array::from_fn(|_| Longest(AtomicUsize::new(0)));
             Self {
                 memory,
                 limit: None,
-                arenas,
-                longest,
+                arenas: per_arena!(Locked::new(lock_init!(P::Lock), Table::new())),
+                longest: per_arena!(Longest(AtomicUsize::new(0))),
                 counts: Counts {
                     reserved: AtomicUsize::new(0),
                     peak: AtomicUsize::new(0),
@@ -163,13 +155,27 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     ) -> Result<(NonNull<u8>, usize), Error> {
         let (len, align) = self.check_request(size, align)?;
         let home = home % Self::ARENAS;
-        // Counted first, in pages (in bytes, `reserved + len` overflows
-        // `usize` on wasm32 at the 4 GiB edge), and taken back on error: the
-        // limit holds across arenas at every moment.
-        let before = self.counts.reserved.fetch_add(len, SeqCst);
+        self.counted(len, size, || {
+            self.reserve_pages(home, len, align, size, fill)
+        })
+    }
+
+    /// Runs `take`, which takes `pages` more pages into reservations
+    /// (`size` bytes asked for), with them counted: first, in pages (in
+    /// bytes, `reserved + pages` overflows `usize` on wasm32 at the 4 GiB
+    /// edge), refused with [`Error::LimitExceeded`] over the limit, taken
+    /// back if `take` fails, and the peak raised if it succeeds. The limit
+    /// holds across arenas at every moment.
+    fn counted<T>(
+        &self,
+        pages: usize,
+        size: usize,
+        take: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let before = self.counts.reserved.fetch_add(pages, SeqCst);
         if let Some(limit) = self.limit {
-            if (before + len) as u64 > limit / PAGE_SIZE as u64 {
-                self.counts.reserved.fetch_sub(len, SeqCst);
+            if (before + pages) as u64 > limit / PAGE_SIZE as u64 {
+                self.counts.reserved.fetch_sub(pages, SeqCst);
                 return Err(Error::LimitExceeded {
                     size,
                     reserved: before as u64 * PAGE_SIZE as u64,
@@ -177,13 +183,13 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 });
             }
         }
-        match self.reserve_pages(home, len, align, size, fill) {
-            Ok(p) => {
-                self.counts.peak.fetch_max(before + len, SeqCst);
-                Ok(p)
+        match take() {
+            Ok(t) => {
+                self.counts.peak.fetch_max(before + pages, SeqCst);
+                Ok(t)
             }
             Err(e) => {
-                self.counts.reserved.fetch_sub(len, SeqCst);
+                self.counts.reserved.fetch_sub(pages, SeqCst);
                 Err(e)
             }
         }
@@ -458,59 +464,37 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             return Ok(());
         }
         let (end, extra) = (start + len, new_len - len);
-        // Counted first, as a reserve does: the limit holds at every moment.
-        let before = self.counts.reserved.fetch_add(extra, SeqCst);
-        if let Some(limit) = self.limit {
-            if (before + extra) as u64 > limit / PAGE_SIZE as u64 {
-                self.counts.reserved.fetch_sub(extra, SeqCst);
-                return Err(Error::LimitExceeded {
-                    size: extra * PAGE_SIZE,
-                    reserved: before as u64 * PAGE_SIZE as u64,
-                    limit,
-                });
-            }
-        }
-        let not_free = Error::NotFree {
-            addr: self.pointer(end).as_ptr().addr(),
-            size: extra * PAGE_SIZE,
-        };
-        let mut grown = false;
-        let result = loop {
-            // Read before the lock: no code of the memory runs under it.
-            let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
-            let mut plan = Plan::new();
-            let found = self.in_arena(arena, |t| {
-                if t.fits_at(end, extra) {
-                    Ok(t.claim_and_plan(end, extra, fill, &mut plan))
-                } else {
-                    Err(t.tail_growth_for(end, end + extra, memory_pages))
-                }
-            });
-            match found {
-                Ok(next) => {
-                    // SAFETY: claimed by this call under `arena`'s lock.
-                    unsafe { self.finish_claim(arena, end, extra, next, fill, plan) };
-                    break Ok(());
-                }
-                Err(Some(pages)) if !grown => {
-                    if let Err(e) = self.grow(arena, pages, extra * PAGE_SIZE) {
-                        break Err(e);
+        self.counted(extra, extra * PAGE_SIZE, || {
+            let not_free = Error::NotFree {
+                addr: self.pointer(end).as_ptr().addr(),
+                size: extra * PAGE_SIZE,
+            };
+            let mut grown = false;
+            loop {
+                // Read before the lock: no code of the memory runs under it.
+                let memory_pages = self.memory.size() * PAGES_PER_WASM_PAGE;
+                let mut plan = Plan::new();
+                let found = self.in_arena(arena, |t| {
+                    if t.fits_at(end, extra) {
+                        Ok(t.claim_and_plan(end, extra, fill, &mut plan))
+                    } else {
+                        Err(t.tail_growth_for(end, end + extra, memory_pages))
                     }
-                    grown = true;
+                });
+                match found {
+                    Ok(next) => {
+                        // SAFETY: claimed by this call under `arena`'s lock.
+                        unsafe { self.finish_claim(arena, end, extra, next, fill, plan) };
+                        return Ok(());
+                    }
+                    Err(Some(pages)) if !grown => {
+                        self.grow(arena, pages, extra * PAGE_SIZE)?;
+                        grown = true;
+                    }
+                    Err(_) => return Err(not_free),
                 }
-                Err(_) => break Err(not_free),
             }
-        };
-        match result {
-            Ok(()) => {
-                self.counts.peak.fetch_max(before + extra, SeqCst);
-                Ok(())
-            }
-            Err(e) => {
-                self.counts.reserved.fetch_sub(extra, SeqCst);
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Exact statistics (see [`Stats`]).
@@ -656,7 +640,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     ) -> Result<(), Error> {
         for from in (start..start + len).step_by(BATCH_PAGES) {
             let n = BATCH_PAGES.min(start + len - from);
-            if !self.in_arena(arena, |t| t.is_reserved(from, n)) {
+            if !self.arenas[arena].with(|t| t.is_reserved(from, n)) {
                 return Err(not_reserved(ptr, len));
             }
         }
@@ -710,7 +694,9 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Runs `f` on `arena`'s table under its lock, then publishes the
-    /// arena's longest free run (`longest`) before unlocking.
+    /// arena's longest free run (`longest`) before unlocking: every locked
+    /// section that may change the free runs goes through here (pure
+    /// lookups lock the arena directly).
     fn in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> R {
         self.arenas[arena].with(|t| {
             let r = f(t);
@@ -722,7 +708,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// The arena in which page `start` is reserved, if any.
     fn owner(&self, start: usize) -> Option<usize> {
         self.search_order()
-            .find(|&a| self.in_arena(a, |t| t.is_reserved(start, 1)))
+            .find(|&a| self.arenas[a].with(|t| t.is_reserved(start, 1)))
     }
 
     /// This thread's arena: a hash of where its stack lies (threads' stacks
@@ -842,10 +828,10 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 start: old * PAGES_PER_WASM_PAGE,
                 len: wasm_pages * PAGES_PER_WASM_PAGE,
             };
-            let addr = self.memory.base() + region.start * PAGE_SIZE;
             // SAFETY: `memory.grow` returned these pages to this call
             // alone; they lie inside the memory.
-            unsafe { self.memory.fill(addr, region.len * PAGE_SIZE, 0) };
+            unsafe { self.zero(Some(region)) };
+            let addr = self.memory.base() + region.start * PAGE_SIZE;
             // SAFETY: the region is inside the memory, which keeps it valid
             // and in place (`LinearMemory`), page-aligned (the base is a
             // wasm page), and only this call knows it: from here on only
@@ -902,7 +888,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             let (violations, pages) = unsafe { self.carry_out(&plan, &mut pending) };
             zeroed += pages;
             if violations > 0 {
-                self.in_arena(arena, |t| t.add_sentinel_violations(violations));
+                self.arenas[arena].with(|t| t.add_sentinel_violations(violations));
             }
             if from == end {
                 // SAFETY: pages of the plans above, owned by this call.

@@ -11,7 +11,7 @@ mod small;
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use crate::sync::const_fn;
+use crate::sync::{const_fn, per_arena};
 use crate::sys::LinearMemory;
 use crate::table::Fill;
 use crate::{GenericVmem, MAX_ARENAS, PAGE_SIZE};
@@ -105,23 +105,11 @@ impl<M, P: Policy> GenericAlloc<M, P> {
     const_fn! {
         /// An allocator over `memory`, owning nothing yet.
         pub const fn new(memory: M) -> Self {
-            #[cfg(not(loom))]
-            let small = [const { Locked::new(lock_init!(P::Lock), SmallArena::new()) }; MAX_ARENAS];
-            #[cfg(loom)]
-            let small = core::array::from_fn(|_| Locked::new(lock_init!(P::Lock), SmallArena::new()));
-            #[cfg(not(loom))]
-            let remote = [const { Remote::new() }; MAX_ARENAS];
-            #[cfg(loom)]
-            let remote = core::array::from_fn(|_| Remote::new());
-            #[cfg(not(loom))]
-            let large = [const { LargeCounts::new() }; MAX_ARENAS];
-            #[cfg(loom)]
-            let large = core::array::from_fn(|_| LargeCounts::new());
             Self {
                 vmem: GenericVmem::new(memory),
-                small,
-                remote,
-                large,
+                small: per_arena!(Locked::new(lock_init!(P::Lock), SmallArena::new())),
+                remote: per_arena!(Remote::new()),
+                large: per_arena!(LargeCounts::new()),
             }
         }
     }
@@ -229,8 +217,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         for seg in released {
             // SAFETY: the heap gave the segment up and no block of it is
             // live: nothing accesses it any more.
-            let done = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
-            debug_assert!(done.is_ok(), "{done:?}");
+            unsafe { self.release_pages(seg.as_ptr(), SEGMENT) };
         }
     }
 
@@ -284,7 +271,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // until the heap gives it back.
             if !self.with_heap(arena, |a| unsafe { a.add_segment(seg, arena) }) {
                 // SAFETY: reserved above and not handed out.
-                let _ = unsafe { self.vmem.release(seg.as_ptr(), SEGMENT) };
+                unsafe { self.release_pages(seg.as_ptr(), SEGMENT) };
                 return ptr::null_mut();
             }
         }
@@ -357,13 +344,14 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         }
     }
 
-    /// Releases `ptr .. ptr + size` (a large block, or its tail) to the
-    /// pool.
+    /// Releases `ptr .. ptr + size` (a large block, its tail, or a
+    /// segment) to the pool.
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that the range is a large block's (or its
-    /// page-aligned tail) and that nothing accesses it any more.
+    /// Callers must guarantee that the range is reserved by this allocator
+    /// (a large block, its page-aligned tail, or a segment) and that nothing
+    /// accesses it any more.
     unsafe fn release_pages(&self, ptr: *mut u8, size: usize) {
         // SAFETY: as the caller guarantees.
         let released = unsafe { self.vmem.release(ptr, size) };
