@@ -57,11 +57,5 @@ if [ ${#SMOKE[@]} -gt 0 ]; then
     python3 scripts/bench-alloc.py --check "$OUT" "$APPS"
     exit
 fi
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
-    [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
-    .tools/venv/bin/python -c 'import matplotlib' 2>/dev/null || .tools/venv/bin/pip install -q matplotlib
-    PY=.tools/venv/bin/python
-else
-    PY=python3
-fi
+PY=$(bash scripts/plot-python.sh)
 "$PY" scripts/bench-alloc.py "$OUT" "$APPS"

@@ -21,13 +21,7 @@ else
     sweep
     [ "${1:-}" = --native ] || bash scripts/bench-wasm.sh
 fi
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
-    [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
-    .tools/venv/bin/python -c 'import matplotlib' 2>/dev/null || .tools/venv/bin/pip install -q matplotlib
-    PY=.tools/venv/bin/python
-else
-    PY=python3
-fi
+PY=$(bash scripts/plot-python.sh)
 if [ "${1:-}" = --sweep ]; then
     "$PY" scripts/bench-report.py --sweep
 else
