@@ -9,6 +9,7 @@ use wasm_vmem::SENTINEL;
 both_builds!(
     rule1_reserve_rounds_aligns_and_reads_zero,
     rule1_reserve_of_reused_dirty_pages_reads_zero,
+    rule1_long_reuse_of_mixed_pages_reads_zero_across_batches,
     rule1_reservations_never_overlap,
     rule2_commit_keeps_committed_data,
     rule2_commit_mixed_range_page_by_page,
@@ -85,6 +86,64 @@ fn rule1_reserve_of_reused_dirty_pages_reads_zero<P: Policy>() {
         s.owned_bytes,
         u64b(pages(8)) + FIRST_STORAGE,
         "same pages reused"
+    );
+    vm.check_invariants();
+}
+
+/// A reservation of several batches (`BATCH_PAGES` each) over free pages
+/// that alternate between dirty and zero runs, the runs straddling batch
+/// boundaries: zeroing carried from one batch to the next must cover every
+/// dirty page exactly once and never write the zero ones. Then the same
+/// range decommitted and committed again, across batches too.
+fn rule1_long_reuse_of_mixed_pages_reads_zero_across_batches<P: Policy>() {
+    let batch = wasm_vmem::BATCH_PAGES;
+    let len = 3 * batch + 7;
+    let vm = vmem::<P>(64 * MIB);
+    let p = vm.reserve(pages(len), PAGE_SIZE).unwrap().as_ptr();
+    // SAFETY: our reservation.
+    unsafe { fill(p, pages(len), 0x5A) };
+    // Dirty runs of 5 pages, then 3 pages decommitted (zero in the MT
+    // build; sentinel, so dirty, in the ST build): not aligned to batches.
+    let mut dirty_pages = len;
+    for start in (5..len).step_by(8) {
+        let n = 3.min(len - start);
+        // SAFETY: a sub-range of our reservation.
+        unsafe { vm.decommit(p.add(pages(start)), pages(n)).unwrap() };
+        if eager::<P>() {
+            dirty_pages -= n;
+        }
+    }
+    // SAFETY: our reservation, not used afterwards.
+    unsafe { vm.release(p, pages(len)).unwrap() };
+    let before = vm.stats();
+    let q = vm.reserve(pages(len), PAGE_SIZE).unwrap().as_ptr();
+    assert_eq!(q, p, "the same pages, reused");
+    // SAFETY: reserved and committed.
+    assert!(unsafe { all(q, pages(len), 0) }, "reads zero");
+    let s = vm.stats();
+    assert_eq!(
+        s.bytes_zeroed - before.bytes_zeroed,
+        u64b(pages(dirty_pages))
+    );
+    assert_eq!(
+        s.bytes_zero_skipped - before.bytes_zero_skipped,
+        u64b(pages(len - dirty_pages))
+    );
+    // Decommitted and committed again as one long range.
+    // SAFETY: our reservation.
+    unsafe {
+        fill(q, pages(len), 0xA5);
+        vm.decommit(q, pages(len)).unwrap();
+        vm.commit(q, pages(len)).unwrap();
+        assert!(
+            all(q, pages(len), 0),
+            "reads zero after decommit and commit"
+        );
+    }
+    assert_eq!(
+        vm.stats().bytes_zeroed - s.bytes_zeroed,
+        u64b(pages(len)),
+        "each page zeroed once"
     );
     vm.check_invariants();
 }
