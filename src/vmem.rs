@@ -711,23 +711,19 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             .find(|&a| self.arenas[a].with(|t| t.is_reserved(start, 1)))
     }
 
-    /// This thread's arena: a hash of where its stack lies (threads' stacks
-    /// are apart, and `no_std` has no thread ids), or 0 with one arena.
-    /// Only a preference: any thread may use any arena, so a collision
-    /// costs contention, never correctness. Under loom it is 0 (models
-    /// choose arenas with `reserve_in`), so executions replay exactly; under
-    /// Miri too, where a call's locals are a new allocation placed anew, so
-    /// one thread's calls would land in different arenas by chance (tests
-    /// that expect one thread's growths to be stitched failed at random).
+    /// This thread's arena: its number (`policy::thread`: a counter kept
+    /// in a thread-local natively, a hash of its stack address on wasm32),
+    /// modulo the arenas; 0 with one arena. Only a preference: any thread
+    /// may use any arena, so a collision costs contention, never
+    /// correctness. Under loom it is 0 (models choose arenas with
+    /// `reserve_in`), so executions replay exactly; under Miri too, so that
+    /// its runs stay those of one arena per test thread as before.
+    #[inline]
     pub(crate) fn home(&self) -> usize {
         if Self::ARENAS == 1 || cfg!(loom) || cfg!(miri) {
             return 0;
         }
-        let marker = 0u8;
-        let stack = core::ptr::addr_of!(marker).addr() as u64;
-        // 1 MiB blocks: a thread's stack moves within one as calls nest.
-        let hash = (stack >> 20).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        hash as usize % Self::ARENAS
+        crate::policy::thread::number() % Self::ARENAS
     }
 
     /// The arenas other than `home`, in order after it.

@@ -316,17 +316,9 @@ fn empty_segments_go_back_to_the_pool<P: Policy>() {
         unsafe { a.dealloc(p, l) };
     }
     let s = a.stats();
-    // The first segment (talc's metadata) and one empty one stay, per
-    // arena used: one natively (one thread), but under Miri every stack
-    // local is an allocation of its own, so the thread's arena (a hash of
-    // a stack address) changes from call to call in the multithreaded
-    // build.
-    let arenas = if cfg!(miri) { P::ARENAS.max(1) } else { 1 };
-    assert!(
-        s.small_segments <= 2 * arenas,
-        "{} segments kept",
-        s.small_segments
-    );
+    // The first segment (talc's metadata) and one empty one stay: one
+    // thread, one arena.
+    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
     assert_eq!(s.small_in_use_bytes, 0);
     assert_eq!(
         a.vmem().stats().reserved_bytes,

@@ -42,8 +42,8 @@ const SEGMENT_ROUNDS: usize = 4;
 ///   writes nothing at all, `realloc` grows in place with
 ///   [`GenericVmem::extend`] when the following pages are free and shrinks
 ///   by releasing the tail, and `dealloc` releases the pages to the pool.
-/// - Smaller requests come from one talc heap per arena (the thread's, by
-///   the same stack hash as the pool's arenas), fed with 256 KiB segments
+/// - Smaller requests come from one talc heap per arena (the thread's
+///   arena, as for the pool's reservations), fed with 256 KiB segments
 ///   reserved from the pool; a block freed by another thread goes back to
 ///   the heap it came from, and a segment that holds no block goes back to
 ///   the pool (each heap keeps its first segment, which holds talc's

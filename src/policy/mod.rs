@@ -9,6 +9,7 @@
 //! [`lock`].
 
 pub mod lock;
+pub(crate) mod thread;
 
 use lock::{NoLock, SpinLock, TableLock};
 
@@ -28,7 +29,7 @@ pub trait Policy {
 
     /// Arenas: page tables with a lock each, over the pages each grew
     /// (1 to [`MAX_ARENAS`](crate::MAX_ARENAS)). A thread reserves from its
-    /// own arena (chosen by where its stack lies), takes pages from another
+    /// own arena (by its number: `policy::thread`), takes pages from another
     /// arena before the memory grows, and may operate on any reservation:
     /// the arena that owns its pages is found by asking. One arena is one
     /// lock over one pool.
