@@ -1,30 +1,34 @@
 //! Thread identity: which arena a thread prefers (docs/DESIGN.md §8).
 //!
-//! Natively with `std`, each thread takes the next number of a global
-//! counter the first time it asks and keeps it in a thread-local: the first
-//! [`MAX_ARENAS`](crate::MAX_ARENAS) threads get distinct arenas, later ones
-//! share them round-robin. The thread-local is `const`-initialised and has
-//! no destructor, so reading it never allocates (this may run inside the
+//! With `std`, each thread takes the next number of a global counter the
+//! first time it asks and keeps it in a thread-local: the first
+//! [`MAX_ARENAS`](crate::MAX_ARENAS) threads get distinct arenas, later
+//! ones share them round-robin, and a thread keeps its number however deep
+//! its stack grows. The thread-local is `const`-initialised and has no
+//! destructor, so reading it never allocates (this may run inside the
 //! global allocator) and never fails while the thread lives.
 //!
-//! On wasm32, and without `std`, a thread is told apart by where its stack
-//! lies (1 MiB blocks, hashed): threads' stacks are apart, but two may hash
-//! alike. Not a thread-local on wasm32: a new worker calls the global
-//! allocator twice before its thread-locals exist — wasm-bindgen's start
-//! function `malloc`s the worker's stack and then its TLS block, and only
-//! then sets `__tls_base` (wasm-bindgen 0.2.130,
-//! `cli-support/src/transforms/threads/mod.rs`) — so a thread-local read
-//! there would read, and its first write would write, bytes near address 0
-//! of the shared memory.
+//! On wasm32 a new worker calls the global allocator twice before its
+//! thread-locals exist: wasm-bindgen's start function `malloc`s the
+//! worker's stack and then its TLS block, and only then sets `__tls_base`
+//! (wasm-bindgen 0.2.130, `cli-support/src/transforms/threads/mod.rs`).
+//! Until then a thread-local's address is its offset from a base that is
+//! not the thread's — below `__heap_base`, where no TLS block (allocated
+//! from the heap) can lie — so the thread-local is used only at an address
+//! at or above `__heap_base`; before, and without `std`, a thread is told
+//! apart by where its stack lies (1 MiB blocks, hashed): threads' stacks
+//! are apart, but two may hash alike, and a thread whose stack crosses a
+//! block changes arena.
 //!
 //! Either way the number is only a preference: any thread may use any
 //! arena, so a collision costs contention, never correctness.
 
 /// The calling thread's number, `0, 1, 2, …` in the order threads first
-/// asked (natively with `std`), or a hash of its stack address.
+/// asked (with `std`, once the thread's TLS exists), or a hash of its
+/// stack address.
 #[inline]
 pub(crate) fn number() -> usize {
-    #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+    #[cfg(feature = "std")]
     if let Some(n) = counted() {
         return n;
     }
@@ -32,9 +36,10 @@ pub(crate) fn number() -> usize {
 }
 
 /// The thread's number from the global counter, or `None` if the
-/// thread-local cannot be read (never for a `const` one without a
-/// destructor, but `try_with` says so rather than panicking).
-#[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+/// thread-local cannot be used: on wasm32 before the thread's TLS block
+/// exists, or if `try_with` refuses (never for a `const` one without a
+/// destructor, but it says so rather than panicking).
+#[cfg(feature = "std")]
 #[inline]
 fn counted() -> Option<usize> {
     use core::cell::Cell;
@@ -48,16 +53,44 @@ fn counted() -> Option<usize> {
         static NUMBER: Cell<usize> = const { Cell::new(UNSET) };
     }
     NUMBER
-        .try_with(|n| match n.get() {
-            UNSET => {
-                // Wraps after usize::MAX threads; UNSET is skipped.
-                let v = NEXT.fetch_add(1, Relaxed) % UNSET;
-                n.set(v);
-                v
+        .try_with(|n| {
+            if !tls_ready(n) {
+                return None;
             }
-            v => v,
+            Some(match n.get() {
+                UNSET => {
+                    // Wraps after usize::MAX threads; UNSET is skipped.
+                    let v = NEXT.fetch_add(1, Relaxed) % UNSET;
+                    n.set(v);
+                    v
+                }
+                v => v,
+            })
         })
         .ok()
+        .flatten()
+}
+
+/// Whether `local`, a thread-local, lies in the thread's own TLS block: on
+/// wasm32, at or above `__heap_base` (module docs).
+#[cfg(all(feature = "std", target_arch = "wasm32"))]
+#[inline]
+fn tls_ready<T>(local: &T) -> bool {
+    extern "C" {
+        /// Where the heap starts, after the module's data and the main
+        /// thread's stack (a symbol wasm-ld defines).
+        static __heap_base: u8;
+    }
+    // Only the symbol's address is taken (safe), nothing is read.
+    let heap_base = (&raw const __heap_base).addr();
+    core::ptr::from_ref(local).addr() >= heap_base
+}
+
+/// Natively a thread-local is always in the thread's own block.
+#[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+#[inline]
+fn tls_ready<T>(_: &T) -> bool {
+    true
 }
 
 /// A hash of where the calling thread's stack lies, in 1 MiB blocks (a
