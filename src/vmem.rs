@@ -712,8 +712,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// This thread's arena: its number (`policy::thread`: a counter kept
-    /// in a thread-local natively, a hash of its stack address on wasm32),
-    /// modulo the arenas; 0 with one arena. Only a preference: any thread
+    /// in a thread-local, or a hash of its stack address where none can be
+    /// used), modulo the arenas; 0 with one arena. Only a preference: any thread
     /// may use any arena, so a collision costs contention, never
     /// correctness. Under loom it is 0 (models choose arenas with
     /// `reserve_in`), so executions replay exactly; under Miri too, so that
