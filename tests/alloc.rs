@@ -23,6 +23,8 @@ both_builds!(
     realloc_shrinks_large_blocks_in_place,
     small_and_large_share_one_pool_with_the_page_api,
     empty_segments_go_back_to_the_pool,
+    blocks_handed_over_are_freed_before_memory_runs_out,
+    a_batch_handed_over_is_freed_by_the_thread_that_completes_it,
     out_of_memory_is_null,
     stats_follow_allocations,
 );
@@ -326,6 +328,86 @@ fn empty_segments_go_back_to_the_pool<P: Policy>() {
         "the rest went back to the pool"
     );
     a.vmem().check_invariants();
+}
+
+fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
+    let arenas = P::ARENAS.max(1);
+    let a = alloc::<P>(16 * MIB);
+    // Ten blocks of ~60 KB in every arena: three segments each.
+    let l = layout(60_000, 8);
+    let mut blocks = Vec::new();
+    for arena in 0..arenas {
+        for _ in 0..10 {
+            let p = a.alloc_in(arena, l);
+            assert!(!p.is_null());
+            blocks.push(p);
+        }
+    }
+    let held = a.stats().small_segments;
+    assert!(held >= 3 * arenas, "{held} segments");
+    // All freed by this thread: the blocks of every other arena are
+    // handed over (fewer than a batch each) and wait for their arena.
+    for p in blocks {
+        // SAFETY: live blocks of `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    let waiting = (0..arenas).filter(|&x| a.handed_over(x)).count();
+    assert!(waiting + 1 >= arenas, "{waiting} of {arenas} arenas wait");
+    // Large blocks until the pool refuses: before it does, the blocks
+    // handed over are freed, and the segments they emptied serve.
+    let big = layout(MIB, 8);
+    let mut got = Vec::new();
+    loop {
+        // SAFETY: non-zero size.
+        let p = unsafe { a.alloc(big) };
+        if p.is_null() {
+            break;
+        }
+        got.push(p);
+    }
+    assert!(
+        (0..arenas).all(|x| !a.handed_over(x)),
+        "blocks left handed over while memory ran out"
+    );
+    let s = a.stats();
+    assert_eq!(s.small_in_use_bytes, 0);
+    assert!(s.small_segments <= 2 * arenas, "{s:?}");
+    for p in got {
+        // SAFETY: live blocks of `big`.
+        unsafe { a.dealloc(p, big) };
+    }
+    a.vmem().check_invariants();
+}
+
+fn a_batch_handed_over_is_freed_by_the_thread_that_completes_it<P: Policy>() {
+    /// `HANDOVER_BATCH` in `src/allocator/small.rs`.
+    const BATCH: usize = 32;
+    let a = alloc::<P>(16 * MIB);
+    let l = layout(100, 8);
+    let mut others = 0;
+    for arena in 0..P::ARENAS.max(1) {
+        let blocks: Vec<_> = (0..BATCH).map(|_| a.alloc_in(arena, l)).collect();
+        assert!(blocks.iter().all(|p| !p.is_null()));
+        for (i, &p) in blocks.iter().enumerate() {
+            // SAFETY: live blocks of `l`.
+            unsafe { a.dealloc(p, l) };
+            if i == 0 && !a.handed_over(arena) {
+                // This thread's own arena: freed at once.
+                for &q in &blocks[1..] {
+                    // SAFETY: live blocks of `l`.
+                    unsafe { a.dealloc(q, l) };
+                    assert!(!a.handed_over(arena));
+                }
+                break;
+            }
+            // Another arena's (idle) blocks wait until a batch is
+            // complete; the thread that completes it frees them all.
+            assert_eq!(a.handed_over(arena), i + 1 < BATCH, "block {i}");
+            others += usize::from(i == 0);
+        }
+    }
+    assert_eq!(others, P::ARENAS.max(1) - 1);
+    assert_eq!(a.stats().in_use_bytes, 0);
 }
 
 fn out_of_memory_is_null<P: Policy>() {

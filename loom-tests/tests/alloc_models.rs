@@ -184,10 +184,11 @@ fn cross_thread_free_without_the_owners_lock_is_caught() {
 
 /// (a') A block of arena 1 is freed by a thread of arena 0 (under loom
 /// every thread's own arena is 0) while the owner works in arena 1: the
-/// freer takes arena 1's lock if it is free, or, finding it taken, hands
-/// the block over on arena 1's lock-free stack without waiting; the next
-/// locked operation on arena 1 frees it. Both paths are explored; either
-/// way the owner's blocks are intact and everything is accounted for.
+/// freer hands the block over on arena 1's lock-free stack without taking
+/// its lock, then (the hand-over batch is 1 under loom) frees the stack
+/// itself if arena 1's lock is free; otherwise the next locked operation
+/// on arena 1 frees it. Both paths are explored; either way the owner's
+/// blocks are intact and everything is accounted for.
 #[test]
 fn free_handed_over_while_the_owner_is_busy() {
     model(
@@ -197,7 +198,7 @@ fn free_handed_over_while_the_owner_is_busy() {
     assert_eq!(
         OUTCOMES.load(Ordering::Relaxed),
         0b11,
-        "freed under the lock, and handed over"
+        "freed by the freer under the lock, and left for the owner"
     );
 }
 
@@ -228,8 +229,8 @@ fn free_handed_over_racing_the_owner() {
         assert_ne!(y, 0);
         stamp(y, 100, 0xBB);
         freer.join().unwrap();
-        // Handed over, or freed under the lock (then perhaps `y` is `x`'s
-        // block again).
+        // Still handed over, or freed by the freer under the lock (then
+        // perhaps `y` is `x`'s block again).
         seen(usize::from(a.handed_over(1)));
         assert!(stamped(y, 100, 0xBB), "the owner's block intact");
         // `stats` frees what waits on the stack first: exact at rest.

@@ -17,7 +17,7 @@ use crate::table::Fill;
 use crate::{GenericVmem, MAX_ARENAS, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
-use small::{Released, Remote, SmallArena, SEGMENT};
+use small::{Released, Remote, SmallArena, HANDOVER_BATCH, SEGMENT};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
 /// come from the small-object heaps. 64 KiB: from there a reservation
@@ -248,7 +248,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn handed_over(&self, arena: usize) -> bool {
-        self.remote[arena % GenericVmem::<M, P>::ARENAS].pending()
+        self.remote[arena % GenericVmem::<M, P>::ARENAS].waiting()
     }
 
     /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
@@ -262,7 +262,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 return p.as_ptr();
             }
             // Outside the lock: the pool may grow the memory.
-            let Ok((seg, _)) = self.vmem.reserve_filled(SEGMENT, SEGMENT, Fill::Any) else {
+            let Ok((seg, _)) = self.reserve_or_reclaim(SEGMENT, SEGMENT, Fill::Any) else {
                 // No segment to be had: room left in another arena's heap
                 // (its threads idle, say) is used rather than refused.
                 return self.alloc_small_elsewhere(arena, layout);
@@ -313,20 +313,40 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         }
         if owner == self.vmem.home() {
             self.with_heap(owner, free);
-        } else if self.try_with_heap(owner, free).is_none() {
-            // Its heap is busy: hand the block over rather than wait.
-            // SAFETY: a live block of `owner`'s heap with that layout, not
-            // accessed after (caller).
-            unsafe { self.remote[owner].push(ptr, layout) };
+            return;
         }
+        // Another arena's block: handed over without touching that arena's
+        // lock or heap, whose lines its own threads are using
+        // (docs/DESIGN.md §10, decision 21).
+        // SAFETY: a live block of `owner`'s heap with that layout, not
+        // accessed after (caller).
+        let waiting = unsafe { self.remote[owner].push(ptr, layout) };
+        if waiting >= HANDOVER_BATCH {
+            // Enough wait there to be worth freeing now, in case that
+            // arena's threads went idle: if its lock is free, the blocks
+            // are freed (and emptied segments released) at once.
+            self.try_with_heap(owner, |_| ());
+        }
+    }
+
+    /// Frees the blocks handed over to every arena (locking those that
+    /// have some), so that segments they empty go back to the pool; whether
+    /// any had. The out-of-memory paths call it before they give up.
+    fn reclaim(&self) -> bool {
+        let arenas = GenericVmem::<M, P>::ARENAS;
+        let mut any = false;
+        for arena in 0..arenas {
+            if self.remote[arena].waiting() {
+                self.with_heap(arena, |_| ());
+                any = true;
+            }
+        }
+        any
     }
 
     /// A large block: pages of the pool, zero if `fill` says so.
     fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
-        match self
-            .vmem
-            .reserve_filled(layout.size(), layout.align(), fill)
-        {
+        match self.reserve_or_reclaim(layout.size(), layout.align(), fill) {
             Ok((p, zeroed)) => {
                 let counts = self.counts();
                 let pages = pages_of(layout.size());
@@ -341,6 +361,25 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 p.as_ptr()
             }
             Err(_) => ptr::null_mut(),
+        }
+    }
+
+    /// Pages from the pool; when it has none, the blocks handed over to
+    /// idle arenas are freed first ([`reclaim`](Self::reclaim)) and the
+    /// pool is asked again.
+    fn reserve_or_reclaim(
+        &self,
+        size: usize,
+        align: usize,
+        fill: Fill,
+    ) -> Result<(NonNull<u8>, usize), crate::Error> {
+        match self.vmem.reserve_filled(size, align, fill) {
+            Err(crate::Error::OutOfMemory { .. } | crate::Error::LimitExceeded { .. })
+                if self.reclaim() =>
+            {
+                self.vmem.reserve_filled(size, align, fill)
+            }
+            r => r,
         }
     }
 

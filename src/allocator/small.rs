@@ -9,12 +9,13 @@
 //! owning arena's lock and calls nothing outside talc and this file: no
 //! page-pool call, no `memory.grow`, no global allocator.
 //!
-//! A thread that frees a block of another arena whose lock is taken does not
-//! wait: it pushes the block on that arena's [`Remote`] stack (one
+//! A thread that frees a block of another arena does not take that arena's
+//! lock: it pushes the block on the arena's [`Remote`] stack (one
 //! compare-and-swap; the block's own bytes hold the link), and the arena
-//! frees everything on it at its next locked operation.
+//! frees everything on it at its next locked operation — or the freeing
+//! thread does, once [`HANDOVER_BATCH`] blocks wait and the lock is free.
 
-use crate::sync::atomic::{AtomicPtr, Ordering};
+use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use talc::base::Talc;
@@ -33,6 +34,13 @@ pub(crate) const SEGMENT: usize = 256 * 1024;
 
 /// Room at the start of each segment for its [`Header`].
 const HEADER: usize = 64;
+
+/// Blocks handed over to an arena after which the thread that hands one
+/// over frees the whole stack itself if the arena's lock is free: an arena
+/// whose threads went idle holds fewer than this many handed-over blocks.
+/// Under loom, 1: every hand-over then races the owner for its lock, so
+/// the models explore both who frees the block and when.
+pub(super) const HANDOVER_BATCH: usize = if cfg!(loom) { 1 } else { 32 };
 
 /// The bookkeeping at the start of every segment.
 #[repr(C)]
@@ -82,23 +90,28 @@ fn heap_layout(layout: Layout) -> Layout {
 #[repr(align(128))]
 pub(super) struct Remote {
     head: AtomicPtr<Node>,
+    /// Blocks pushed since the stack was last taken: a hint for when to
+    /// free them (pushes counted after they land, reset when the stack is
+    /// taken), never used to find them.
+    pushed: AtomicUsize,
 }
 
 impl Remote {
     crate::sync::const_fn! {
         pub(super) const fn new() -> Self {
-            Self { head: AtomicPtr::new(ptr::null_mut()) }
+            Self { head: AtomicPtr::new(ptr::null_mut()), pushed: AtomicUsize::new(0) }
         }
     }
 
     /// Hands the block at `ptr` over to its arena, to be freed at the
-    /// arena's next locked operation.
+    /// arena's next locked operation. Returns about how many blocks wait
+    /// now.
     ///
     /// # Safety
     ///
     /// Callers must guarantee that `ptr` is a live block of this stack's
     /// arena, allocated with `layout`, and that nothing accesses it after.
-    pub(super) unsafe fn push(&self, ptr: NonNull<u8>, layout: Layout) {
+    pub(super) unsafe fn push(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
         let node = ptr.cast::<Node>();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -118,15 +131,15 @@ impl Remote {
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => return self.pushed.fetch_add(1, Ordering::Relaxed) + 1,
                 Err(seen) => head = seen,
             }
         }
     }
 
-    /// Whether blocks wait on the stack (tests).
-    #[cfg(any(test, feature = "testing"))]
-    pub(super) fn pending(&self) -> bool {
+    /// Whether blocks wait on the stack.
+    #[inline]
+    pub(super) fn waiting(&self) -> bool {
         !self.head.load(Ordering::Relaxed).is_null()
     }
 
@@ -136,6 +149,7 @@ impl Remote {
         if self.head.load(Ordering::Relaxed).is_null() {
             return ptr::null_mut();
         }
+        self.pushed.store(0, Ordering::Relaxed);
         // Acquire: pairs with the pushes' release.
         self.head.swap(ptr::null_mut(), Ordering::Acquire)
     }
