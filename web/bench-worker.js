@@ -26,7 +26,7 @@ self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
     // The allocator benchmarks before the traces, whose baselines leave
     // the module's memory grown.
     if (kind === 'mt') await mod.initThreadPool(threads);
-    const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 200, smoke ? 2 : 8, smoke ? 1 : 5));
+    const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 2000, smoke ? 2 : 8, smoke ? 1 : 5));
     const { figures, text } = JSON.parse(mod.bench(smoke));
     let sweep = null;
     if (kind === 'mt' && mod.bench_sweep) {
