@@ -65,7 +65,7 @@ impl<M, P: Policy> GenericVmem<M, P> {
                 longest: per_arena!(Longest(AtomicUsize::new(0))),
                 counts: Counts {
                     reserved: AtomicUsize::new(0),
-                    peak: AtomicUsize::new(0),
+                    peak: Peak(AtomicUsize::new(0)),
                 },
                 policy: PhantomData,
             }
@@ -185,7 +185,11 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         }
         match take() {
             Ok(t) => {
-                self.counts.peak.fetch_max(before + pages, SeqCst);
+                // Read first: the peak's line is written only when it
+                // rises, not by every reserve of every thread.
+                if before + pages > self.counts.peak.0.load(SeqCst) {
+                    self.counts.peak.0.fetch_max(before + pages, SeqCst);
+                }
                 Ok(t)
             }
             Err(e) => {
@@ -506,7 +510,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
         self.with_all_arenas(0, &mut |t| stats.add(&t.stats()), || ());
-        stats.peak_reserved_bytes = self.counts.peak.load(SeqCst) as u64 * PAGE_SIZE as u64;
+        stats.peak_reserved_bytes = self.counts.peak.0.load(SeqCst) as u64 * PAGE_SIZE as u64;
         // In `u64`: a wasm32 memory at its maximum holds 2^32 bytes.
         stats.linear_memory_bytes = self.memory.size() as u64 * WASM_PAGE_SIZE as u64;
         stats
@@ -1012,9 +1016,14 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 struct Counts {
     /// Pages reserved (counted before a claim, uncounted after a release).
     reserved: AtomicUsize,
-    /// The most pages `reserved` ever held.
-    peak: AtomicUsize,
+    /// The most pages `reserved` ever held, on a line of its own.
+    peak: Peak,
 }
+
+/// [`Counts::peak`]: read by every reserve, written when it rises.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Peak(AtomicUsize);
 
 /// An arena's published longest free run, on a line of its own.
 #[derive(Debug)]
