@@ -32,11 +32,12 @@ const READY: u8 = 2;
 /// told to fail the next grows (`fail_next_grows`). All of it works from
 /// several threads at once.
 ///
-/// With the `std` feature (the default) the region comes from the host
+/// With the `std` feature (the default) the region comes from the OS — on
+/// Linux an anonymous mapping with `MAP_NORESERVE`, elsewhere the host
 /// allocator [`std::alloc::System`] (`calloc`, which maps large sizes from
-/// the OS), never from the global allocator, so a `SimMemory` can sit under
-/// a `#[global_allocator]` ([`lazy`](Self::lazy)); without it, from the
-/// global allocator.
+/// the OS) — never from the global allocator, so a `SimMemory` can sit
+/// under a `#[global_allocator]` ([`lazy`](Self::lazy)); without it, from
+/// the global allocator.
 #[derive(Debug)]
 pub struct SimMemory {
     /// [`UNINIT`], [`BUSY`] or [`READY`]; `allocation`, `region` and
@@ -71,14 +72,37 @@ unsafe impl Send for SimMemory {}
 // whose concurrent use loom checks (that is their job).
 unsafe impl Sync for SimMemory {}
 
-/// The host's zeroed allocation: `System` with `std`, the global allocator
-/// without.
+/// The host's zeroed allocation: on Linux with `std`, an anonymous private
+/// mapping with `MAP_NORESERVE` (address space only: Linux's default
+/// heuristic overcommit refuses one ordinary mapping larger than RAM +
+/// swap, but not one that reserves no swap); elsewhere with `std`,
+/// `System` (`calloc`); without `std`, the global allocator. Under Miri
+/// and loom, `System`.
 ///
 /// # Safety
 ///
 /// `layout` must have a non-zero size.
 unsafe fn host_alloc_zeroed(layout: Layout) -> *mut u8 {
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
+    {
+        // SAFETY: a fresh anonymous mapping; no existing memory is named.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                layout.size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return core::ptr::null_mut();
+        }
+        // Page-aligned, so aligned to `layout.align()` (at most 8).
+        p.cast()
+    }
+    #[cfg(all(feature = "std", not(all(target_os = "linux", not(miri), not(loom)))))]
     // SAFETY: non-zero size (caller).
     return unsafe { std::alloc::GlobalAlloc::alloc_zeroed(&std::alloc::System, layout) };
     #[cfg(not(feature = "std"))]
@@ -92,7 +116,14 @@ unsafe fn host_alloc_zeroed(layout: Layout) -> *mut u8 {
 ///
 /// `ptr` must come from `host_alloc_zeroed(layout)` and not be freed yet.
 unsafe fn host_dealloc(ptr: *mut u8, layout: Layout) {
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
+    {
+        // SAFETY: the whole mapping made by `host_alloc_zeroed` with this
+        // size (caller); nothing uses it any more.
+        let unmapped = unsafe { libc::munmap(ptr.cast(), layout.size()) };
+        debug_assert_eq!(unmapped, 0);
+    }
+    #[cfg(all(feature = "std", not(all(target_os = "linux", not(miri), not(loom)))))]
     // SAFETY: allocated by `System` with this layout (caller).
     unsafe {
         std::alloc::GlobalAlloc::dealloc(&std::alloc::System, ptr, layout)
@@ -142,8 +173,7 @@ impl SimMemory {
     crate::sync::const_fn! {
         /// A memory that can grow to `max_bytes`, rounded down to whole wasm
         /// pages, that takes nothing at construction: its region is taken
-        /// from the OS through [`std::alloc::System`] (never the global
-        /// allocator) on first use — the first call of
+        /// from the OS (never the global allocator) on first use — the first call of
         /// [`base`](LinearMemory::base), [`grow`](LinearMemory::grow),
         /// [`maximum`](LinearMemory::maximum) or
         /// [`capacity`](Self::capacity), from whichever thread comes first;
@@ -157,10 +187,11 @@ impl SimMemory {
         ///
         /// A 64 GiB lazy memory reserves 64 GiB of address space on first
         /// use, not memory: the host maps it zeroed and commits a page when
-        /// it is first touched. If the host refuses that much address space
-        /// at once (Linux's default heuristic overcommit refuses one
-        /// mapping larger than RAM + swap), the request is halved until it
-        /// is granted, and [`maximum`](LinearMemory::maximum) and
+        /// it is first touched (on Linux with `MAP_NORESERVE`, which the
+        /// default heuristic overcommit grants beyond RAM + swap). If the
+        /// host refuses that much address space at once (strict
+        /// overcommit, or `calloc` on other hosts), the request is halved
+        /// until it is granted, and [`maximum`](LinearMemory::maximum) and
         /// [`capacity`](Self::capacity) report what was; a memory the host
         /// gives nothing cannot grow. Dropping the memory frees the region.
         #[cfg(feature = "std")]
