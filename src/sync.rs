@@ -20,6 +20,28 @@ pub(crate) fn spin_loop() {
     loom::thread::yield_now();
 }
 
+/// Spins before a spinning thread gives up its time slice (natively).
+#[cfg(all(feature = "std", not(loom), not(target_arch = "wasm32")))]
+const SPINS_BEFORE_YIELD: u32 = 128;
+
+/// One round of waiting for a lock held by another thread: the spin hint
+/// ([`spin_loop`]), and natively with `std`, every 128 rounds,
+/// `std::thread::yield_now()`, so that a
+/// waiter does not burn the time slice a descheduled holder needs (more
+/// threads than cores). Never a wait: the thread stays runnable, and on
+/// wasm32 — where the browser main thread may be the one spinning, and
+/// there is no scheduler to yield to — it only spins. `spins` counts the
+/// rounds of this wait.
+#[inline]
+pub(crate) fn backoff(spins: &mut u32) {
+    spin_loop();
+    *spins = spins.wrapping_add(1);
+    #[cfg(all(feature = "std", not(loom), not(target_arch = "wasm32")))]
+    if spins.is_multiple_of(SPINS_BEFORE_YIELD) {
+        std::thread::yield_now();
+    }
+}
+
 /// `UnsafeCell` with loom's closure-based access API, so that loom can check
 /// every access to the page table for a missing happens-before edge.
 #[cfg(not(loom))]

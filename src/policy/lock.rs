@@ -10,7 +10,7 @@
 //! instance `!Sync`, so the compiler refuses to share it between threads.
 
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{const_fn, spin_loop, UnsafeCell};
+use crate::sync::{backoff, const_fn, UnsafeCell};
 use core::cell::Cell;
 use core::marker::PhantomData;
 
@@ -82,9 +82,11 @@ impl SpinLock {
         }
     }
 
-    /// Takes the lock, spinning (never blocking) until it is free.
+    /// Takes the lock, spinning (never blocking) until it is free; natively
+    /// a waiter gives up its time slice now and then (`sync::backoff`).
     #[inline]
     pub fn lock(&self) {
+        let mut spins = 0;
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -93,7 +95,7 @@ impl SpinLock {
             // Spin on a plain load so waiting cores do not fight over the
             // cache line, and let the shim yield under loom.
             while self.locked.load(Ordering::Relaxed) {
-                spin_loop();
+                backoff(&mut spins);
             }
         }
     }

@@ -68,8 +68,10 @@ impl Policy for MultiThreaded {
 /// there are more threads than cores, or critical sections may wait behind a
 /// descheduled holder; measured on 2 cores with 4 threads, the parking lock
 /// kept 0.98× of one thread's throughput where the spinlock fell to 0.81×
-/// (BENCHMARKS.md, "Throughput against threads"). With no more threads than
-/// cores the two are within noise. The main thread, and anything it may
+/// (BENCHMARKS.md, "Throughput against threads"); since a spinning waiter
+/// yields its time slice natively (docs/DESIGN.md §10, entry 26) the gap
+/// is within noise there too (1.72–1.78× one thread against 1.69–1.94×).
+/// With no more threads than cores the two are within noise. The main thread, and anything it may
 /// call, keeps [`MultiThreaded`].
 #[cfg(all(feature = "parking", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "parking")))]
