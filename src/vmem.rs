@@ -49,7 +49,7 @@ pub struct GenericVmem<M, P: Policy> {
     /// Each arena's longest free run in pages, published under its lock
     /// after every change: a reserve that must look beyond its own arena
     /// skips, without locking them, arenas that cannot fit it.
-    longest: [Longest; MAX_ARENAS],
+    longest: [OwnLine; MAX_ARENAS],
     policy: PhantomData<P>,
 }
 
@@ -62,10 +62,10 @@ impl<M, P: Policy> GenericVmem<M, P> {
                 memory,
                 limit: None,
                 arenas: per_arena!(Locked::new(lock_init!(P::Lock), Table::new())),
-                longest: per_arena!(Longest(AtomicUsize::new(0))),
+                longest: per_arena!(OwnLine(AtomicUsize::new(0))),
                 counts: Counts {
                     reserved: AtomicUsize::new(0),
-                    peak: Peak(AtomicUsize::new(0)),
+                    peak: OwnLine(AtomicUsize::new(0)),
                 },
                 policy: PhantomData,
             }
@@ -717,8 +717,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// This thread's arena: its number (`policy::thread`: a counter kept
     /// in a thread-local, or a hash of its stack address where none can be
-    /// used), modulo the arenas; 0 with one arena. Only a preference: any thread
-    /// may use any arena, so a collision costs contention, never
+    /// used), modulo the arenas; 0 with one arena. Only a preference: any
+    /// thread may use any arena, so a collision costs contention, never
     /// correctness. Under loom it is 0 (models choose arenas with
     /// `reserve_in`), so executions replay exactly; under Miri too, so that
     /// its runs stay those of one arena per test thread as before.
@@ -1016,19 +1016,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 struct Counts {
     /// Pages reserved (counted before a claim, uncounted after a release).
     reserved: AtomicUsize,
-    /// The most pages `reserved` ever held, on a line of its own.
-    peak: Peak,
+    /// The most pages `reserved` ever held, on a line of its own: read by
+    /// every reserve, written only when it rises.
+    peak: OwnLine,
 }
 
-/// [`Counts::peak`]: read by every reserve, written when it rises.
+/// A count on a cache line of its own (an arena's published longest free
+/// run, the peak), so that writing it moves no other count's line.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Peak(AtomicUsize);
-
-/// An arena's published longest free run, on a line of its own.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Longest(AtomicUsize);
+struct OwnLine(AtomicUsize);
 
 /// What a reserve found under the lock.
 enum Found {
