@@ -72,19 +72,23 @@ unsafe impl Send for SimMemory {}
 // whose concurrent use loom checks (that is their job).
 unsafe impl Sync for SimMemory {}
 
-/// The host's zeroed allocation: on Linux with `std`, an anonymous private
-/// mapping with `MAP_NORESERVE` (address space only: Linux's default
-/// heuristic overcommit refuses one ordinary mapping larger than RAM +
-/// swap, but not one that reserves no swap); elsewhere with `std`,
-/// `System` (`calloc`); without `std`, the global allocator. Under Miri
-/// and loom, `System`.
-///
-/// # Safety
-///
-/// `layout` must have a non-zero size.
-unsafe fn host_alloc_zeroed(layout: Layout) -> *mut u8 {
-    #[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
-    {
+/// Where a memory's region comes from: on Linux with `std`, an anonymous
+/// private mapping with `MAP_NORESERVE` (address space only: Linux's
+/// default heuristic overcommit refuses one ordinary mapping larger than
+/// RAM + swap, but not one that reserves no swap); elsewhere with `std`,
+/// and under Miri and loom, `System` (`calloc`); without `std`, the global
+/// allocator. Each module has `alloc_zeroed(layout)` and
+/// `dealloc(ptr, layout)`.
+#[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
+mod host {
+    use core::alloc::Layout;
+
+    /// A zeroed, untouched region of `layout.size()` bytes, or null.
+    ///
+    /// # Safety
+    ///
+    /// `layout` must have a non-zero size.
+    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
         // SAFETY: a fresh anonymous mapping; no existing memory is named.
         let p = unsafe {
             libc::mmap(
@@ -102,37 +106,72 @@ unsafe fn host_alloc_zeroed(layout: Layout) -> *mut u8 {
         // Page-aligned, so aligned to `layout.align()` (at most 8).
         p.cast()
     }
-    #[cfg(all(feature = "std", not(all(target_os = "linux", not(miri), not(loom)))))]
-    // SAFETY: non-zero size (caller).
-    return unsafe { std::alloc::GlobalAlloc::alloc_zeroed(&std::alloc::System, layout) };
-    #[cfg(not(feature = "std"))]
-    // SAFETY: non-zero size (caller).
-    return unsafe { alloc::alloc::alloc_zeroed(layout) };
-}
 
-/// Frees what [`host_alloc_zeroed`] returned.
-///
-/// # Safety
-///
-/// `ptr` must come from `host_alloc_zeroed(layout)` and not be freed yet.
-unsafe fn host_dealloc(ptr: *mut u8, layout: Layout) {
-    #[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
-    {
-        // SAFETY: the whole mapping made by `host_alloc_zeroed` with this
-        // size (caller); nothing uses it any more.
+    /// Frees what [`alloc_zeroed`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+        // SAFETY: the whole mapping made by `alloc_zeroed` with this size
+        // (caller); nothing uses it any more.
         let unmapped = unsafe { libc::munmap(ptr.cast(), layout.size()) };
         debug_assert_eq!(unmapped, 0);
     }
-    #[cfg(all(feature = "std", not(all(target_os = "linux", not(miri), not(loom)))))]
-    // SAFETY: allocated by `System` with this layout (caller).
-    unsafe {
-        std::alloc::GlobalAlloc::dealloc(&std::alloc::System, ptr, layout)
-    };
-    #[cfg(not(feature = "std"))]
-    // SAFETY: allocated by the global allocator with this layout (caller).
-    unsafe {
-        alloc::alloc::dealloc(ptr, layout)
-    };
+}
+
+/// See the Linux `host` above: `System` elsewhere with `std`.
+#[cfg(all(feature = "std", not(all(target_os = "linux", not(miri), not(loom)))))]
+mod host {
+    use core::alloc::{GlobalAlloc, Layout};
+    use std::alloc::System;
+
+    /// `System`'s zeroed allocation.
+    ///
+    /// # Safety
+    ///
+    /// `layout` must have a non-zero size.
+    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
+        // SAFETY: non-zero size (caller).
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    /// Frees what [`alloc_zeroed`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+        // SAFETY: allocated by `System` with this layout (caller).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// See the Linux `host` above: the global allocator without `std`.
+#[cfg(not(feature = "std"))]
+mod host {
+    use core::alloc::Layout;
+
+    /// The global allocator's zeroed allocation.
+    ///
+    /// # Safety
+    ///
+    /// `layout` must have a non-zero size.
+    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
+        // SAFETY: non-zero size (caller).
+        unsafe { alloc::alloc::alloc_zeroed(layout) }
+    }
+
+    /// Frees what [`alloc_zeroed`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+        // SAFETY: allocated by the global allocator with this layout
+        // (caller).
+        unsafe { alloc::alloc::dealloc(ptr, layout) }
+    }
 }
 
 impl SimMemory {
@@ -173,8 +212,9 @@ impl SimMemory {
     crate::sync::const_fn! {
         /// A memory that can grow to `max_bytes`, rounded down to whole wasm
         /// pages, that takes nothing at construction: its region is taken
-        /// from the OS (never the global allocator) on first use — the first call of
-        /// [`base`](LinearMemory::base), [`grow`](LinearMemory::grow),
+        /// from the OS (never the global allocator) on first use — the
+        /// first call of [`base`](LinearMemory::base),
+        /// [`grow`](LinearMemory::grow),
         /// [`maximum`](LinearMemory::maximum) or
         /// [`capacity`](Self::capacity), from whichever thread comes first;
         /// the others wait for it. So it can be built in a `static`, under
@@ -234,7 +274,7 @@ impl SimMemory {
         while capacity > 0 {
             let layout = Self::layout(capacity);
             // SAFETY: the layout has a non-zero size.
-            let ptr = unsafe { host_alloc_zeroed(layout) };
+            let ptr = unsafe { host::alloc_zeroed(layout) };
             if !ptr.is_null() {
                 let offset = ptr.align_offset(WASM_PAGE_SIZE);
                 // Expose the region's provenance once: addresses handed out
@@ -395,7 +435,7 @@ impl Drop for SimMemory {
             let layout = Self::layout(self.capacity.load(Ordering::Relaxed));
             // SAFETY: allocated by `init` with this very layout (the
             // capacity it stored), freed only here.
-            unsafe { host_dealloc(allocation, layout) }
+            unsafe { host::dealloc(allocation, layout) }
         }
     }
 }
