@@ -26,12 +26,11 @@ const SPINS_BEFORE_YIELD: u32 = 128;
 
 /// One round of waiting for a lock held by another thread: the spin hint
 /// ([`spin_loop`]), and natively with `std`, every 128 rounds,
-/// `std::thread::yield_now()`, so that a
-/// waiter does not burn the time slice a descheduled holder needs (more
-/// threads than cores). Never a wait: the thread stays runnable, and on
-/// wasm32 — where the browser main thread may be the one spinning, and
-/// there is no scheduler to yield to — it only spins. `spins` counts the
-/// rounds of this wait.
+/// `std::thread::yield_now()`, so that a waiter does not burn the time
+/// slice a descheduled holder needs (more threads than cores). Never a
+/// wait: the thread stays runnable, and on wasm32 — where the browser main
+/// thread may be the one spinning, and there is no scheduler to yield to —
+/// it only spins. `spins` counts the rounds of this wait.
 #[inline]
 pub(crate) fn backoff(spins: &mut u32) {
     spin_loop();

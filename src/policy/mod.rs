@@ -71,8 +71,8 @@ impl Policy for MultiThreaded {
 /// (BENCHMARKS.md, "Throughput against threads"); since a spinning waiter
 /// yields its time slice natively (docs/DESIGN.md §10, entry 26) the gap
 /// is within noise there too (1.72–1.78× one thread against 1.69–1.94×).
-/// With no more threads than cores the two are within noise. The main thread, and anything it may
-/// call, keeps [`MultiThreaded`].
+/// With no more threads than cores the two are within noise. The main
+/// thread, and anything it may call, keeps [`MultiThreaded`].
 #[cfg(all(feature = "parking", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "parking")))]
 #[derive(Debug, Clone, Copy)]
