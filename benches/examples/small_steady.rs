@@ -10,17 +10,12 @@
 
 use std::time::Instant;
 use wasm_vmem_bench::alloc::native::{backend, hardware_threads, loadavg};
-use wasm_vmem_bench::alloc::{small_single, small_worker, Ring};
+use wasm_vmem_bench::alloc::{median, small_single, small_worker, Ring};
 
 const BACKENDS: [&str; 4] = ["wasm-vmem (MT)", "wasm-vmem (ST)", "dlmalloc", "talc"];
 const REPS: usize = 7;
 const ROUNDS: usize = 4000;
 const BATCH: usize = 256;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() {
     println!(
@@ -46,8 +41,8 @@ fn main() {
         }
     }
     let (mixed, batch): (Vec<f64>, Vec<f64>) = (
-        mixed.into_iter().map(median).collect(),
-        batch.into_iter().map(median).collect(),
+        mixed.iter_mut().map(|v| median(v)).collect(),
+        batch.iter_mut().map(|v| median(v)).collect(),
     );
     let dl = BACKENDS.iter().position(|&b| b == "dlmalloc").unwrap();
     println!("| backend | mixed M ops/s | ÷ dlmalloc | batches M ops/s | ÷ dlmalloc |");

@@ -177,32 +177,34 @@ impl Heap for Global {
     }
 }
 
-/// talc over one arena, as it would run over wasm memory (the arena's
-/// high-water mark is what it would have grown).
-pub struct Talc {
+/// talc over an arena of its own (a region from the host allocator), with
+/// the high-water mark of what it handed out: what it would have had to
+/// grow over wasm memory. A `GlobalAlloc` (the allocator benchmarks use it
+/// so) and, through [`Talc`], a trace backend.
+pub struct TalcArena {
     talc: talc::TalcLock<wasm_vmem::lock::SpinLock, talc::source::Claim>,
     base: usize,
-    size: usize,
+    layout: Layout,
     high: AtomicUsize,
 }
 
-impl Drop for Talc {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout; talc is not used
-        // again (it is dropped right after, without touching the arena).
-        unsafe {
-            System.dealloc(
-                self.base as *mut u8,
-                Layout::from_size_align_unchecked(self.size, PAGE_SIZE),
-            )
-        }
-    }
-}
-
-impl Talc {
-    /// An arena of `size` bytes.
+impl TalcArena {
+    /// An arena of `size` bytes, untouched until used: alignment 8, so that
+    /// `calloc` takes it from the OS without writing it (first-touch
+    /// faults land where talc first uses a page, as in a wasm engine).
     pub fn new(size: usize) -> Self {
-        let layout = Layout::from_size_align(size, PAGE_SIZE).expect("arena layout");
+        Self::with_align(size, 8)
+    }
+
+    /// An arena of `size` bytes that the host zeroes up front: a page
+    /// alignment makes std write the whole arena, so first-touch faults
+    /// stay out of the timed traces (docs/DESIGN.md §10, entry 11).
+    pub fn zeroed_up_front(size: usize) -> Self {
+        Self::with_align(size, PAGE_SIZE)
+    }
+
+    fn with_align(size: usize, align: usize) -> Self {
+        let layout = Layout::from_size_align(size, align).expect("arena layout");
         // SAFETY: non-zero size; the arena is freed when `self` drops.
         let arena = unsafe { System.alloc_zeroed(layout) };
         assert!(!arena.is_null(), "arena");
@@ -212,36 +214,81 @@ impl Talc {
         Self {
             talc: talc::TalcLock::new(source),
             base: arena as usize,
-            size,
+            layout,
             high: AtomicUsize::new(0),
         }
     }
+
+    /// The most bytes of the arena ever handed out (its high-water mark).
+    pub fn high(&self) -> usize {
+        self.high.load(Relaxed)
+    }
 }
 
-// SAFETY: TalcLock is Sync with a RawMutex; the other fields are atomics.
-unsafe impl Sync for Talc {}
+impl Drop for TalcArena {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `with_align` with this layout; talc is not
+        // used again (it is dropped right after, without touching the
+        // arena).
+        unsafe { System.dealloc(self.base as *mut u8, self.layout) }
+    }
+}
+
+// SAFETY: forwarded to talc.
+unsafe impl GlobalAlloc for TalcArena {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        let p = unsafe { self.talc.alloc(l) };
+        if !p.is_null() {
+            self.high
+                .fetch_max(p as usize + l.size() - self.base, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded (caller).
+        unsafe { self.talc.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        // SAFETY: forwarded (caller).
+        let q = unsafe { self.talc.realloc(p, l, n) };
+        if !q.is_null() {
+            self.high.fetch_max(q as usize + n - self.base, Relaxed);
+        }
+        q
+    }
+}
+
+/// talc over one arena zeroed up front, as it would run over wasm memory
+/// (the arena's high-water mark is what it would have grown).
+pub struct Talc(TalcArena);
+
+impl Talc {
+    /// An arena of `size` bytes.
+    pub fn new(size: usize) -> Self {
+        Self(TalcArena::zeroed_up_front(size))
+    }
+}
 
 impl Heap for Talc {
     unsafe fn alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: caller upholds `GlobalAlloc::alloc`'s contract.
         let p = unsafe {
             if zeroed {
-                self.talc.alloc_zeroed(layout)
+                self.0.alloc_zeroed(layout)
             } else {
-                self.talc.alloc(layout)
+                self.0.alloc(layout)
             }
         };
         assert!(!p.is_null(), "talc arena exhausted");
-        self.high
-            .fetch_max(p as usize + layout.size() - self.base, Relaxed);
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         // SAFETY: caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { self.talc.dealloc(p, layout) }
+        unsafe { self.0.dealloc(p, layout) }
     }
     fn footprint(&self) -> Option<usize> {
-        Some(self.high.load(Relaxed))
+        Some(self.0.high())
     }
 }
 

@@ -8,12 +8,9 @@ use super::{
     PhasePeak, Ring, Vmem,
 };
 use crate::figures::native_clock;
-use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use serde_json::{json, Value};
 use std::alloc::System;
 use std::time::Instant;
-use wasm_vmem::lock::SpinLock;
 use wasm_vmem::policy::{MultiThreaded, SingleThreaded};
 use wasm_vmem::sys::SimMemory;
 
@@ -21,72 +18,7 @@ use wasm_vmem::sys::SimMemory;
 /// only as used).
 pub const MEMORY: usize = 2 << 30;
 
-/// talc over an arena of its own (a region from the OS, untouched until
-/// used), with the high-water mark of what it handed out: what it would
-/// have had to grow.
-pub struct TalcArena {
-    talc: talc::TalcLock<SpinLock, talc::source::Claim>,
-    base: usize,
-    size: usize,
-    high: AtomicUsize,
-}
-
-impl TalcArena {
-    /// An arena of `size` bytes.
-    pub fn new(size: usize) -> Self {
-        // Alignment 8: `calloc`, untouched pages from the OS (a larger
-        // alignment would make std write the whole arena).
-        let layout = Layout::from_size_align(size, 8).expect("arena layout");
-        // SAFETY: non-zero size.
-        let arena = unsafe { System.alloc_zeroed(layout) };
-        assert!(!arena.is_null(), "arena");
-        // SAFETY: the arena is this value's alone until drop.
-        let source = unsafe { talc::source::Claim::new(arena, size) };
-        Self {
-            talc: talc::TalcLock::new(source),
-            base: arena as usize,
-            size,
-            high: AtomicUsize::new(0),
-        }
-    }
-}
-
-impl Drop for TalcArena {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe {
-            System.dealloc(
-                self.base as *mut u8,
-                Layout::from_size_align_unchecked(self.size, 8),
-            )
-        }
-    }
-}
-
-// SAFETY: forwarded to talc.
-unsafe impl GlobalAlloc for TalcArena {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        let p = unsafe { self.talc.alloc(l) };
-        if !p.is_null() {
-            self.high
-                .fetch_max(p as usize + l.size() - self.base, Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded (caller).
-        unsafe { self.talc.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        // SAFETY: forwarded (caller).
-        let q = unsafe { self.talc.realloc(p, l, n) };
-        if !q.is_null() {
-            self.high.fetch_max(q as usize + n - self.base, Relaxed);
-        }
-        q
-    }
-}
+pub use crate::backends::TalcArena;
 
 /// The backends, fresh, in the order of every table.
 pub const BACKENDS: [&str; 5] = [
@@ -118,7 +50,7 @@ pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
             "talc",
             TalcArena::new(MEMORY),
             true,
-            Some(|t: &TalcArena| t.high.load(Relaxed) as u64),
+            Some(|t: &TalcArena| t.high() as u64),
         )),
         "system" => Box::new(Counted::new("system", System, false, None)),
         _ => panic!("no backend {name}"),
