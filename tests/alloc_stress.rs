@@ -26,22 +26,6 @@ const TIME: Duration = Duration::from_secs(5);
 
 type A<P> = GenericAlloc<SimMemory, P>;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> usize {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.next() % n
-    }
-}
-
 /// A live block: where, its layout, its pattern. Sent between threads.
 #[derive(Clone, Copy)]
 struct Block {

@@ -93,15 +93,7 @@ fn a_range_over_two_arenas_is_not_one_reservation<P: Policy>() {
     }
     // Two adjacent reservations from different arenas: arena 0 grows one
     // wasm page, arena 1 the next.
-    let a = vm
-        .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
-        .unwrap()
-        .as_ptr();
-    let b = vm
-        .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
-        .unwrap()
-        .as_ptr();
-    assert_eq!(b, a.wrapping_add(WASM_PAGE_SIZE), "adjacent");
+    let (a, _) = adjacent_in_arenas_0_and_1(&vm);
     let before = vm.stats();
     // SAFETY: both reservations are ours; the call is refused.
     let r = unsafe { vm.decommit(a, 2 * WASM_PAGE_SIZE) };

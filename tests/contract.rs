@@ -1061,15 +1061,7 @@ fn rule12_extend_not_free_changes_nothing<P: Policy>() {
     assert!(unsafe { all(foreign, WASM_PAGE_SIZE, FOREIGN_FILL) });
     // Free pages of another arena right behind (multithreaded builds; with
     // one arena `reserve_in` is the same arena and the pages are free).
-    let a = vm
-        .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
-        .unwrap()
-        .as_ptr();
-    let b = vm
-        .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
-        .unwrap()
-        .as_ptr();
-    assert_eq!(b, a.wrapping_add(WASM_PAGE_SIZE), "grown for arena 1");
+    let (a, b) = adjacent_in_arenas_0_and_1(&vm);
     // SAFETY: ours.
     unsafe { vm.release(b, WASM_PAGE_SIZE).unwrap() };
     if P::ARENAS > 1 {

@@ -12,18 +12,6 @@ const THREADS: usize = 4;
 const ITERATIONS: usize = 3000;
 const TIME: Duration = Duration::from_secs(3);
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> usize {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
-    }
-}
-
 #[test]
 fn threads_never_see_each_others_data() {
     threads_never_see_each_others_data_with::<MultiThreaded>();

@@ -18,6 +18,45 @@ pub fn vmem<P: Policy>(max: usize) -> Vm<P> {
     GenericVmem::new(SimMemory::new(max))
 }
 
+/// A small deterministic generator (xorshift64*) for the stress tests:
+/// each thread seeds its own.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 32 random bits.
+    pub fn next(&mut self) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
+    }
+
+    /// Uniform below `n` (near enough for a test).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.next() % n
+    }
+}
+
+/// Two reservations of a wasm page each, adjacent in memory, the first in
+/// arena 0 and the second in arena 1 (grown for each in turn); with one
+/// arena both come from it.
+pub fn adjacent_in_arenas_0_and_1<P: Policy>(vm: &Vm<P>) -> (*mut u8, *mut u8) {
+    let a = vm
+        .reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    let b = vm
+        .reserve_in(1, WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr();
+    assert_eq!(
+        b,
+        a.wrapping_add(WASM_PAGE_SIZE),
+        "adjacent, grown for arena 1"
+    );
+    (a, b)
+}
+
 /// `n` pages in bytes.
 pub const fn pages(n: usize) -> usize {
     n * PAGE_SIZE
