@@ -1,12 +1,13 @@
 //! The arenas of the multithreaded build (docs/DESIGN.md §8): reservations
 //! placed in chosen arenas with the `testing` hook `reserve_in`, then every
 //! operation from any arena, pages taken from another arena before the
-//! memory grows, and statistics and the limit across arenas. Both
-//! multithreaded policies (spinlock, parking lock).
+//! memory grows, or after it refused to grow, and statistics and the limit
+//! across arenas. Both multithreaded policies (spinlock, parking lock).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 use common::*;
+use std::sync::Mutex;
 use wasm_vmem::policy::MultiThreadedParking;
 
 macro_rules! both_locks {
@@ -23,6 +24,7 @@ macro_rules! both_locks {
 both_locks!(
     operations_find_the_arena_that_owns_the_pages,
     free_pages_of_another_arena_are_taken_before_growing,
+    pages_released_while_the_memory_refuses_to_grow_are_taken,
     a_range_over_two_arenas_is_not_one_reservation,
     stats_and_limit_count_every_arena,
 );
@@ -81,6 +83,90 @@ fn free_pages_of_another_arena_are_taken_before_growing<P: Policy>() {
         "dirty pages zeroed for the new owner"
     );
     assert_eq!(vm.stats().bytes_zeroed, MIB as u64);
+    vm.check_invariants();
+}
+
+/// A simulated memory whose next grow first runs a chosen action (another
+/// thread's call, as it were) and then fails.
+struct RefusingAfter {
+    inner: SimMemory,
+    action: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+// SAFETY: every item forwards to `SimMemory`, which upholds the contract,
+// except that a grow with an action pending returns `None` without growing
+// (the memory unchanged), which `grow` may always do.
+unsafe impl LinearMemory for RefusingAfter {
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+
+    fn grow(&self, delta: usize) -> Option<usize> {
+        let action = self.action.lock().unwrap().take();
+        match action {
+            Some(action) => {
+                action();
+                None
+            }
+            None => self.inner.grow(delta),
+        }
+    }
+
+    fn base(&self) -> usize {
+        self.inner.base()
+    }
+
+    fn maximum(&self) -> Option<usize> {
+        self.inner.maximum()
+    }
+
+    fn grown_pages_read_zero(&self) -> bool {
+        self.inner.grown_pages_read_zero()
+    }
+
+    unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { self.inner.fill(addr, len, byte) }
+    }
+
+    unsafe fn read_byte(&self, addr: usize) -> u8 {
+        // SAFETY: the caller's obligations are passed on unchanged.
+        unsafe { self.inner.read_byte(addr) }
+    }
+}
+
+fn pages_released_while_the_memory_refuses_to_grow_are_taken<P: Policy + 'static>()
+where
+    GenericVmem<RefusingAfter, P>: Sync,
+{
+    let memory = RefusingAfter {
+        inner: SimMemory::new(16 * MIB),
+        action: Mutex::new(None),
+    };
+    // 'static, so that the action can call it.
+    let vm: &'static GenericVmem<RefusingAfter, P> = Box::leak(Box::new(GenericVmem::new(memory)));
+    // Arena 0 holds exactly what it grew (its storage and a wasm page);
+    // arena 1 a MiB.
+    vm.reserve_in(0, WASM_PAGE_SIZE, PAGE_SIZE).unwrap();
+    let b = vm.reserve_in(1, MIB, PAGE_SIZE).unwrap().as_ptr() as usize;
+    let grows = vm.stats().grows;
+    // Arena 0 finds nothing, and arena 1 publishes no free run, so the
+    // reserve grows; while it does, arena 1's MiB is released, and the grow
+    // fails. The reserve asks every arena again instead of failing.
+    *vm.memory().action.lock().unwrap() = Some(Box::new(move || {
+        // SAFETY: arena 1's reservation, not used again.
+        unsafe { vm.release(b as *mut u8, MIB).unwrap() };
+    }));
+    let q = vm.reserve_in(0, MIB, PAGE_SIZE);
+    assert!(
+        vm.memory().action.lock().unwrap().is_none(),
+        "the memory was asked to grow"
+    );
+    assert_eq!(q.map(|q| q.as_ptr() as usize), Ok(b), "arena 1's pages");
+    assert_eq!(vm.stats().grows, grows, "no growth");
+    let s = vm.stats();
+    assert_eq!(s.reserved_bytes, (WASM_PAGE_SIZE + MIB) as u64);
+    assert!(balanced(&s), "{s:?}");
     vm.check_invariants();
 }
 

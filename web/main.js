@@ -215,7 +215,7 @@ async function run() {
     window.__live = {
       t, ops, collections, failures: s.failures + jsFailures, errors: s.errors, linear: st.linear, reserved: st.reserved,
       grows: st.grows, growCalls: g.calls, injected: g.injected, refused: g.refused, outOfMemory: s.out_of_memory,
-      recoveries: s.recoveries, heapTarget: s.heap_target, done: s.done,
+      recoveries: s.recoveries, rescued: s.rescued, heapTarget: s.heap_target, done: s.done,
     };
     const problems = s.done ? balance(s) : null;
     const rows = [
@@ -229,7 +229,8 @@ async function run() {
       ['linear memory (peak)', `${fmt(st.linear)} · ${st.grows} memory.grow`],
       ['memory.grow calls', `${g.calls} · ${g.grown} grown · <span id="injected">${g.injected}</span> failures injected (${+(FAIL_GROW * 100).toFixed(2)} %)` +
         ` · ${g.refused} refused by the engine`],
-      ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal`],
+      ['out of memory → recovered', `${s.out_of_memory} reservations refused · ${s.recoveries} recovered after a refusal` +
+        ` · ${s.rescued} served by another arena after a failed grow`],
       ['balance after release', problems === null ? 'when every thread has released its heap'
         : `<span id="balance">${problems.length ? 'UNBALANCED: ' + problems.join(', ') : 'ok'}</span>` +
           ' (reserved = committed = held by the allocator, free zero + free dirty + reserved + metadata = owned ≤ linear memory)'],
@@ -318,6 +319,7 @@ async function run() {
       grow: { calls: s.grow.calls, grown: s.grow.grown, injectedFailures: s.grow.injected, refusedByEngine: s.grow.refused },
       outOfMemory: s.out_of_memory,
       recoveries: s.recoveries,
+      rescued: s.rescued,
       balance: { ok: problems.length === 0, problems },
       probes,
       jsViewRefreshes: viewRefreshes - refreshesBefore,

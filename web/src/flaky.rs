@@ -7,8 +7,11 @@
 //! of the calls. Which calls fail is decided by a counter and a hash
 //! (splitmix64), so a run asks the same sequence of "fail or not" whatever
 //! the threads do; only which thread gets which answer varies. Injected
-//! failures and the inner memory's own refusals are counted apart.
+//! failures and the inner memory's own refusals are counted apart, and each
+//! thread counts the failed grows it saw ([`failed_grows_here`]), so that a
+//! caller can tell which of its own calls met one.
 
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use wasm_vmem::sys::LinearMemory;
 
@@ -53,6 +56,20 @@ impl GrowCounts {
     pub fn failed(&self) -> u64 {
         self.injected + self.refused
     }
+}
+
+std::thread_local! {
+    /// Grows refused on this thread, injected or not, by every
+    /// [`FlakyMemory`]. `const` and without a destructor: it never
+    /// allocates.
+    static FAILED_HERE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many grows of any [`FlakyMemory`] failed on the calling thread so
+/// far (injected or refused by the inner memory). Read before and after a
+/// call, the difference is the failed grows that call met.
+pub fn failed_grows_here() -> u64 {
+    FAILED_HERE.with(Cell::get)
 }
 
 impl<M> FlakyMemory<M> {
@@ -133,12 +150,16 @@ unsafe impl<M: LinearMemory> LinearMemory for FlakyMemory<M> {
     fn grow(&self, delta: usize) -> Option<usize> {
         if self.refuse(self.calls.fetch_add(1, Relaxed)) {
             self.injected.fetch_add(1, Relaxed);
+            FAILED_HERE.with(|n| n.set(n.get() + 1));
             return None;
         }
         let grown = self.inner.grow(delta);
         match grown {
             Some(_) => &self.grown,
-            None => &self.refused,
+            None => {
+                FAILED_HERE.with(|n| n.set(n.get() + 1));
+                &self.refused
+            }
         }
         .fetch_add(1, Relaxed);
         grown
@@ -181,8 +202,10 @@ mod tests {
         }
         m.reset_counts();
         m.set_failure_rate(0.25);
+        let here = failed_grows_here();
         let refused = (0..10_000).filter(|_| m.grow(0).is_none()).count();
         assert!((2_200..2_800).contains(&refused), "{refused}");
+        assert_eq!(failed_grows_here() - here, refused as u64);
         let c = m.counts();
         assert_eq!(
             (c.rate_ppm, c.calls, c.injected),
@@ -195,8 +218,23 @@ mod tests {
         assert_eq!(again, refused);
         m.set_failure_rate(1.0);
         assert!((0..100).all(|_| m.grow(1).is_none()));
+        // Another thread's failures are not this thread's.
+        let here = failed_grows_here();
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(m.grow(1).is_none() && failed_grows_here() == 1));
+        });
+        assert_eq!(failed_grows_here(), here);
         m.set_failure_rate(f64::NAN);
         assert_eq!(m.counts().rate_ppm, 0);
+    }
+
+    #[test]
+    fn the_inner_memorys_refusals_count_as_failed_here() {
+        let m = FlakyMemory::new(SimMemory::new(1 << 20));
+        let here = failed_grows_here();
+        assert!(m.grow(1 << 10).is_none(), "beyond the inner maximum");
+        assert_eq!(failed_grows_here() - here, 1);
+        assert_eq!((m.counts().refused, m.counts().injected), (1, 0));
     }
 
     #[test]

@@ -276,7 +276,7 @@ mod bindings {
     /// an error).
     #[wasm_bindgen]
     pub fn probe(byte: u8) -> usize {
-        let result = with_pool!(vm => vm.reserve(wasm_vmem::PAGE_SIZE, 1));
+        let result = with_pool!(vm => BOARD.reserve(vm, wasm_vmem::PAGE_SIZE, 1));
         BOARD.note_probe(result.map(|_| ()));
         match result {
             Ok(p) => {
