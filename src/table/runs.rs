@@ -214,17 +214,28 @@ impl Runs {
     }
 
     /// Changes the run starting at `start` to `to` (coalescing or
-    /// splitting), keeping its slot.
+    /// splitting), keeping its slot. `to` must lie between the run's
+    /// neighbours without touching them — as it does when a run shrinks, or
+    /// grows into the free pages beside it that were no run — so the
+    /// address order holds as it is and only the length order is relinked.
     pub(crate) fn replace(&mut self, start: usize, to: Run) {
         let n = self.at_or_before(start);
         debug_assert!(n != NIL && self.nodes[n as usize].start as usize == start);
-        self.unlink(n, Order::Addr);
+        debug_assert!(
+            start
+                .checked_sub(1)
+                .and_then(|p| self.before(p))
+                .is_none_or(|prev| prev.end() < to.start)
+                && self
+                    .after(start + 1)
+                    .is_none_or(|next| to.end() < next.start),
+            "the address order holds"
+        );
         self.unlink(n, Order::Size);
         let node = &mut self.nodes[n as usize];
         node.start = to.start as u32;
         node.len = to.len as u32;
-        node.child = [[NIL; 2]; 2];
-        self.link(n, Order::Addr);
+        node.child[Order::Size as usize] = [NIL; 2];
         self.link(n, Order::Size);
     }
 
