@@ -9,13 +9,15 @@
 # (the global allocator: cross-thread free, a segment going back to the
 # pool, realloc in place; each with a reserve or allocation racing it).
 # Cost on 2 cores (loom 0.7.3), after a ~20 s first build:
-#   bound 2: pool 9,425 interleavings, ~2.3 s of models (storage race:
-#            4,277); allocator 1,478 interleavings (13 + 1,421 + 44), ~1 s
+#   bound 2: pool 18,853 interleavings, ~3.6 s of models (storage race:
+#            6,591; storage in a free run: 1,783); allocator 536
+#            interleavings (13 + 13 + 39 + 471), ~0.3 s (2026-11-27)
 #   bound 3: pool 118,098 interleavings, ~17 s of models (storage race:
 #            62,004); allocator 12,900 (30 + 12,668 + 202), ~5 s
-# The broken variants (should_panic) are the allocator models with the
-# fault `FreeWithoutOwnerLock` injected (feature `loom-faults`, which
-# loom-tests enables; it compiles nothing without `--cfg loom`).
+# The broken variants (should_panic) run models with a fault injected
+# (`wasm_vmem::faults`: a free without the owner's lock, handed-over blocks
+# never freed, a storage's free run claimed late; feature `loom-faults`,
+# which loom-tests enables; it compiles nothing without `--cfg loom`).
 # A failing model can be replayed with LOOM_CHECKPOINT_FILE and LOOM_LOG=1
 # (see loom's docs).
 set -euo pipefail

@@ -21,6 +21,10 @@ pub enum Fault {
     /// An arena's locked operations never free the blocks other threads
     /// handed over on its stack (`GenericAlloc`'s heap operations).
     HandOverNeverFreed = 2,
+    /// A new table storage found in a free run is taken out of the free
+    /// runs only when adopted, after it was zeroed outside the lock
+    /// (`Table::claim_free`, `Table::adopt`).
+    StorageClaimedLate = 3,
 }
 
 static ACTIVE: AtomicU8 = AtomicU8::new(Fault::None as u8);

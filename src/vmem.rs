@@ -6,7 +6,7 @@ use crate::stats::{Limits, Stats};
 use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::{const_fn, per_arena};
 use crate::sys::LinearMemory;
-use crate::table::{align_up, Action, Adopted, Fill, Plan, Run, Storage, Table};
+use crate::table::{align_up, Action, Adopted, Fill, Origin, Plan, Run, Storage, Table};
 use crate::{Error, BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -799,44 +799,59 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             let kept_end = kept[..n_kept].iter().map(|r| r.end()).max().unwrap_or(0);
             let kept_len: usize = kept[..n_kept].iter().map(|r| r.len).sum();
             let plan = self.in_arena(arena, |t| {
-                let plan = t.storage_plan(pages.max(kept_end), grown + kept_len, memory_pages);
-                if plan.is_none() {
+                let Some((wasm_pages, want)) =
+                    t.storage_plan(pages.max(kept_end), grown + kept_len, memory_pages)
+                else {
                     for region in &kept[..n_kept] {
                         let taken = t.take_back(*region);
                         debug_assert!(taken, "the storage describes kept regions");
                     }
-                }
-                plan
+                    return None;
+                };
+                // A free run of the table's own first: a region grown at
+                // the memory's end would sit between a free run there and
+                // the caller's growth, which then no longer join
+                // (docs/DESIGN.md §10, entry 27).
+                let hole = t.claim_free(wasm_pages * PAGES_PER_WASM_PAGE);
+                Some((wasm_pages, want, hole))
             });
-            let Some((wasm_pages, want)) = plan else {
+            let Some((wasm_pages, want, hole)) = plan else {
                 return Some(());
             };
-            if n_kept == KEPT {
-                return None;
-            }
-            let fits = |max: usize| {
-                (memory_pages / PAGES_PER_WASM_PAGE)
-                    .checked_add(wasm_pages)
-                    .and_then(|n| n.checked_add(then))
-                    .is_some_and(|n| n <= max)
-            };
-            if self.memory.maximum().is_some_and(|max| !fits(max)) {
-                return None;
-            }
-            let old = self.memory.grow(wasm_pages)?;
-            let region = Run {
-                start: old * PAGES_PER_WASM_PAGE,
-                len: wasm_pages * PAGES_PER_WASM_PAGE,
+            let (region, origin) = match hole {
+                Some(region) => (region, Origin::Claimed),
+                None => {
+                    if n_kept == KEPT {
+                        return None;
+                    }
+                    let fits = |max: usize| {
+                        (memory_pages / PAGES_PER_WASM_PAGE)
+                            .checked_add(wasm_pages)
+                            .and_then(|n| n.checked_add(then))
+                            .is_some_and(|n| n <= max)
+                    };
+                    if self.memory.maximum().is_some_and(|max| !fits(max)) {
+                        return None;
+                    }
+                    let old = self.memory.grow(wasm_pages)?;
+                    let region = Run {
+                        start: old * PAGES_PER_WASM_PAGE,
+                        len: wasm_pages * PAGES_PER_WASM_PAGE,
+                    };
+                    (region, Origin::Grown)
+                }
             };
             // SAFETY: `memory.grow` returned these pages to this call
-            // alone; they lie inside the memory.
+            // alone, or the table gave them to it as a claim; they lie
+            // inside the memory.
             unsafe { self.zero(Some(region)) };
             let addr = self.memory.base() + region.start * PAGE_SIZE;
             // SAFETY: the region is inside the memory, which keeps it valid
             // and in place (`LinearMemory`), page-aligned (the base is a
-            // wasm page), and only this call knows it: from here on only
-            // the table reaches it.
-            let spare = unsafe { Storage::from_region(addr, region, want) };
+            // wasm page), and only this call knows it (grown for it, or
+            // claimed and so in no free run): from here on only the table
+            // reaches it.
+            let spare = unsafe { Storage::from_region(addr, region, want, origin) };
             let kept_now = &kept[..n_kept];
             let (adopted, taken) = self.in_arena(arena, |t| {
                 let adopted = t.adopt(spare);

@@ -11,6 +11,7 @@ use common::*;
 both_builds!(
     metadata_pages_are_never_handed_out,
     storage_left_behind_is_reused_as_dirty_pages,
+    a_new_storage_takes_a_free_run_and_growth_still_joins_the_end,
 );
 
 /// Whether `p .. p + len` overlaps a metadata region of `vm`.
@@ -97,6 +98,42 @@ fn storage_left_behind_is_reused_as_dirty_pages<P: Policy>() {
     let s = vm.stats();
     assert_eq!(s.free_dirty_bytes, 0);
     assert!(balanced(&s));
+    vm.check_invariants();
+}
+
+/// A table that needs a larger storage takes a free run of its own for it
+/// when one fits, instead of growing the memory: a region grown at the
+/// memory's end would sit between the last reservation and the growth
+/// behind it, so the reservation could not grow in place (nor a free run
+/// there join the growth). Shown failing with the region always grown.
+fn a_new_storage_takes_a_free_run_and_growth_still_joins_the_end<P: Policy>() {
+    let vm = vmem::<P>(1 << 30);
+    // The first storage (one wasm page) describes about 5,000 pages (78
+    // MiB): a MiB, then 60 MiB at the memory's end.
+    let a = vm.reserve_in(0, MIB, PAGE_SIZE).unwrap().as_ptr();
+    let b = vm.reserve_in(0, 60 * MIB, PAGE_SIZE).unwrap().as_ptr();
+    let first = vm.metadata_regions();
+    // SAFETY: ours, not used again.
+    unsafe { vm.release(a, MIB).unwrap() };
+    let before = vm.stats();
+    // Growing `b` to 100 MiB in place needs a larger storage.
+    // SAFETY: `b` is ours, 60 MiB long.
+    assert_eq!(unsafe { vm.extend(b, 60 * MIB, 100 * MIB) }, Ok(()));
+    let now = vm.metadata_regions();
+    assert_ne!(now, first, "the storage moved");
+    let (m, n) = now[0];
+    assert!(
+        addr(a) <= m && m + n <= addr(a) + MIB,
+        "into the freed MiB: {now:?}, the MiB at {:#x}",
+        addr(a)
+    );
+    let s = vm.stats();
+    assert_eq!(s.grows, before.grows + 1, "one growth, for `b` alone");
+    assert_eq!(s.reserved_bytes, u64b(100 * MIB));
+    assert!(balanced(&s), "{s:?}");
+    vm.check_invariants();
+    // SAFETY: ours, 100 MiB now, not used again.
+    unsafe { vm.release(b, 100 * MIB).unwrap() };
     vm.check_invariants();
 }
 

@@ -2,11 +2,33 @@
 //! only exist under `--cfg loom` (see `scripts/test-loom.sh`). This library
 //! holds what the model files share.
 
-/// Runs `f` under loom and prints how many interleavings it explored.
+#[cfg(loom)]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Outcomes seen across a model's interleavings (see [`seen`]). A plain
+/// atomic, outside loom: the models run one at a time.
+#[cfg(loom)]
+static OUTCOMES: AtomicUsize = AtomicUsize::new(0);
+
+/// Records outcome `bit` of this interleaving; a model then asserts with
+/// [`outcomes`] that every outcome it expects was explored.
+#[cfg(loom)]
+pub fn seen(bit: usize) {
+    OUTCOMES.fetch_or(1 << bit, Ordering::Relaxed);
+}
+
+/// The outcomes [`seen`] since the last [`model`] started, one bit each.
+#[cfg(loom)]
+pub fn outcomes() -> usize {
+    OUTCOMES.load(Ordering::Relaxed)
+}
+
+/// Runs `f` under loom, outcomes cleared first, and prints how many
+/// interleavings it explored.
 #[cfg(loom)]
 pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    OUTCOMES.store(0, Ordering::Relaxed);
     let runs = Arc::new(AtomicUsize::new(0));
     let start = std::time::Instant::now();
     let counted = runs.clone();

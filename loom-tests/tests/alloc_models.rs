@@ -30,7 +30,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use loom::sync::Arc;
 use loom::thread;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use loom_tests::{model, outcomes, seen};
 use wasm_vmem::faults::{inject, Fault};
 use wasm_vmem::mt::Alloc;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
@@ -38,21 +38,6 @@ use wasm_vmem::{Stats, LARGE_MIN, PAGE_SIZE, WASM_PAGE_SIZE};
 
 /// The small heaps' segment size and alignment (`allocator::small`).
 const SEGMENT: usize = 256 * 1024;
-
-/// Outcomes seen across a model's interleavings (see [`seen`]).
-static OUTCOMES: AtomicUsize = AtomicUsize::new(0);
-
-/// Records outcome `bit` of this interleaving; a model then asserts that
-/// every outcome it expects was explored.
-fn seen(bit: usize) {
-    OUTCOMES.fetch_or(1 << bit, Ordering::Relaxed);
-}
-
-/// Runs `f` under loom (`loom_tests::model`), outcomes cleared first.
-fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    OUTCOMES.store(0, Ordering::Relaxed);
-    loom_tests::model(name, f);
-}
 
 /// An allocator over `wasm_pages` wasm pages for the scenario, plus one
 /// per arena for the tables' storage, grown before the scenario starts (as
@@ -196,7 +181,7 @@ fn free_handed_over_while_the_owner_is_busy() {
         free_handed_over_racing_the_owner,
     );
     assert_eq!(
-        OUTCOMES.load(Ordering::Relaxed),
+        outcomes(),
         0b11,
         "freed by the freer under the lock, and left for the owner"
     );
@@ -339,7 +324,7 @@ fn segment_back_to_the_pool_racing_a_reserve() {
         segment_back_to_the_pool_racing_a_reservation,
     );
     assert_eq!(
-        OUTCOMES.load(Ordering::Relaxed),
+        outcomes(),
         0b11,
         "the reservation took the given-back segment, and grew"
     );
@@ -423,9 +408,5 @@ fn realloc_in_place_racing_a_reserve() {
         assert_eq!(v.bytes_zeroed, zeroed, "{v:?}");
         dealloc(&a, p, 2 * LARGE_MIN);
     });
-    assert_eq!(
-        OUTCOMES.load(Ordering::Relaxed),
-        0b11,
-        "grown in place, and moved"
-    );
+    assert_eq!(outcomes(), 0b11, "grown in place, and moved");
 }

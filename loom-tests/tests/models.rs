@@ -22,7 +22,7 @@ use wasm_vmem::mt::Vmem;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
 use wasm_vmem::{Stats, BATCH_PAGES as BATCH, PAGE_SIZE, WASM_PAGE_SIZE};
 
-use loom_tests::model;
+use loom_tests::{model, outcomes, seen};
 
 /// Metadata of a model's instance: the storage of both arenas, one wasm
 /// page each, grown before the scenario (`vmem`).
@@ -556,4 +556,106 @@ fn storage_growths_racing_in_one_arena() {
         assert_eq!(s.reserved_bytes, 2 * PAGE_SIZE as u64);
         vm.check_invariants();
     });
+}
+
+/// A storage growth that takes a free run of its own table (the new
+/// region claimed under the lock, zeroed outside it, adopted under it)
+/// racing another thread's reserve that wants the same run. The storage
+/// takes the hole and the reserve grows; or the reserve takes it and the
+/// storage is grown; or the reserve, finding the hole claimed, grows a
+/// storage of its own, adopts it first, and the hole goes back to the free
+/// runs. Never a page shared, the reservations read zero, the sums stay
+/// exact.
+fn storage_in_a_free_run_racing_a_reserve() {
+    // The first storage (wasm page 0) describes 5,038 pages: a foreign
+    // gap of 1,260 wasm pages pushes the memory past that.
+    let vm = vmem_bare(1_280);
+    assert!(vm.prepare_metadata_in(0, 64));
+    // An 8-page hole (wasm pages 1 and 2, released) below a page held.
+    let hole = vm
+        .reserve_in(0, 2 * WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr() as usize;
+    let held = vm.reserve_in(0, PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr() as usize;
+    // SAFETY: ours, not used again.
+    unsafe { vm.release(hole as *mut u8, 2 * WASM_PAGE_SIZE).unwrap() };
+    // Grown by someone else, left untouched (`grow_foreign` would write
+    // its 80 MiB in every interleaving).
+    vm.memory().grow(1_260).unwrap();
+    let other = {
+        let vm = vm.clone();
+        thread::spawn(move || {
+            // Best fit: the hole, unless the storage took it.
+            let p = vm
+                .reserve_in(0, 2 * WASM_PAGE_SIZE, PAGE_SIZE)
+                .unwrap()
+                .as_ptr() as usize;
+            assert!(reads(&vm, p, 2 * WASM_PAGE_SIZE, 0));
+            write(&vm, p, 2 * WASM_PAGE_SIZE, 1);
+            p
+        })
+    };
+    // Nothing of this arena fits 4 wasm pages: it grows, past the gap,
+    // and first needs a larger storage.
+    let mine = vm
+        .reserve_in(0, 4 * WASM_PAGE_SIZE, PAGE_SIZE)
+        .unwrap()
+        .as_ptr() as usize;
+    assert!(reads(&vm, mine, 4 * WASM_PAGE_SIZE, 0));
+    let theirs = other.join().unwrap();
+    assert!(reads(&vm, theirs, 2 * WASM_PAGE_SIZE, 1), "kept");
+    let regions = vm.metadata_regions();
+    assert_eq!(regions.len(), 1, "{regions:?}");
+    let (m, n) = regions[0];
+    for (p, len) in [(theirs, 2 * WASM_PAGE_SIZE), (mine, 4 * WASM_PAGE_SIZE)] {
+        assert!(
+            p + len <= m || m + n <= p,
+            "no page shared with the storage"
+        );
+    }
+    let s = vm.stats();
+    if theirs == hole {
+        seen(0);
+    } else if m == hole {
+        seen(1);
+    } else {
+        // The reserve, finding the hole claimed, grew a storage of its own
+        // and adopted it first; the hole went back to the free runs.
+        // The first storage (wasm page 0, below the hole) is free too: the
+        // two are one free run.
+        seen(2);
+        let len = 3 * WASM_PAGE_SIZE;
+        let again = vm.reserve_in(0, len, PAGE_SIZE).unwrap();
+        assert_eq!(again.as_ptr() as usize + WASM_PAGE_SIZE, hole, "free");
+        assert!(reads(&vm, again.as_ptr() as usize, len, 0));
+        // SAFETY: ours, not used again.
+        unsafe { vm.release(again.as_ptr(), len).unwrap() };
+    }
+    consistent(&s);
+    assert_eq!(
+        s.reserved_bytes,
+        (PAGE_SIZE + 6 * WASM_PAGE_SIZE) as u64,
+        "{s:?}"
+    );
+    let _ = held;
+    vm.check_invariants();
+}
+
+#[test]
+fn storage_taken_from_a_free_run_racing_a_reserve() {
+    model(
+        "storage_taken_from_a_free_run_racing_a_reserve",
+        storage_in_a_free_run_racing_a_reserve,
+    );
+    assert_eq!(outcomes(), 0b111, "every fate of the hole");
+}
+
+/// The broken variant: the storage's run is found under the lock but taken
+/// out of the free runs only when adopted, so the reserve can take the same
+/// pages while the storage is being zeroed.
+#[test]
+#[should_panic]
+fn storage_claimed_late_is_caught() {
+    let _fault = wasm_vmem::faults::inject(wasm_vmem::faults::Fault::StorageClaimedLate);
+    loom::model(storage_in_a_free_run_racing_a_reserve);
 }

@@ -42,7 +42,7 @@ mod runs;
 mod storage;
 
 pub(crate) use plan::{Action, Plan, Run};
-pub(crate) use storage::Storage;
+pub(crate) use storage::{Origin, Storage};
 
 use crate::stats::Stats;
 use crate::{BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
@@ -201,17 +201,43 @@ impl Table {
         }
     }
 
+    /// Claims a free run of `len` pages (best fit, any page) for a storage
+    /// region, so that a new storage takes a hole among the table's pages
+    /// instead of growing the memory (docs/DESIGN.md §10, entry 27). The
+    /// pages count as free (claimed, like a reserve's in flight) until
+    /// [`adopt`](Self::adopt) makes them metadata or gives them back.
+    pub(crate) fn claim_free(&mut self, len: usize) -> Option<Run> {
+        // Any page will do: no alignment, so the memory's base is moot.
+        let start = self.find(len, 1, 0)?;
+        if !claims_late() {
+            self.claim(start, len);
+        }
+        Some(Run { start, len })
+    }
+
     /// Moves the table into `spare` if that region can hold at least what
     /// the current storage holds (capacities never shrink: another thread
     /// may have made room for its own growth) and describe its own pages;
     /// the old storage's pages then become free and dirty. Otherwise the
     /// region's pages are taken back as free pages when the table can
-    /// describe them, or handed back to the caller ([`Adopted::No`]).
+    /// describe them, or handed back to the caller ([`Adopted::No`]; never
+    /// for a region of [`Origin::Claimed`], which the table describes).
     /// `spare` was written whole outside the lock (it reads zero).
     pub(crate) fn adopt(&mut self, spare: Storage) -> Adopted {
         let region = spare.pages();
+        let claimed = spare.origin() == Origin::Claimed;
+        if claimed && claims_late() {
+            let free = self.free.before(region.start);
+            let still_free = free.is_some_and(|r| region.end() <= r.end());
+            assert!(still_free, "the storage's pages were reserved meanwhile");
+            self.claim(region.start, region.len);
+        }
+        if claimed {
+            debug_assert!(region.len > 0 && region.end() <= self.pages.len());
+            debug_assert!(self.claiming >= region.len);
+        }
         let end = self.pages.len().max(region.end());
-        let grown = self.counters.grown_pages + region.len;
+        let grown = self.counters.grown_pages + if claimed { 0 } else { region.len };
         let least = (
             self.pages.capacity().max(end),
             self.free.capacity().max(runs_bound(end, grown)),
@@ -219,7 +245,7 @@ impl Table {
         let (want_states, want_nodes) = spare.want();
         let served = self.pages.capacity() >= want_states && self.free.capacity() >= want_nodes;
         // Another thread made room already: no copy, the pages are free.
-        if served && region.len > 0 && self.take_back(region) {
+        if served && region.len > 0 && self.give_back(region, claimed) {
             return Adopted::TakenBack;
         }
         let wanted = (least.0.max(want_states), least.1.max(want_nodes));
@@ -227,7 +253,7 @@ impl Table {
         let fits = |(s, n)| bytes_for(s, n).is_some_and(|b| b <= bytes);
         let chosen = [wanted, least].into_iter().find(|&c| fits(c));
         let Some((states, nodes)) = chosen.filter(|_| end <= u32::MAX as usize) else {
-            return match self.take_back(region) {
+            return match self.give_back(region, claimed) {
                 true => Adopted::TakenBack,
                 false => Adopted::No(region),
             };
@@ -241,7 +267,12 @@ impl Table {
         let _old_nodes = self.free.move_into(new_nodes);
         // The old vectors are dropped above; their pages are free below.
         let old = core::mem::replace(&mut self.storage, region);
-        if region.len > 0 {
+        if claimed {
+            for page in region.start..region.end() {
+                self.set(page, PageState::Metadata);
+            }
+            self.claiming -= region.len;
+        } else if region.len > 0 {
             let recorded = self.record(region, PageState::Metadata);
             debug_assert!(recorded, "the new storage describes itself");
         }
@@ -259,6 +290,22 @@ impl Table {
     /// whether it did.
     pub(crate) fn take_back(&mut self, region: Run) -> bool {
         region.len > 0 && self.record(region, PageState::FreeZero)
+    }
+
+    /// A storage region the table does not adopt, back as free pages that
+    /// read zero (it was written whole): claimed pages return to the free
+    /// runs; grown ones are [taken back](Self::take_back). Returns whether
+    /// the table took it.
+    fn give_back(&mut self, region: Run, claimed: bool) -> bool {
+        if !claimed {
+            return self.take_back(region);
+        }
+        for page in region.start..region.end() {
+            self.set(page, PageState::FreeZero);
+        }
+        self.claiming -= region.len;
+        self.insert_run(region);
+        true
     }
 
     /// Marks the pages this table owns (it grew them), for checks:
@@ -697,6 +744,18 @@ impl Table {
     }
 }
 
+/// Whether [`Table::claim_free`] leaves its run free until
+/// [`Table::adopt`]: never, except under the loom models' fault
+/// `StorageClaimedLate`.
+#[inline]
+fn claims_late() -> bool {
+    #[cfg(all(loom, feature = "loom-faults"))]
+    if crate::faults::active(crate::faults::Fault::StorageClaimedLate) {
+        return true;
+    }
+    false
+}
+
 /// Rounds `x` up to a multiple of `align`, a power of two.
 pub(crate) fn align_up(x: usize, align: usize) -> usize {
     (x + align - 1) & !(align - 1)
@@ -781,7 +840,7 @@ mod tests {
             let run = Run { start, len };
             // SAFETY: pages of `mem` (40 of them from `base`), which
             // outlives the table; each region is given once.
-            unsafe { Storage::from_region(base + start * PAGE_SIZE, run, want) }
+            unsafe { Storage::from_region(base + start * PAGE_SIZE, run, want, Origin::Grown) }
         };
         let mut t = Table::new();
         // The first storage: pages 0 .. 4, metadata.
@@ -815,11 +874,71 @@ mod tests {
             len: 1,
         };
         // SAFETY: a page of `mem`, never carved (the table cannot use it).
-        let spare = unsafe { Storage::from_region(base + 36 * PAGE_SIZE, far, (0, 0)) };
+        let spare =
+            unsafe { Storage::from_region(base + 36 * PAGE_SIZE, far, (0, 0), Origin::Grown) };
         let before = t.stats();
         assert_eq!(t.adopt(spare), Adopted::No(far));
         assert_eq!(t.stats(), before);
         assert!(!t.take_back(far));
+        t.check_invariants();
+        // `mem` outlives the table, which is not used past here.
+        drop(mem);
+    }
+
+    #[test]
+    fn a_storage_in_a_claimed_free_run_becomes_metadata_or_free_again() {
+        let mut mem = std::vec![0u64; 41 * PAGE_SIZE / 8];
+        let base = mem
+            .as_mut_ptr()
+            .expose_provenance()
+            .next_multiple_of(PAGE_SIZE);
+        let region = |run: Run, want, origin| {
+            // SAFETY: pages of `mem` (40 of them from `base`), which
+            // outlives the table; each region is given once.
+            unsafe { Storage::from_region(base + run.start * PAGE_SIZE, run, want, origin) }
+        };
+        let mut t = Table::new();
+        assert_eq!(
+            t.adopt(region(run(0, 4), (64, 16), Origin::Grown)),
+            Adopted::Yes
+        );
+        assert!(t.insert_grown(4, 36, false));
+        take(&mut t, 4, 10);
+        take(&mut t, 22, 18);
+        assert_eq!(free(&t), [run(14, 8)]);
+        let grows = t.counters.grows;
+        // Best fit among the free runs; claimed, the pages are in no run
+        // and still count as free.
+        assert_eq!(t.claim_free(9), None, "no run fits");
+        let hole = t.claim_free(6).unwrap();
+        assert_eq!(hole, run(14, 6));
+        assert_eq!((free(&t), t.claiming), (std::vec![run(20, 2)], 6));
+        t.check_invariants();
+        assert_eq!(
+            t.adopt(region(hole, (8000, 3000), Origin::Claimed)),
+            Adopted::Yes
+        );
+        assert_eq!(t.storage_pages(), (14, 6));
+        assert_eq!(t.claiming, 0);
+        assert_eq!(free(&t), [run(0, 4), run(20, 2)], "the old storage is free");
+        assert_eq!(t.counters.grows, grows, "no growth counted");
+        t.check_invariants();
+        // One that is not needed (the table can describe what it was for)
+        // returns to the free runs, reading zero (it was written whole).
+        let hole = t.claim_free(2).unwrap();
+        assert_eq!(hole, run(20, 2));
+        assert_eq!(
+            t.adopt(region(hole, (64, 16), Origin::Claimed)),
+            Adopted::TakenBack
+        );
+        assert_eq!(t.claiming, 0);
+        assert_eq!(free(&t), [run(0, 4), run(20, 2)]);
+        assert!(t.pages[20..22].iter().all(|&s| s == PageState::FreeZero));
+        let s = t.stats();
+        assert_eq!(
+            s.owned_bytes,
+            s.reserved_bytes + s.free_zero_bytes + s.free_dirty_bytes + s.metadata_bytes
+        );
         t.check_invariants();
         // `mem` outlives the table, which is not used past here.
         drop(mem);

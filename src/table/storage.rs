@@ -158,11 +158,10 @@ impl<T> DerefMut for FixedVec<T> {
     }
 }
 
-/// A region of linear memory that the instance grew for a table's
-/// metadata: `pages` (page numbers from the memory's base), at address
-/// `addr`, initialised outside the lock. Under the lock the table either
-/// carves it into its vectors ([`carve`](Self::carve)) or takes the pages
-/// back as free ones.
+/// A region of linear memory for a table's metadata: `pages` (page
+/// numbers from the memory's base), at address `addr`, initialised outside
+/// the lock. Under the lock the table either carves it into its vectors
+/// ([`carve`](Self::carve)) or takes the pages back as free ones.
 #[derive(Debug)]
 pub(crate) struct Storage {
     addr: usize,
@@ -170,11 +169,22 @@ pub(crate) struct Storage {
     pages: Run,
     /// The capacities the grower sized it for: (page states, run nodes).
     want: (usize, usize),
+    origin: Origin,
+}
+
+/// Where a [`Storage`] region's pages come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Grown by the instance for it: new to the table (or foreign there).
+    Grown,
+    /// A free run of the table itself, claimed for it
+    /// ([`Table::claim_free`](super::Table::claim_free)).
+    Claimed,
 }
 
 impl Storage {
     /// The region `pages` at address `addr`, sized for `want` (page states,
-    /// run nodes).
+    /// run nodes), its pages from `origin`.
     ///
     /// # Safety
     ///
@@ -183,12 +193,18 @@ impl Storage {
     /// pointers made from the address (provenance exposed) for as long as
     /// the memory lives, never moves, and is accessed by nothing else from
     /// now on except through the table that adopts it or takes it back.
-    pub(crate) unsafe fn from_region(addr: usize, pages: Run, want: (usize, usize)) -> Self {
+    pub(crate) unsafe fn from_region(
+        addr: usize,
+        pages: Run,
+        want: (usize, usize),
+        origin: Origin,
+    ) -> Self {
         Self {
             addr,
             bytes: pages.len * PAGE_SIZE,
             pages,
             want,
+            origin,
         }
     }
 
@@ -206,6 +222,7 @@ impl Storage {
             bytes,
             pages: Run { start: 0, len: 0 },
             want,
+            origin: Origin::Grown,
         }
     }
 
@@ -217,6 +234,11 @@ impl Storage {
     /// What the grower asked for: (page states, run nodes).
     pub(crate) fn want(&self) -> (usize, usize) {
         self.want
+    }
+
+    /// Where its pages come from.
+    pub(crate) fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// Bytes in the region.
@@ -347,7 +369,8 @@ mod tests {
         let addr = addr.next_multiple_of(PAGE_SIZE);
         assert!(addr + PAGE_SIZE <= buf.as_ptr().addr() + buf.len() * 8);
         // SAFETY: one page inside `buf`, aligned, unshared, alive below.
-        let s = unsafe { Storage::from_region(addr, Run { start: 0, len: 1 }, (8, 4)) };
+        let s =
+            unsafe { Storage::from_region(addr, Run { start: 0, len: 1 }, (8, 4), Origin::Grown) };
         assert_eq!((s.bytes(), s.want()), (PAGE_SIZE, (8, 4)));
         let states = PAGE_SIZE - 100 * NODE_BYTES;
         let (mut p, mut n) = s.carve(states, 100);
@@ -369,7 +392,8 @@ mod tests {
             .expose_provenance()
             .next_multiple_of(PAGE_SIZE);
         // SAFETY: as above; `carve` refuses before touching anything.
-        let s = unsafe { Storage::from_region(addr, Run { start: 0, len: 1 }, (0, 0)) };
+        let s =
+            unsafe { Storage::from_region(addr, Run { start: 0, len: 1 }, (0, 0), Origin::Grown) };
         let _ = s.carve(PAGE_SIZE, 1);
     }
 }
