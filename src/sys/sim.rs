@@ -32,12 +32,15 @@ const READY: u8 = 2;
 /// told to fail the next grows (`fail_next_grows`). All of it works from
 /// several threads at once.
 ///
-/// With the `std` feature (the default) the region comes from the OS — on
-/// Linux an anonymous mapping with `MAP_NORESERVE`, elsewhere the host
-/// allocator [`std::alloc::System`] (`calloc`, which maps large sizes from
-/// the OS) — never from the global allocator, so a `SimMemory` can sit
-/// under a `#[global_allocator]` ([`lazy`](Self::lazy)); without it, from
-/// the global allocator.
+/// With the `std` feature (the default) the region never comes from the
+/// global allocator, so a `SimMemory` can sit under a `#[global_allocator]`
+/// ([`lazy`](Self::lazy)): [`new`](Self::new) takes it from the host
+/// allocator [`std::alloc::System`] (`calloc`), like the host heap that the
+/// benchmarks' baselines allocate from, so that neither side pays
+/// first-touch faults the other does not; a lazy memory, which may ask for
+/// more address space than the machine has memory, takes it on Linux as an
+/// anonymous mapping with `MAP_NORESERVE` (elsewhere from `System` too).
+/// Without `std`, from the global allocator.
 #[derive(Debug)]
 pub struct SimMemory {
     /// [`UNINIT`], [`BUSY`] or [`READY`]; `allocation`, `region` and
@@ -53,6 +56,9 @@ pub struct SimMemory {
     failures: AtomicUsize,
     #[cfg(any(test, feature = "testing"))]
     foreign_grows: AtomicUsize,
+    /// Made by [`lazy`](Self::lazy): where the region comes from (see
+    /// `host`).
+    lazy: bool,
     /// Under loom, one cell per 16 KiB page: every access to page contents
     /// through the seam touches it, so loom reports two threads touching a
     /// page without a happens-before edge between them.
@@ -72,23 +78,29 @@ unsafe impl Send for SimMemory {}
 // whose concurrent use loom checks (that is their job).
 unsafe impl Sync for SimMemory {}
 
-/// Where a memory's region comes from: on Linux with `std`, an anonymous
+/// Where a memory's region comes from: with `std`, `System` (`calloc`),
+/// except a lazy memory's on Linux (not under Miri and loom): an anonymous
 /// private mapping with `MAP_NORESERVE` (address space only: Linux's
 /// default heuristic overcommit refuses one ordinary mapping larger than
-/// RAM + swap, but not one that reserves no swap); elsewhere with `std`,
-/// and under Miri and loom, `System` (`calloc`); without `std`, the global
-/// allocator. Each module has `alloc_zeroed(layout)` and
-/// `dealloc(ptr, layout)`.
+/// RAM + swap, but not one that reserves no swap); without `std`, the
+/// global allocator. Each module has `alloc_zeroed(layout, lazy)` and
+/// `dealloc(ptr, layout, lazy)`.
 #[cfg(all(feature = "std", target_os = "linux", not(miri), not(loom)))]
 mod host {
-    use core::alloc::Layout;
+    use core::alloc::{GlobalAlloc, Layout};
+    use std::alloc::System;
 
-    /// A zeroed, untouched region of `layout.size()` bytes, or null.
+    /// A zeroed region of `layout.size()` bytes, or null: untouched and
+    /// mapped for the purpose if `lazy`.
     ///
     /// # Safety
     ///
     /// `layout` must have a non-zero size.
-    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
+    pub(super) unsafe fn alloc_zeroed(layout: Layout, lazy: bool) -> *mut u8 {
+        if !lazy {
+            // SAFETY: non-zero size (caller).
+            return unsafe { System.alloc_zeroed(layout) };
+        }
         // SAFETY: a fresh anonymous mapping; no existing memory is named.
         let p = unsafe {
             libc::mmap(
@@ -111,8 +123,13 @@ mod host {
     ///
     /// # Safety
     ///
-    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
-    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+    /// `ptr` must come from `alloc_zeroed(layout, lazy)` and not be freed
+    /// yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout, lazy: bool) {
+        if !lazy {
+            // SAFETY: allocated by `System` with this layout (caller).
+            return unsafe { System.dealloc(ptr, layout) };
+        }
         // SAFETY: the whole mapping made by `alloc_zeroed` with this size
         // (caller); nothing uses it any more.
         let unmapped = unsafe { libc::munmap(ptr.cast(), layout.size()) };
@@ -126,12 +143,12 @@ mod host {
     use core::alloc::{GlobalAlloc, Layout};
     use std::alloc::System;
 
-    /// `System`'s zeroed allocation.
+    /// `System`'s zeroed allocation, lazy or not.
     ///
     /// # Safety
     ///
     /// `layout` must have a non-zero size.
-    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
+    pub(super) unsafe fn alloc_zeroed(layout: Layout, _lazy: bool) -> *mut u8 {
         // SAFETY: non-zero size (caller).
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -140,8 +157,9 @@ mod host {
     ///
     /// # Safety
     ///
-    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
-    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+    /// `ptr` must come from `alloc_zeroed(layout, lazy)` and not be freed
+    /// yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout, _lazy: bool) {
         // SAFETY: allocated by `System` with this layout (caller).
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -152,12 +170,12 @@ mod host {
 mod host {
     use core::alloc::Layout;
 
-    /// The global allocator's zeroed allocation.
+    /// The global allocator's zeroed allocation, lazy or not.
     ///
     /// # Safety
     ///
     /// `layout` must have a non-zero size.
-    pub(super) unsafe fn alloc_zeroed(layout: Layout) -> *mut u8 {
+    pub(super) unsafe fn alloc_zeroed(layout: Layout, _lazy: bool) -> *mut u8 {
         // SAFETY: non-zero size (caller).
         unsafe { alloc::alloc::alloc_zeroed(layout) }
     }
@@ -166,8 +184,9 @@ mod host {
     ///
     /// # Safety
     ///
-    /// `ptr` must come from `alloc_zeroed(layout)` and not be freed yet.
-    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+    /// `ptr` must come from `alloc_zeroed(layout, lazy)` and not be freed
+    /// yet.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout, _lazy: bool) {
         // SAFETY: allocated by the global allocator with this layout
         // (caller).
         unsafe { alloc::alloc::dealloc(ptr, layout) }
@@ -176,8 +195,9 @@ mod host {
 
 impl SimMemory {
     crate::sync::const_fn! {
-        /// The fields of a memory of `capacity` wasm pages with no region yet.
-        const fn empty(capacity: usize) -> Self {
+        /// The fields of a memory of `capacity` wasm pages with no region
+        /// yet, made by [`lazy`](Self::lazy) or not.
+        const fn empty(capacity: usize, lazy: bool) -> Self {
             Self {
                 state: AtomicU8::new(UNINIT),
                 allocation: AtomicPtr::new(core::ptr::null_mut()),
@@ -187,6 +207,7 @@ impl SimMemory {
                 failures: AtomicUsize::new(0),
                 #[cfg(any(test, feature = "testing"))]
                 foreign_grows: AtomicUsize::new(0),
+                lazy,
                 // Under loom (never `const`), one cell per page of the
                 // capacity asked for, which the region never exceeds.
                 #[cfg(loom)]
@@ -204,7 +225,7 @@ impl SimMemory {
     ///
     /// If the host cannot allocate `max_bytes` of address space.
     pub fn new(max_bytes: usize) -> Self {
-        let memory = Self::empty(max_bytes / WASM_PAGE_SIZE);
+        let memory = Self::empty(max_bytes / WASM_PAGE_SIZE, false);
         memory.init(false);
         memory
     }
@@ -237,7 +258,7 @@ impl SimMemory {
         #[cfg(feature = "std")]
         #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
         pub const fn lazy(max_bytes: usize) -> Self {
-            Self::empty(max_bytes / WASM_PAGE_SIZE)
+            Self::empty(max_bytes / WASM_PAGE_SIZE, true)
         }
     }
 
@@ -274,7 +295,7 @@ impl SimMemory {
         while capacity > 0 {
             let layout = Self::layout(capacity);
             // SAFETY: the layout has a non-zero size.
-            let ptr = unsafe { host::alloc_zeroed(layout) };
+            let ptr = unsafe { host::alloc_zeroed(layout, self.lazy) };
             if !ptr.is_null() {
                 let offset = ptr.align_offset(WASM_PAGE_SIZE);
                 // Expose the region's provenance once: addresses handed out
@@ -435,7 +456,7 @@ impl Drop for SimMemory {
             let layout = Self::layout(self.capacity.load(Ordering::Relaxed));
             // SAFETY: allocated by `init` with this very layout (the
             // capacity it stored), freed only here.
-            unsafe { host::dealloc(allocation, layout) }
+            unsafe { host::dealloc(allocation, layout, self.lazy) }
         }
     }
 }
