@@ -164,11 +164,15 @@ def main():
     md.append("")
 
     md += ["### Bytes zeroed ÷ bytes that had to be zeroed (1.00 is the floor), peak memory ÷ peak live", "",
-           "| build | backend | GC-like | churn | churn peak memory ÷ peak live |", "|---|---|---:|---:|---:|"]
+           "| build | backend | GC-like | churn | churn peak memory ÷ peak live | same, mean over seeds (range) |",
+           "|---|---|---:|---:|---:|---:|"]
     for build in ("st", "mt"):
         for b in fig[build]["backends"]:
             mem = f"{b['peak_memory_ratio']:.3f}" if b["peak_memory_ratio"] is not None else "n/a (not measurable)"
-            md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} |")
+            seeds = b.get("peak_memory_ratio_seeds")
+            over = (f"{seeds['mean']:.3f} over {seeds['seeds']} ({seeds['min']:.2f}–{seeds['max']:.2f})"
+                    if seeds else "n/a")
+            md.append(f"| {build.upper()} | {b['name']} | {b['zero_ratio_gc']:.2f} | {b['zero_ratio_churn']:.2f} | {mem} | {over} |")
     md.append("")
 
     md += ["### Interleaved medians (same run, all backends alternating)", "",

@@ -11,7 +11,7 @@
 //! they need `std::thread` and a clock inside the lock.
 
 use crate::backends::{Global, Plain, Seed, Talc, Vmem};
-use crate::traces::{churn, gc, Oracle};
+use crate::traces::{churn, churn_seeded, gc, Oracle, CHURN_SEED};
 use crate::Backend;
 use std::fmt::Write as _;
 use wasm_vmem::policy::{MultiThreaded, SingleThreaded};
@@ -133,6 +133,10 @@ pub struct Sizes {
     pub contention: usize,
     /// Interleaved repetitions for medians.
     pub reps: usize,
+    /// Seeds of the churn trace for peak memory ÷ peak live over seeds
+    /// (each a fresh instance; 0 in the browser, where every instance's
+    /// growth stays in the page's memory).
+    pub churn_seeds: usize,
 }
 
 impl Sizes {
@@ -142,6 +146,7 @@ impl Sizes {
         churn: 4000,
         contention: 50_000,
         reps: 7,
+        churn_seeds: 32,
     };
     /// The smoke run in the test command.
     pub const SMOKE: Sizes = Sizes {
@@ -149,7 +154,59 @@ impl Sizes {
         churn: 200,
         contention: 50,
         reps: 1,
+        churn_seeds: 2,
     };
+}
+
+/// Peak memory ÷ peak live of the churn trace over seeds.
+#[derive(Clone, Copy, Debug)]
+pub struct OverSeeds {
+    /// How many seeds (others than [`CHURN_SEED`], whose figure is the
+    /// single one beside it).
+    pub seeds: usize,
+    /// Mean over the seeds.
+    pub mean: f64,
+    /// Median over the seeds.
+    pub median: f64,
+    /// Lowest.
+    pub min: f64,
+    /// Highest.
+    pub max: f64,
+}
+
+impl OverSeeds {
+    fn json(&self) -> String {
+        format!(
+            "{{\"seeds\":{},\"mean\":{:.4},\"median\":{:.4},\"min\":{:.4},\"max\":{:.4}}}",
+            self.seeds, self.mean, self.median, self.min, self.max
+        )
+    }
+}
+
+/// Peak memory ÷ peak live of backend `i` over `sizes.churn_seeds` seeds,
+/// a fresh backend each (`None` for none).
+fn over_seeds(threaded: bool, i: usize, sizes: Sizes) -> Option<OverSeeds> {
+    let mut ratios: Vec<f64> = (1..=sizes.churn_seeds as u64)
+        .filter_map(|k| {
+            // Distinct streams (the generator ignores the seed's low bit).
+            let seed = CHURN_SEED ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let b = backend(threaded, i);
+            let peak = churn_seeded(b.as_ref(), sizes.churn, seed);
+            b.footprint().map(|f| f as f64 / peak as f64)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    Some(OverSeeds {
+        seeds: n,
+        mean: ratios.iter().sum::<f64>() / n as f64,
+        median: median(ratios.clone()),
+        min: ratios[0],
+        max: ratios[n - 1],
+    })
 }
 
 /// A monotonic clock in seconds: `Instant` natively, `performance.now()`
@@ -198,8 +255,12 @@ pub fn all(sizes: Sizes, builds: &[bool], clock: Clock) -> (String, String) {
         // Zeroing and memory, each backend fresh.
         let _ = writeln!(
             text,
-            "{:<22} {:>14} {:>14} {:>16}",
-            "backend", "zeroed/needed gc", "zeroed/needed churn", "peak mem/peak live"
+            "{:<22} {:>14} {:>14} {:>16} {:>20}",
+            "backend",
+            "zeroed/needed gc",
+            "zeroed/needed churn",
+            "peak mem/peak live",
+            format!("same, {} seeds", sizes.churn_seeds)
         );
         let _ = write!(json, ",\"{build}\":{{\"backends\":[");
         let mut names = Vec::new();
@@ -217,15 +278,20 @@ pub fn all(sizes: Sizes, builds: &[bool], clock: Clock) -> (String, String) {
             let churn_ratio = churn_b.bytes_zeroed() as f64 / o.had_to_zero().max(1) as f64;
             let mem = churn_b.footprint().map(|f| f as f64 / peak_live as f64);
             let mem_text = mem.map_or("n/a".into(), |m| format!("{m:.3}"));
+            let seeds = mem.and_then(|_| over_seeds(threaded, i, sizes));
+            let seeds_text = seeds.map_or("n/a".into(), |s| {
+                format!("{:.3} ({:.2}–{:.2})", s.mean, s.min, s.max)
+            });
             let _ = writeln!(
                 text,
-                "{name:<22} {gc_ratio:>14.2} {churn_ratio:>14.2} {mem_text:>16}"
+                "{name:<22} {gc_ratio:>14.2} {churn_ratio:>14.2} {mem_text:>16} {seeds_text:>20}"
             );
             let _ = write!(
                 json,
-                "{}{{\"name\":\"{name}\",\"zero_ratio_gc\":{gc_ratio:.4},\"zero_ratio_churn\":{churn_ratio:.4},\"peak_memory_ratio\":{}}}",
+                "{}{{\"name\":\"{name}\",\"zero_ratio_gc\":{gc_ratio:.4},\"zero_ratio_churn\":{churn_ratio:.4},\"peak_memory_ratio\":{},\"peak_memory_ratio_seeds\":{}}}",
                 if i > 0 { "," } else { "" },
-                mem.map_or("null".into(), |m| format!("{m:.4}"))
+                mem.map_or("null".into(), |m| format!("{m:.4}")),
+                seeds.map_or("null".into(), |s| s.json())
             );
         }
         json.push(']');

@@ -313,6 +313,8 @@ mod bindings {
         } else {
             Sizes {
                 reps: 21,
+                // Every instance's growth stays in this page's memory.
+                churn_seeds: 0,
                 ..Sizes::FULL
             }
         };
