@@ -93,14 +93,14 @@ struct RefusingAfter {
     action: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
-// SAFETY: every item forwards to `SimMemory`, which upholds the contract,
-// except that a grow with an action pending returns `None` without growing
-// (the memory unchanged), which `grow` may always do.
+// SAFETY: forwards to the `SimMemory`, which upholds the contract (the
+// provided items, `fill` and `read_byte`, write and read the host memory as
+// its own do), except that a grow with an action pending returns `None`
+// without growing (the memory unchanged), which `grow` may always do.
 unsafe impl LinearMemory for RefusingAfter {
     fn size(&self) -> usize {
         self.inner.size()
     }
-
     fn grow(&self, delta: usize) -> Option<usize> {
         let action = self.action.lock().unwrap().take();
         match action {
@@ -111,27 +111,11 @@ unsafe impl LinearMemory for RefusingAfter {
             None => self.inner.grow(delta),
         }
     }
-
     fn base(&self) -> usize {
         self.inner.base()
     }
-
     fn maximum(&self) -> Option<usize> {
         self.inner.maximum()
-    }
-
-    fn grown_pages_read_zero(&self) -> bool {
-        self.inner.grown_pages_read_zero()
-    }
-
-    unsafe fn fill(&self, addr: usize, len: usize, byte: u8) {
-        // SAFETY: the caller's obligations are passed on unchanged.
-        unsafe { self.inner.fill(addr, len, byte) }
-    }
-
-    unsafe fn read_byte(&self, addr: usize) -> u8 {
-        // SAFETY: the caller's obligations are passed on unchanged.
-        unsafe { self.inner.read_byte(addr) }
     }
 }
 
