@@ -268,10 +268,7 @@ impl Table {
         // The old vectors are dropped above; their pages are free below.
         let old = core::mem::replace(&mut self.storage, region);
         if claimed {
-            for page in region.start..region.end() {
-                self.set(page, PageState::Metadata);
-            }
-            self.claiming -= region.len;
+            self.settle_claim(region, PageState::Metadata);
         } else if region.len > 0 {
             let recorded = self.record(region, PageState::Metadata);
             debug_assert!(recorded, "the new storage describes itself");
@@ -300,12 +297,18 @@ impl Table {
         if !claimed {
             return self.take_back(region);
         }
-        for page in region.start..region.end() {
-            self.set(page, PageState::FreeZero);
-        }
-        self.claiming -= region.len;
+        self.settle_claim(region, PageState::FreeZero);
         self.insert_run(region);
         true
+    }
+
+    /// Ends the claim of `region` (a storage's, [`claim_free`](Self::claim_free)),
+    /// its pages now in `state`.
+    fn settle_claim(&mut self, region: Run, state: PageState) {
+        for page in region.start..region.end() {
+            self.set(page, state);
+        }
+        self.claiming -= region.len;
     }
 
     /// Marks the pages this table owns (it grew them), for checks:
