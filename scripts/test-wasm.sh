@@ -29,6 +29,11 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$PATH"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=300
+# The runner gives chromedriver 5 s to bind its port by default, and does
+# not retry within that; on a loaded 2-core machine it once took longer
+# ("driver failed to bind port during startup", a clean-clone run on
+# 2026-11-27). 60 s lets it restart a stuck driver (every 10 s) too.
+export WASM_BINDGEN_TEST_DRIVER_TIMEOUT=60
 declare -A took
 part() { echo "--- $1"; start=$SECONDS; }
 done_() { took[$1]=$((SECONDS - start)); }
