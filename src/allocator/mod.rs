@@ -184,6 +184,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// Runs `f` on `arena`'s heap under its lock, after freeing the blocks
     /// other threads handed over; releases the segments it gave up after
     /// unlocking.
+    #[inline]
     fn with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut SmallArena) -> R) -> R {
         let (r, released) = self.small[arena].with(|h| Self::heap_op(h, &self.remote[arena], f));
         self.release_segments(released);
@@ -213,7 +214,17 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     }
 
     /// Releases segments a heap gave up to the pool.
+    #[inline]
     fn release_segments(&self, released: Released) {
+        if !released.is_empty() {
+            self.release_segments_now(released);
+        }
+    }
+
+    /// [`release_segments`](Self::release_segments) when there are some.
+    #[cold]
+    #[inline(never)]
+    fn release_segments_now(&self, released: Released) {
         for seg in released {
             // SAFETY: the heap gave the segment up and no block of it is
             // live: nothing accesses it any more.
@@ -252,15 +263,24 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     }
 
     /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
+    #[inline]
     fn alloc_small_in(&self, arena: usize, layout: Layout) -> *mut u8 {
+        // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+        match self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
+            Some(p) => p.as_ptr(),
+            None => self.alloc_small_growing(arena, layout),
+        }
+    }
+
+    /// [`alloc_small_in`](Self::alloc_small_in) when the heap is full: adds
+    /// segments.
+    #[cold]
+    #[inline(never)]
+    fn alloc_small_growing(&self, arena: usize, layout: Layout) -> *mut u8 {
         // A fresh segment always fits a small block, but other threads of
         // the arena may fill it before this one retries: a few rounds, then
         // the other heaps.
         for _ in 0..SEGMENT_ROUNDS {
-            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-            if let Some(p) = self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
-                return p.as_ptr();
-            }
             // Outside the lock: the pool may grow the memory.
             let Ok((seg, _)) = self.reserve_or_reclaim(SEGMENT, SEGMENT, Fill::Any) else {
                 // No segment to be had: room left in another arena's heap
@@ -273,6 +293,10 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 // SAFETY: reserved above and not handed out.
                 unsafe { self.release_pages(seg.as_ptr(), SEGMENT) };
                 return ptr::null_mut();
+            }
+            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+            if let Some(p) = self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
+                return p.as_ptr();
             }
         }
         self.alloc_small_elsewhere(arena, layout)

@@ -160,6 +160,14 @@ impl Remote {
 #[must_use]
 pub(super) struct Released(*mut Header);
 
+impl Released {
+    /// Whether no segment was given up.
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_null()
+    }
+}
+
 impl Iterator for Released {
     type Item = NonNull<u8>;
 
@@ -295,8 +303,25 @@ impl SmallArena {
     ///
     /// Callers must guarantee that `remote` is this arena's stack (so every
     /// block on it is a live block of this arena, given up by its owner).
+    #[inline]
     pub(super) unsafe fn drain(&mut self, remote: &Remote) {
-        let mut node = remote.take();
+        let node = remote.take();
+        if !node.is_null() {
+            // SAFETY: taken from this arena's stack (caller).
+            unsafe { self.free_handed_over(node) };
+        }
+    }
+
+    /// The slow path of [`drain`](Self::drain): frees the blocks of a taken
+    /// stack.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `node` heads a stack taken from this
+    /// arena's [`Remote`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_handed_over(&mut self, mut node: *mut Node) {
         while let Some(n) = NonNull::new(node) {
             // SAFETY: a node pushed by `Remote::push`, published with
             // release and taken with acquire; no one else reaches it now.

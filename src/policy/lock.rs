@@ -86,16 +86,34 @@ impl SpinLock {
     /// a waiter gives up its time slice now and then (`sync::backoff`).
     #[inline]
     pub fn lock(&self) {
-        let mut spins = 0;
-        while self
+        // The uncontended case, one compare-and-swap, is inlined into every
+        // caller; the waiting loop lives apart so that it does not keep
+        // this one from being inlined.
+        if self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
+            self.lock_contended();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
+        let mut spins = 0;
+        loop {
             // Spin on a plain load so waiting cores do not fight over the
             // cache line, and let the shim yield under loom.
             while self.locked.load(Ordering::Relaxed) {
                 backoff(&mut spins);
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
             }
         }
     }
