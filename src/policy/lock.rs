@@ -98,6 +98,7 @@ impl SpinLock {
         }
     }
 
+    /// The waiting part of [`lock`](Self::lock): the lock was taken.
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) {
