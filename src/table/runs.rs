@@ -495,17 +495,32 @@ mod tests {
         for _ in 0..if cfg!(miri) { 300 } else { 4000 } {
             let start = next(400) * 4;
             let len = 1 + next(3);
-            let clear = |model: &std::vec::Vec<Run>, s: usize, l: usize| {
+            let clear = |model: &[Run], s: usize, l: usize| {
                 model.iter().all(|m| m.end() < s || s + l < m.start)
             };
             if next(2) == 0 && clear(&model, start, len) {
                 assert!(r.insert(run(start, len)));
                 let i = model.partition_point(|m| m.start < start);
                 model.insert(i, run(start, len));
+            } else if !model.is_empty() && next(3) == 0 {
+                // A run shrinks (a claim at either end) or grows by a page
+                // into a gap that stays open: `replace`.
+                let i = next(model.len());
+                let m = model[i];
+                let to = match next(3) {
+                    0 if m.len > 1 => run(m.start + 1, m.len - 1),
+                    1 if m.len > 1 => run(m.start, m.len - 1),
+                    _ if clear(&model[i + 1..], m.end(), 1) => run(m.start, m.len + 1),
+                    _ => m,
+                };
+                r.replace(m.start, to);
+                model[i] = to;
             } else if !model.is_empty() {
                 let m = model.remove(next(model.len()));
                 r.remove(m.start);
             }
+            let longest = model.iter().map(|m| m.len).max().unwrap_or(0);
+            assert_eq!(r.longest(), longest, "the longest run");
             let (want, align) = (1 + next(3), 1 << next(3));
             let expect = model
                 .iter()
