@@ -6,8 +6,9 @@
 //! offset `i * PAGE_SIZE`, for every page below `pages.len()`, which is the
 //! end of the last growth this instance has seen. Pages the instance did not
 //! grow itself (data, stack, the global allocator's heap, anything grown by
-//! other code) are `Foreign` and stay so. Metadata is one byte per page of
-//! linear memory (plus the run list), so it grows with the memory managed.
+//! other code) are `Foreign` and stay so. Metadata is five bytes per page of
+//! linear memory (its state and the free-run tag, `runs.rs`) plus the run
+//! nodes, so it grows with the memory managed.
 //! It lives in pages the instance grew for it ([`Storage`]), which are
 //! `Metadata` here: owned, never free, never handed out. When the table
 //! moves to a larger storage, the old one's pages become `FreeDirty`.
@@ -46,6 +47,7 @@ pub(crate) use storage::{Origin, Storage};
 
 use crate::stats::Stats;
 use crate::{BATCH_PAGES, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
+use core::cell::Cell;
 use runs::Runs;
 use storage::{bytes_for, runs_bound, FixedVec};
 
@@ -118,7 +120,15 @@ pub(crate) struct Table {
     /// first storage, or for storage outside the memory in unit tests).
     storage: Run,
     counters: Counters,
+    /// The last fit [`find`](Self::find) or [`fits_at`](Self::fits_at)
+    /// vouched for, (first page, start of the run that holds it), so that
+    /// [`claim`](Self::claim) finds that run without a search.
+    fit: Cell<(usize, usize)>,
 }
+
+/// How far back [`Table::fits_at`] looks for the run that holds a planned
+/// start, in pages.
+const HOLDER_REACH: usize = 256;
 
 /// What [`Table::adopt`] did with a storage region.
 #[derive(Debug, PartialEq, Eq)]
@@ -152,6 +162,7 @@ impl Table {
                 bytes_zero_skipped: 0,
                 sentinel_violations: 0,
             },
+            fit: Cell::new((usize::MAX, 0)),
         }
     }
 
@@ -227,7 +238,7 @@ impl Table {
         let region = spare.pages();
         let claimed = spare.origin() == Origin::Claimed;
         if claimed && claims_late() {
-            let free = self.free.before(region.start);
+            let free = self.free.at(region.start);
             let still_free = free.is_some_and(|r| region.end() <= r.end());
             assert!(still_free, "the storage's pages were reserved meanwhile");
             self.claim(region.start, region.len);
@@ -260,11 +271,12 @@ impl Table {
         };
         // What is left over goes to both, two page states per node (the
         // worst case of runs).
-        let extra = (bytes - bytes_for(states, nodes).unwrap_or(bytes)) / (2 + storage::NODE_BYTES);
-        let (mut new_pages, new_nodes) = spare.carve(states + 2 * extra, nodes + extra);
-        new_pages.extend_from_slice(&self.pages);
-        self.pages = new_pages;
-        let _old_nodes = self.free.move_into(new_nodes);
+        let extra = (bytes - bytes_for(states, nodes).unwrap_or(bytes))
+            / (2 * storage::PAGE_META_BYTES + storage::NODE_BYTES);
+        let mut new = spare.carve(states + 2 * extra, nodes + extra);
+        new.states.extend_from_slice(&self.pages);
+        self.pages = new.states;
+        let _old = self.free.move_into(new.nodes, new.tags, new.heads);
         // The old vectors are dropped above; their pages are free below.
         let old = core::mem::replace(&mut self.storage, region);
         if claimed {
@@ -362,22 +374,50 @@ impl Table {
         }
     }
 
-    /// The best-fitting free run for `len` pages whose address is a multiple
-    /// of `align` pages, `base` being the page number of offset 0: the
-    /// smallest run that fits, the lowest address among equals. Returns the
-    /// first page of the fit.
+    /// A free run for `len` pages whose address is a multiple of `align`
+    /// pages, `base` being the page number of offset 0: the shortest run
+    /// that fits below 32 pages, a run of the shortest fitting size class
+    /// above (`runs.rs`). Returns the first page of the fit, and remembers
+    /// the run that holds it for [`claim`](Self::claim).
     pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<usize> {
-        self.free.find(len, align, base)
+        let (start, holder) = self.free.find(len, align, base)?;
+        self.fit.set((start, holder));
+        Some(start)
     }
 
     /// Whether `start .. start + len` is free, so that a caller that just
     /// grew the memory can take the pages it planned for: its fresh pages
-    /// (and a free tail it planned to stitch), rather than whatever best fit
-    /// a concurrent release may have made adjacent meanwhile.
+    /// (and a free tail it planned to stitch), rather than whatever fit a
+    /// concurrent release may have made adjacent meanwhile. The run that
+    /// holds `start` is looked for at most [`HOLDER_REACH`] pages back: a
+    /// plan whose run grew further back since (a rare race) says `false`,
+    /// and the caller takes a fit elsewhere.
     pub(crate) fn fits_at(&self, start: usize, len: usize) -> bool {
-        self.free
-            .before(start)
-            .is_some_and(|run| start + len <= run.end())
+        match self.holder(start, HOLDER_REACH) {
+            Some(run) if start + len <= run.end() => {
+                self.fit.set((start, run.start));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The free run that holds page `page`, looked for at most `reach`
+    /// pages back (through the tags at run starts; a page that is not free
+    /// ends the search).
+    fn holder(&self, page: usize, reach: usize) -> Option<Run> {
+        for p in (page.saturating_sub(reach)..=page).rev() {
+            if !matches!(
+                self.pages.get(p),
+                Some(PageState::FreeZero | PageState::FreeDirty)
+            ) {
+                return None;
+            }
+            if let Some(run) = self.free.at(p) {
+                return (page < run.end()).then_some(run);
+            }
+        }
+        None
     }
 
     /// How many pages past `memory_pages` (the memory's current end) must be
@@ -392,10 +432,8 @@ impl Table {
         base: usize,
         memory_pages: usize,
     ) -> (usize, usize) {
-        let start = match self.free.last() {
-            Some(run) if run.end() == self.pages.len() && self.pages.len() == memory_pages => {
-                run.start
-            }
+        let start = match self.free.ending_at(self.pages.len()) {
+            Some(run) if self.pages.len() == memory_pages => run.start,
             _ => memory_pages,
         };
         let start = align_up(base + start, align) - base;
@@ -420,17 +458,22 @@ impl Table {
         let free_to_end = end == memory_pages
             || self
                 .free
-                .before(end)
-                .is_some_and(|run| run.start == end && run.end() == memory_pages);
+                .at(end)
+                .is_some_and(|run| run.end() == memory_pages);
         free_to_end.then(|| new_end - memory_pages)
     }
 
     /// Takes `start .. start + len`, which [`find`](Self::find) or
-    /// [`fits_at`](Self::fits_at) vouched for, out of the free runs: O(log
-    /// runs), whatever the length. The pages are committed by
+    /// [`fits_at`](Self::fits_at) vouched for, out of the free runs: O(1),
+    /// whatever the length or the number of runs (the holding run is the
+    /// one they remembered). The pages are committed by
     /// [`claim_batch`](Self::claim_batch).
     pub(crate) fn claim(&mut self, start: usize, len: usize) {
-        let run = self.free.before(start).expect("a free run holds the claim");
+        let run = match self.fit.get() {
+            (at, holder) if at == start => self.free.at(holder),
+            _ => self.holder(start, usize::MAX),
+        };
+        let run = run.expect("a free run holds the claim");
         debug_assert!(run.start <= start && start + len <= run.end());
         let left = Run {
             start: run.start,
@@ -618,6 +661,7 @@ impl Table {
             self.pages.resize(end, state);
             self.count[state as usize] += end - from;
         }
+        self.free.describe(self.pages.len());
         if state != PageState::Metadata {
             self.insert_run(Run { start, len });
         }
@@ -632,8 +676,8 @@ impl Table {
 
     /// Inserts a run of newly free pages, merging it with adjacent runs.
     fn insert_run(&mut self, run: Run) {
-        let prev = self.free.before(run.start).filter(|p| p.end() == run.start);
-        let next = self.free.after(run.start).filter(|n| n.start == run.end());
+        let prev = self.free.ending_at(run.start);
+        let next = self.free.at(run.end());
         match (prev, next) {
             (Some(p), Some(n)) => {
                 self.free.remove(n.start);

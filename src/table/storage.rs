@@ -5,10 +5,11 @@
 //!
 //! A [`Storage`] is a region of whole pages that the instance grew and
 //! initialised outside the lock; under the lock the table carves it into
-//! two [`FixedVec`]s (nodes first, then page states) and adopts it, or
-//! takes it back as free pages when it is not needed after all.
+//! four [`FixedVec`]s (the heads of the free-run class lists, run nodes,
+//! page tags, page states) and adopts it, or takes it back as free pages
+//! when it is not needed after all.
 
-use super::runs::Node;
+use super::runs::{Node, CLASSES};
 use super::{PageState, Run};
 use crate::PAGE_SIZE;
 use core::marker::PhantomData;
@@ -18,6 +19,12 @@ use core::ptr::NonNull;
 
 /// Bytes of one run node in a storage region.
 pub(crate) const NODE_BYTES: usize = size_of::<Node>();
+
+/// Bytes per page a storage region holds: its state and its run tag.
+pub(crate) const PAGE_META_BYTES: usize = size_of::<PageState>() + size_of::<u32>();
+
+/// Bytes of the class lists' heads at the start of every storage region.
+const HEADS_BYTES: usize = CLASSES * size_of::<u32>();
 
 /// A vector of `Copy` values over memory it does not allocate: a pointer,
 /// a length and a fixed capacity. It never grows past its capacity, never
@@ -105,6 +112,22 @@ impl<T: Copy> FixedVec<T> {
         self.len = new_len;
     }
 
+    /// Lengthens the vector to `new_len` values (nothing if it is longer)
+    /// without writing: the new slots hold what the memory holds. For a
+    /// storage region, zeros: its grower wrote it whole before it was
+    /// carved ([`Storage::from_region`]).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `new_len` is at most the capacity and
+    /// that slots `len .. new_len` hold valid values of `T` (memory written
+    /// since the vector was made over it, and not written since through a
+    /// vector shorter than that).
+    pub(crate) unsafe fn extend_unwritten(&mut self, new_len: usize) {
+        debug_assert!(new_len <= self.cap, "FixedVec over capacity");
+        self.len = self.len.max(new_len);
+    }
+
     /// Shortens the vector to `len` values (nothing if it is shorter).
     pub(crate) fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
@@ -189,7 +212,9 @@ impl Storage {
     /// # Safety
     ///
     /// Callers must guarantee that `addr .. addr + pages.len * PAGE_SIZE`
-    /// is aligned to [`PAGE_SIZE`], valid for reads and writes through
+    /// is aligned to [`PAGE_SIZE`], reads zero (written whole: the run
+    /// tags are taken as they are, [`FixedVec::extend_unwritten`]), valid
+    /// for reads and writes through
     /// pointers made from the address (provenance exposed) for as long as
     /// the memory lives, never moves, and is accessed by nothing else from
     /// now on except through the table that adopts it or takes it back.
@@ -246,38 +271,60 @@ impl Storage {
         self.bytes
     }
 
-    /// The region as `nodes` run nodes followed by `states` page states
-    /// (`bytes_for(states, nodes) <= self.bytes()`), consuming it.
-    pub(crate) fn carve(
-        self,
-        states: usize,
-        nodes: usize,
-    ) -> (FixedVec<PageState>, FixedVec<Node>) {
+    /// The region as the class lists' heads, `nodes` run nodes, `states`
+    /// page tags and `states` page states (`bytes_for(states, nodes) <=
+    /// self.bytes()`), consuming it.
+    pub(crate) fn carve(self, states: usize, nodes: usize) -> Carved {
         assert!(bytes_for(states, nodes).is_some_and(|b| b <= self.bytes()));
-        const { assert!(align_of::<Node>() <= PAGE_SIZE && align_of::<PageState>() == 1) };
-        let node_ptr = core::ptr::with_exposed_provenance_mut::<Node>(self.addr);
-        let state_ptr =
-            core::ptr::with_exposed_provenance_mut::<PageState>(self.addr + nodes * NODE_BYTES);
-        match (NonNull::new(node_ptr), NonNull::new(state_ptr)) {
-            // SAFETY: the two parts are disjoint and inside the region
+        const {
+            assert!(align_of::<Node>() <= size_of::<u32>() && align_of::<u32>() <= PAGE_SIZE);
+            assert!(HEADS_BYTES.is_multiple_of(align_of::<Node>()));
+            assert!(NODE_BYTES.is_multiple_of(align_of::<u32>()));
+            assert!(align_of::<PageState>() == 1);
+        };
+        let node_addr = self.addr + HEADS_BYTES;
+        let tag_addr = node_addr + nodes * NODE_BYTES;
+        let state_addr = tag_addr + states * size_of::<u32>();
+        let ptr = core::ptr::with_exposed_provenance_mut::<u8>;
+        match (
+            NonNull::new(ptr(self.addr).cast::<u32>()),
+            NonNull::new(ptr(node_addr).cast::<Node>()),
+            NonNull::new(ptr(tag_addr).cast::<u32>()),
+            NonNull::new(ptr(state_addr).cast::<PageState>()),
+        ) {
+            // SAFETY: the four parts are disjoint and inside the region
             // (checked above), which is valid, unshared and never moves
-            // (`from_region`), aligned to a page (so for `Node`), and
-            // `PageState` has alignment 1. `self` is consumed, so nothing
-            // else carves the region again.
-            (Some(n), Some(s)) => unsafe {
-                (
-                    FixedVec::from_raw_parts(s, states),
-                    FixedVec::from_raw_parts(n, nodes),
-                )
+            // (`from_region`); it starts on a page, and each part ends on a
+            // multiple of the next one's alignment (checked above). `self`
+            // is consumed, so nothing else carves the region again.
+            (Some(h), Some(n), Some(t), Some(s)) => unsafe {
+                Carved {
+                    heads: FixedVec::from_raw_parts(h, CLASSES),
+                    nodes: FixedVec::from_raw_parts(n, nodes),
+                    tags: FixedVec::from_raw_parts(t, states),
+                    states: FixedVec::from_raw_parts(s, states),
+                }
             },
             _ => unreachable!("a storage region at address 0"),
         }
     }
 }
 
-/// Bytes of a storage holding `states` page states and `nodes` run nodes.
+/// A storage region carved into the table's vectors.
+pub(crate) struct Carved {
+    pub(crate) heads: FixedVec<u32>,
+    pub(crate) nodes: FixedVec<Node>,
+    pub(crate) tags: FixedVec<u32>,
+    pub(crate) states: FixedVec<PageState>,
+}
+
+/// Bytes of a storage holding `states` page states (and their tags) and
+/// `nodes` run nodes, after the class lists' heads.
 pub(crate) fn bytes_for(states: usize, nodes: usize) -> Option<usize> {
-    nodes.checked_mul(NODE_BYTES)?.checked_add(states)
+    nodes
+        .checked_mul(NODE_BYTES)?
+        .checked_add(states.checked_mul(PAGE_META_BYTES)?)?
+        .checked_add(HEADS_BYTES)
 }
 
 /// The most free runs a table of `pages` pages that grew `owned` of them
@@ -363,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn carving_splits_a_region_into_nodes_then_states() {
+    fn carving_splits_a_region_into_heads_nodes_tags_and_states() {
         let mut buf: Vec<u64> = std::vec![0; 4 * PAGE_SIZE / 8];
         let addr = buf.as_mut_ptr().expose_provenance();
         let addr = addr.next_multiple_of(PAGE_SIZE);
@@ -372,13 +419,28 @@ mod tests {
         let s =
             unsafe { Storage::from_region(addr, Run { start: 0, len: 1 }, (8, 4), Origin::Grown) };
         assert_eq!((s.bytes(), s.want()), (PAGE_SIZE, (8, 4)));
-        let states = PAGE_SIZE - 100 * NODE_BYTES;
-        let (mut p, mut n) = s.carve(states, 100);
-        assert_eq!((p.capacity(), n.capacity()), (states, 100));
+        let states = (PAGE_SIZE - HEADS_BYTES - 100 * NODE_BYTES) / PAGE_META_BYTES;
+        let Carved {
+            heads,
+            mut nodes,
+            mut tags,
+            states: mut p,
+        } = s.carve(states, 100);
+        assert_eq!(
+            (
+                heads.capacity(),
+                p.capacity(),
+                nodes.capacity(),
+                tags.capacity()
+            ),
+            (CLASSES, states, 100, states)
+        );
         p.resize(states, PageState::Metadata);
-        n.resize(100, Node::EMPTY);
+        nodes.resize(100, Node::EMPTY);
+        tags.resize(states, 7);
         assert!(p.iter().all(|&s| s == PageState::Metadata));
-        assert_eq!(bytes_for(states, 100), Some(PAGE_SIZE));
+        assert!(tags.iter().all(|&t| t == 7));
+        assert!(bytes_for(states, 100).is_some_and(|b| b <= PAGE_SIZE));
         // `buf` outlives the vectors, which are not used past here.
         drop(buf);
     }
