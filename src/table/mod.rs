@@ -212,7 +212,7 @@ impl Table {
         }
     }
 
-    /// Claims a free run of `len` pages (best fit, any page) for a storage
+    /// Claims a free run of `len` pages (a reserve's fit, any page) for a storage
     /// region, so that a new storage takes a hole among the table's pages
     /// instead of growing the memory (docs/DESIGN.md §10, entry 27). The
     /// pages count as free (claimed, like a reserve's in flight) until
