@@ -47,6 +47,8 @@ const SL: usize = 16;
 /// one per power of two up to 2^31 pages.
 const FL: usize = 29;
 
+const _: () = assert!(FL < 32, "the first level is one u32 bitmap");
+
 /// Class lists: their heads live in the table's storage, next to the
 /// nodes, so that a table (and an instance in a `static`) stays small.
 pub(crate) const CLASSES: usize = FL * SL;
@@ -99,17 +101,22 @@ fn class_min(f: usize, s: usize) -> u64 {
     }
 }
 
+/// The class after `(f, s)`, if any.
+fn next_class(f: usize, s: usize) -> Option<(usize, usize)> {
+    match s + 1 {
+        SL if f + 1 < FL => Some((f + 1, 0)),
+        SL => None,
+        s => Some((f, s)),
+    }
+}
+
 /// The first class whose every run is at least `len` pages long, if any.
 fn class_at_least(len: u64) -> Option<(usize, usize)> {
     let (f, s) = class_of(u32::try_from(len.max(1)).ok()?);
     if class_min(f, s) >= len {
         return Some((f, s));
     }
-    match s + 1 {
-        SL if f + 1 < FL => Some((f + 1, 0)),
-        SL => None,
-        s => Some((f, s)),
-    }
+    next_class(f, s)
 }
 
 /// The free runs of a table: see the module docs.
@@ -371,11 +378,8 @@ impl Runs {
         if here != 0 {
             return Some((f, here.trailing_zeros() as usize));
         }
-        let later = if f + 1 < 32 {
-            self.first & (u32::MAX << (f + 1))
-        } else {
-            0
-        };
+        // `f + 1 <= FL < 32`: the shift stays inside the word.
+        let later = self.first & (u32::MAX << (f + 1));
         if later == 0 {
             return None;
         }
@@ -383,19 +387,33 @@ impl Runs {
         Some((f, self.second[f].trailing_zeros() as usize))
     }
 
-    /// The class after `(f, s)`, if any.
+    /// The first non-empty class after `(f, s)`.
     fn class_after(&self, f: usize, s: usize) -> Option<(usize, usize)> {
-        match s + 1 {
-            SL if f + 1 < FL => self.class_from(f + 1, 0),
-            SL => None,
-            s => self.class_from(f, s),
-        }
+        next_class(f, s).and_then(|(f, s)| self.class_from(f, s))
+    }
+
+    /// The nodes of class `from` and every later class: class by class,
+    /// each in list order.
+    fn in_class_order(&self, from: (usize, usize)) -> impl Iterator<Item = u32> + '_ {
+        let mut class = self.class_from(from.0, from.1);
+        let mut n = class.map_or(NIL, |(f, s)| self.head(f, s));
+        core::iter::from_fn(move || {
+            while n == NIL {
+                let (f, s) = class?;
+                class = self.class_after(f, s);
+                n = class.map_or(NIL, |(f, s)| self.head(f, s));
+            }
+            let here = n;
+            n = self.nodes[here as usize].next;
+            Some(here)
+        })
     }
 
     /// A fit for `len` pages at a multiple of `align` pages (`base` being
-    /// the page number of offset 0): the first run, in class order and
-    /// LIFO within a class, that holds them; see [`FIT_TRIES`]. Returns the
-    /// first page of the fit and the start of the run that holds it.
+    /// the page number of offset 0): the first run, in class order, that
+    /// holds them, or a shorter or lower one of its class ([`PICK`]); see
+    /// [`FIT_TRIES`]. Returns the first page of the fit and the start of
+    /// the run that holds it.
     pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<(usize, usize)> {
         let len32 = u32::try_from(len.max(1)).ok()?;
         let fits = |n: u32| {
@@ -404,31 +422,22 @@ impl Runs {
             (start + len <= node.end()).then_some((start, node.start as usize))
         };
         let from = class_of(len32);
-        // Near fits, in class order.
-        let mut tries = 0;
-        let mut class = self.class_from(from.0, from.1);
-        while let Some((f, s)) = class {
-            let mut n = self.head(f, s);
-            while n != NIL {
-                if let Some(fit) = fits(n) {
-                    return Some(self.pick(n, fit, fits));
-                }
-                tries += 1;
-                if tries == FIT_TRIES {
-                    // A run of `len + align - 1` pages fits at any
-                    // alignment: the head of the first class of such runs.
-                    let sure = class_at_least(len as u64 + align as u64 - 1)
-                        .and_then(|(f, s)| self.class_from(f, s));
-                    if let Some((f, s)) = sure {
-                        return fits(self.head(f, s));
-                    }
-                    // None: every run that may fit is tried, so that a fit
-                    // that exists is always found.
-                    return self.find_anywhere(from, fits);
-                }
-                n = self.nodes[n as usize].next;
+        for (tried, n) in self.in_class_order(from).enumerate() {
+            if let Some(fit) = fits(n) {
+                return Some(self.pick(n, fit, fits));
             }
-            class = self.class_after(f, s);
+            if tried + 1 == FIT_TRIES {
+                // A run of `len + align - 1` pages fits at any alignment:
+                // the head of the first class of such runs.
+                let sure = class_at_least(len as u64 + align as u64 - 1)
+                    .and_then(|(f, s)| self.class_from(f, s));
+                if let Some((f, s)) = sure {
+                    return fits(self.head(f, s));
+                }
+                // None: every run that may fit is tried (the slow path),
+                // so that a fit that exists is always found.
+                return self.in_class_order(from).find_map(fits);
+            }
         }
         None
     }
@@ -456,28 +465,6 @@ impl Runs {
             m = self.nodes[m as usize].next;
         }
         best_fit
-    }
-
-    /// Every run of class `from` and later, until one fits (the slow path
-    /// of [`find`](Self::find), when no run fits at any alignment).
-    #[cold]
-    fn find_anywhere(
-        &self,
-        from: (usize, usize),
-        fits: impl Fn(u32) -> Option<(usize, usize)>,
-    ) -> Option<(usize, usize)> {
-        let mut class = self.class_from(from.0, from.1);
-        while let Some((f, s)) = class {
-            let mut n = self.head(f, s);
-            while n != NIL {
-                if let Some(fit) = fits(n) {
-                    return Some(fit);
-                }
-                n = self.nodes[n as usize].next;
-            }
-            class = self.class_after(f, s);
-        }
-        None
     }
 
     /// Calls `f` on every run in address order (checks and tests): O(pages).
