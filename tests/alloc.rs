@@ -23,6 +23,7 @@ both_builds!(
     realloc_shrinks_large_blocks_in_place,
     small_and_large_share_one_pool_with_the_page_api,
     empty_segments_go_back_to_the_pool,
+    one_empty_segment_is_kept_whichever_emptied_last,
     blocks_handed_over_are_freed_before_memory_runs_out,
     a_batch_handed_over_is_freed_by_the_thread_that_completes_it,
     out_of_memory_is_null,
@@ -327,6 +328,63 @@ fn empty_segments_go_back_to_the_pool<P: Policy>() {
         s.small_held_bytes,
         "the rest went back to the pool"
     );
+    a.vmem().check_invariants();
+}
+
+/// A heap keeps at most one empty segment besides its first, also when
+/// the one it kept is filled again and others empty after it: segments
+/// emptied one at a time, each refilled in part before the next empties.
+fn one_empty_segment_is_kept_whichever_emptied_last<P: Policy>() {
+    const SEGMENT: usize = 256 * KIB;
+    let a = alloc::<P>(256 * MB);
+    let l = layout(4000, 8);
+    let count = if cfg!(miri) { 400 } else { 1000 };
+    // SAFETY: non-zero sizes.
+    let blocks: Vec<_> = (0..count).map(|_| unsafe { a.alloc(l) }).collect();
+    assert!(blocks.iter().all(|p| !p.is_null()));
+    // The blocks by segment (a segment is 256 KiB, aligned to its size).
+    let mut by_segment = std::collections::BTreeMap::<usize, Vec<*mut u8>>::new();
+    for &p in &blocks {
+        by_segment.entry(p as usize / SEGMENT).or_default().push(p);
+    }
+    let groups: Vec<Vec<*mut u8>> = by_segment.into_values().collect();
+    assert!(groups.len() >= 5, "{} segments", groups.len());
+    let segment_of = |p: &*mut u8| *p as usize / SEGMENT;
+    let mut refills = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        for &p in group {
+            // SAFETY: a live block of `l`, freed once.
+            unsafe { a.dealloc(p, l) };
+        }
+        // A few blocks go wherever the heap puts them (the segment kept
+        // empty, say), so that the kept one may hold blocks again when the
+        // next segment empties.
+        for _ in 0..3 {
+            // SAFETY: non-zero size.
+            let p = unsafe { a.alloc(l) };
+            assert!(!p.is_null());
+            refills.push(p);
+        }
+        // Held: the segments with live blocks, the first, one empty.
+        let live = groups[i + 1..].iter().flatten().chain(&refills);
+        let with_blocks = live
+            .map(segment_of)
+            .collect::<std::collections::BTreeSet<_>>();
+        let held = a.stats().small_segments;
+        assert!(
+            held <= with_blocks.len() + 2,
+            "{held} segments held, {} with blocks",
+            with_blocks.len()
+        );
+    }
+    for p in refills {
+        // SAFETY: live blocks of `l`.
+        unsafe { a.dealloc(p, l) };
+    }
+    let s = a.stats();
+    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
+    assert_eq!(s.small_in_use_bytes, 0);
+    assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
     a.vmem().check_invariants();
 }
 

@@ -136,9 +136,20 @@ impl LargeCounts {
 
 /// Whether `layout` is served by pages rather than a small heap. A function
 /// of the layout alone, so that `dealloc` and `realloc` agree with `alloc`.
+///
+/// `size >= LARGE_MIN || align >= PAGE_SIZE` in one comparison (on every
+/// allocation and free): both bounds are powers of two and `LARGE_MIN` is
+/// `4 * PAGE_SIZE`, so `size / 4` or `align` reaches `PAGE_SIZE` exactly
+/// when their bitwise or does.
+#[inline]
 fn is_large(layout: Layout) -> bool {
-    layout.size() >= LARGE_MIN || layout.align() >= PAGE_SIZE
+    ((layout.size() / (LARGE_MIN / PAGE_SIZE)) | layout.align()) >= PAGE_SIZE
 }
+
+const _: () = assert!(
+    PAGE_SIZE.is_power_of_two() && LARGE_MIN == 4 * PAGE_SIZE,
+    "is_large relies on both"
+);
 
 /// Whether heap operations free the blocks handed over to them: always,
 /// except under the loom models' fault `HandOverNeverFreed`.
@@ -548,6 +559,28 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
             }
             // SAFETY: realloc's contract (caller).
             _ => unsafe { self.realloc_by_copy(ptr, layout, new_size) },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_large_is_its_two_bounds() {
+        let sizes = [0, 1, 24, PAGE_SIZE - 1, PAGE_SIZE, LARGE_MIN - 1, LARGE_MIN];
+        let sizes = sizes
+            .into_iter()
+            .chain([LARGE_MIN + 1, isize::MAX as usize / 2]);
+        for size in sizes {
+            for align in (0..usize::BITS).map(|b| 1usize << b) {
+                let Ok(l) = Layout::from_size_align(size, align) else {
+                    continue;
+                };
+                let two = size >= LARGE_MIN || align >= PAGE_SIZE;
+                assert_eq!(is_large(l), two, "size {size} align {align}");
+            }
         }
     }
 }

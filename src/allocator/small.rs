@@ -50,13 +50,12 @@ struct Header {
     /// lock by whoever frees a block of it (the block came to that thread
     /// after it was allocated, so after this was written).
     arena: usize,
-    /// Blocks allocated from this segment and not yet freed.
+    /// Blocks allocated from this segment and not yet freed, plus one that
+    /// is never freed if the segment holds talc's own metadata (the arena's
+    /// first segment, never given back): a segment is empty at zero.
     live: usize,
     /// The end of talc's heap in it, to take the heap back from talc.
     heap_end: *mut u8,
-    /// It holds talc's own metadata (the arena's first segment): never
-    /// given back.
-    pinned: bool,
     /// The next segment to give back, while it waits on the arena's list.
     next: *mut Header,
 }
@@ -70,16 +69,16 @@ struct Node {
     align: usize,
 }
 
-/// The talc layout of a small block: at least a [`Node`], so that any block
-/// can wait on a [`Remote`] stack. A function of the caller's layout alone,
-/// so that allocation and free agree.
+/// The talc layout of a small block: at least a [`Node`] large, so that any
+/// block can wait on a [`Remote`] stack (nodes are written and read
+/// unaligned, so the alignment stays the caller's). A function of the
+/// caller's layout alone, so that allocation and free agree.
 #[inline]
 fn heap_layout(layout: Layout) -> Layout {
     let size = layout.size().max(size_of::<Node>());
-    let align = layout.align().max(align_of::<Node>());
-    // SAFETY: `align` is a power of two (both are); `size` rounded up to
+    // SAFETY: the alignment is the caller's layout's; `size` rounded up to
     // it cannot overflow `isize` for a small block (< `LARGE_MIN`).
-    unsafe { Layout::from_size_align_unchecked(size, align) }
+    unsafe { Layout::from_size_align_unchecked(size, layout.align()) }
 }
 
 /// Blocks freed by other threads while the owning arena's lock was taken:
@@ -121,9 +120,9 @@ impl Remote {
                 align: layout.align(),
             };
             // SAFETY: the block is the caller's to give up and at least a
-            // `Node` large and aligned (`heap_layout`); nobody else reads it
+            // `Node` large (`heap_layout`), written unaligned; nobody else reads it
             // until the exchange below publishes it.
-            unsafe { node.write(value) };
+            unsafe { node.write_unaligned(value) };
             // Release: the owner that takes the stack sees the node written.
             match self.head.compare_exchange_weak(
                 head,
@@ -210,8 +209,10 @@ pub(super) struct SmallArena {
     talc: Talc<Manual, Bins>,
     /// Segments in the heap.
     pub(super) segments: usize,
-    /// Of them, those that hold no block (the pinned one not counted).
-    empty: usize,
+    /// The segment kept when it last became empty, if any: blocks may have
+    /// been allocated in it since (so allocation never looks at it). Never
+    /// given up while it is here, nor the first segment ever here.
+    spare: *mut Header,
     /// Bytes of live small blocks, as their layouts say.
     pub(super) in_use: usize,
     /// Segments given up and not yet taken by
@@ -229,7 +230,7 @@ impl SmallArena {
         Self {
             talc: Talc::new(Manual),
             segments: 0,
-            empty: 0,
+            spare: ptr::null_mut(),
             in_use: 0,
             released: ptr::null_mut(),
         }
@@ -248,11 +249,7 @@ impl SmallArena {
         let ptr = unsafe { self.talc.try_allocate(heap_layout(layout)) }?;
         // SAFETY: the block lies in a segment of this arena, whose header
         // this arena's lock (held) guards.
-        let h = unsafe { header(ptr).as_mut() };
-        if h.live == 0 && !h.pinned {
-            self.empty -= 1;
-        }
-        h.live += 1;
+        unsafe { header(ptr).as_mut().live += 1 };
         self.in_use += layout.size();
         Some(ptr)
     }
@@ -275,13 +272,17 @@ impl SmallArena {
         // SAFETY: the segment's header, guarded by this arena's lock.
         let h = unsafe { h.as_mut() };
         h.live -= 1;
-        if h.live > 0 || h.pinned {
+        if h.live > 0 {
             return;
         }
-        if self.empty == 0 {
+        let spare = self.spare;
+        // SAFETY: the spare is a segment of this heap (never given up while
+        // it is the spare), its header guarded by this arena's lock.
+        if spare.is_null() || spare == ptr::from_mut(h) || unsafe { (*spare).live } > 0 {
             // Kept, so that one block allocated and freed over and over
-            // does not take and give back a segment each time.
-            self.empty += 1;
+            // does not take and give back a segment each time: the heap
+            // holds at most one empty segment besides its first.
+            self.spare = h;
             return;
         }
         // SAFETY: `heap_end` is the heap's current end (only `add_segment`
@@ -325,7 +326,7 @@ impl SmallArena {
         while let Some(n) = NonNull::new(node) {
             // SAFETY: a node pushed by `Remote::push`, published with
             // release and taken with acquire; no one else reaches it now.
-            let Node { next, size, align } = unsafe { n.read() };
+            let Node { next, size, align } = unsafe { n.read_unaligned() };
             // SAFETY: the layout the block was allocated with (pushed with
             // it by a caller who guaranteed that).
             let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
@@ -339,6 +340,10 @@ impl SmallArena {
     /// once the lock is released.
     #[inline]
     pub(super) fn take_released(&mut self) -> Released {
+        if self.released.is_null() {
+            // Nothing written: the usual case, on every operation.
+            return Released(ptr::null_mut());
+        }
         Released(core::mem::replace(&mut self.released, ptr::null_mut()))
     }
 
@@ -383,18 +388,14 @@ impl SmallArena {
         let Some(end) = end else { return false };
         let header = Header {
             arena,
-            live: 0,
+            live: usize::from(pinned),
             heap_end: end.as_ptr(),
-            pinned,
             next: ptr::null_mut(),
         };
         // SAFETY: the first `HEADER` bytes of the caller's segment, aligned
         // (a segment start), large enough for a `Header`.
         unsafe { seg.cast::<Header>().write(header) };
         self.segments += 1;
-        if !pinned {
-            self.empty += 1;
-        }
         true
     }
 }
