@@ -211,7 +211,8 @@ pub(super) struct SmallArena {
     pub(super) segments: usize,
     /// The segment kept when it last became empty, if any: blocks may have
     /// been allocated in it since (so allocation never looks at it). Never
-    /// given up while it is here, nor the first segment ever here.
+    /// given up while it is here; never the first segment, whose count
+    /// never reaches zero.
     spare: *mut Header,
     /// Bytes of live small blocks, as their layouts say.
     pub(super) in_use: usize,
