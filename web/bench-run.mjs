@@ -96,6 +96,10 @@ for (const kind of ['st', 'mt']) {
     problems.push(`${kind}: allocators ${a.small.series.map((s) => s.name)}`);
   }
   if (a.small.threads.at(-1) !== (kind === 'mt' ? report.threads : 1)) problems.push(`${kind}: small objects at ${a.small.threads} threads`);
+  if (a.steady?.series.map((s) => s.name).join() !== names.join()) problems.push(`${kind}: steady state: ${a.steady?.series.map((s) => s.name)}`);
+  for (const s of a.steady?.series ?? []) {
+    if (![s.mixed, s.batches].every((x) => x > 0 && Number.isFinite(x))) problems.push(`${kind} (a) steady: ${s.name}: ${s.mixed}, ${s.batches}`);
+  }
   for (const s of a.small.series) {
     if (s.mops.length !== a.small.threads.length || !s.mops.every((x) => x > 0 && Number.isFinite(x))) problems.push(`${kind} (a): ${s.name}: ${s.mops}`);
   }

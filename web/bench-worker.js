@@ -27,6 +27,9 @@ self.onmessage = async ({ data: { kind, alloc, smoke, threads } }) => {
     // the module's memory grown.
     if (kind === 'mt') await mod.initThreadPool(threads);
     const allocs = JSON.parse(mod.bench_alloc(threads, smoke ? 10 : 2000, smoke ? 2 : 8, smoke ? 1 : 5));
+    // Single-thread speed in the steady state: warmed-up instances, long
+    // interleaved runs (a few seconds).
+    allocs.steady = JSON.parse(mod.bench_small_steady(smoke ? 5 : 4000, smoke ? 1 : 7));
     const { figures, text } = JSON.parse(mod.bench(smoke));
     let sweep = null;
     if (kind === 'mt' && mod.bench_sweep) {

@@ -80,7 +80,7 @@ function renderSweep(sweep) {
 
 // (a) and (b): the allocators as instances inside the default build.
 const mib = (b) => (b >= 1 << 20 ? `${+(b / (1 << 20)).toFixed(1)} MiB` : `${b / 1024} KiB`);
-function renderAllocs(kind, { small, large }) {
+function renderAllocs(kind, { small, large, steady }) {
   const card = document.createElement('div');
   card.className = 'card';
   card.innerHTML = `<h2><span class="badge ${kind}">${kind}</span> allocators — (a) small objects, cross-thread frees</h2>
@@ -89,6 +89,11 @@ function renderAllocs(kind, { small, large }) {
     per thread, median of ${small.reps}.</p>
     <table><tr><th>allocator \\ threads</th>${small.threads.map((t) => `<th>${t}</th>`).join('')}</tr>
     ${small.series.map((s) => `<tr><td>${s.name}</td>${s.mops.map((x) => `<td class="v">${fmt(x, 2)}</td>`).join('')}</tr>`).join('')}</table>
+    <h2 style="margin-top:10px">(a) one thread, steady state: million ops/s and ÷ dlmalloc</h2>
+    <p class="note">Each instance warmed up, then ${steady.rounds} rounds of each trace, interleaved, median of ${steady.reps}.</p>
+    <table><tr><th>allocator</th><th>mixed trace</th><th>÷ dlmalloc</th><th>batches of ${steady.batch} allocated then freed</th><th>÷ dlmalloc</th></tr>
+    ${steadyRows(steady).map((r) => `<tr><td>${r.name}</td><td class="v">${fmt(r.mixed, 1)}</td><td class="v">${fmt(r.mixedRatio)}</td>` +
+      `<td class="v">${fmt(r.batches, 1)}</td><td class="v">${fmt(r.batchesRatio)}</td></tr>`).join('')}</table>
     <h2 style="margin-top:10px">(b) repeated <code>vec![0u8; n]</code>: µs per alloc_zeroed + a write per 4 KiB + free (the first one apart)</h2>
     <table><tr><th>allocator \\ size</th>${large.sizes.map((b) => `<th>${mib(b)}</th>`).join('')}<th>first 64 MiB</th>
     <th>had to zero</th><th>zeroed ÷ had to</th><th>memory grown</th></tr>
@@ -98,9 +103,20 @@ function renderAllocs(kind, { small, large }) {
   $('builds').append(card);
 }
 
-function allocText(kind, { small, large }) {
+// The steady-state rows with their ratios to dlmalloc.
+function steadyRows(steady) {
+  const dl = steady.series.find((s) => s.name === 'dlmalloc');
+  return steady.series.map((s) => ({ ...s, mixedRatio: s.mixed / dl.mixed, batchesRatio: s.batches / dl.batches }));
+}
+
+function allocText(kind, { small, large, steady }) {
   const lines = [`\n== ${kind}: (a) small objects, cross-thread frees (million ops/s at ${small.threads.join(', ')} threads) ==`];
   for (const s of small.series) lines.push(`${s.name.padEnd(20)}${s.mops.map((x) => x.toFixed(2).padStart(10)).join('')}`);
+  lines.push(`== ${kind}: (a) one thread, steady state (${steady.rounds} rounds, median of ${steady.reps}): mixed M ops/s, ÷ dlmalloc; batches M ops/s, ÷ dlmalloc ==`);
+  for (const r of steadyRows(steady)) {
+    lines.push(`${r.name.padEnd(20)}${r.mixed.toFixed(2).padStart(10)}${r.mixedRatio.toFixed(2).padStart(8)}` +
+      `${r.batches.toFixed(2).padStart(10)}${r.batchesRatio.toFixed(2).padStart(8)}`);
+  }
   lines.push(`== ${kind}: (b) vec![0u8; n], µs per op at ${large.sizes.map(mib).join(', ')}; first 64 MiB; had to zero; zeroed ÷ had to; memory grown ==`);
   for (const s of large.series) {
     lines.push(`${s.name.padEnd(20)}${s.us.map((x) => x.toFixed(0).padStart(10)).join('')}${s.first_us.at(-1).toFixed(0).padStart(10)}` +

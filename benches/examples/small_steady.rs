@@ -1,16 +1,16 @@
-//! Single-thread small objects in the steady state: each backend's instance
-//! warmed up first, then long timed runs of the two single-thread traces of
-//! (a) — the mixed trace (`small_single`) and batches of 256 allocated and
-//! freed (`small_worker` on one thread) — interleaved over the backends,
-//! medians of 7. The (a) tables time fresh instances for a few
-//! milliseconds, where first-touch faults and the machine's noise weigh
-//! as much as the allocator; this is the figure for "single-thread speed".
+//! Single-thread small objects in the steady state, natively
+//! (`wasm_vmem_bench::alloc::small_steady`; the bench page runs the same in
+//! the browser): each backend's instance warmed up first, then long timed
+//! runs of the two single-thread traces of (a) — the mixed trace and
+//! batches of 256 allocated then freed — interleaved over the backends,
+//! medians of 7. This is the figure for "single-thread speed"; the (a)
+//! tables time fresh instances for a few milliseconds.
 //!
 //! `cargo run --release -p wasm-vmem-bench --example small_steady`
 
-use std::time::Instant;
 use wasm_vmem_bench::alloc::native::{backend, hardware_threads, loadavg};
-use wasm_vmem_bench::alloc::{median, small_single, small_worker, Ring};
+use wasm_vmem_bench::alloc::{small_steady, Instance};
+use wasm_vmem_bench::figures::native_clock;
 
 const BACKENDS: [&str; 4] = ["wasm-vmem (MT)", "wasm-vmem (ST)", "dlmalloc", "talc"];
 const REPS: usize = 7;
@@ -24,36 +24,17 @@ fn main() {
         loadavg()
     );
     let all: Vec<_> = BACKENDS.iter().map(|&b| backend(b)).collect();
-    let ring = Ring::new(1);
-    for a in &all {
-        small_single(&**a, 100, BATCH);
-        small_worker(&**a, &ring, 0, 100, BATCH, true);
-    }
-    let (mut mixed, mut batch) = (vec![Vec::new(); all.len()], vec![Vec::new(); all.len()]);
-    for _ in 0..REPS {
-        for (i, a) in all.iter().enumerate() {
-            let t = Instant::now();
-            let ops = small_single(&**a, ROUNDS, BATCH);
-            mixed[i].push(ops as f64 / t.elapsed().as_secs_f64() / 1e6);
-            let t = Instant::now();
-            let ops = small_worker(&**a, &ring, 0, ROUNDS, BATCH, true);
-            batch[i].push(ops as f64 / t.elapsed().as_secs_f64() / 1e6);
-        }
-    }
-    let (mixed, batch): (Vec<f64>, Vec<f64>) = (
-        mixed.iter_mut().map(|v| median(v)).collect(),
-        batch.iter_mut().map(|v| median(v)).collect(),
-    );
+    let refs: Vec<&(dyn Instance + Sync)> = all.iter().map(|a| &**a).collect();
+    let figures = small_steady(&refs, ROUNDS, BATCH, REPS, native_clock);
     let dl = BACKENDS.iter().position(|&b| b == "dlmalloc").unwrap();
+    let (mixed_dl, batch_dl) = figures[dl];
     println!("| backend | mixed M ops/s | ÷ dlmalloc | batches M ops/s | ÷ dlmalloc |");
     println!("|---|---|---|---|---|");
-    for (i, name) in BACKENDS.iter().enumerate() {
+    for (name, (mixed, batch)) in BACKENDS.iter().zip(&figures) {
         println!(
-            "| {name} | {:.1} | {:.2} | {:.1} | {:.2} |",
-            mixed[i],
-            mixed[i] / mixed[dl],
-            batch[i],
-            batch[i] / batch[dl]
+            "| {name} | {mixed:.1} | {:.2} | {batch:.1} | {:.2} |",
+            mixed / mixed_dl,
+            batch / batch_dl
         );
     }
 }

@@ -534,6 +534,49 @@ pub fn small_worker<A: GlobalAlloc + Sync + ?Sized>(
     ops
 }
 
+/// Single-thread small-object speed in the steady state, million
+/// operations per second of each backend: (mixed trace, batches).
+///
+/// Each backend is warmed up first (100 rounds of each trace: its segments
+/// or regions taken, and in wasm its code tiered up), then `reps`
+/// repetitions of `rounds` rounds of [`small_single`] and of batches
+/// allocated then freed ([`small_worker`] on one thread), interleaved over
+/// the backends; each figure is the median. The (a) tables time fresh
+/// instances for a few milliseconds, where first-touch faults, the JIT and
+/// the machine's noise weigh as much as the allocator: this is the figure
+/// for "single-thread speed", natively (`--example small_steady`) and in
+/// the browser (the bench page).
+pub fn small_steady(
+    backends: &[&(dyn Instance + Sync)],
+    rounds: usize,
+    batch: usize,
+    reps: usize,
+    clock: crate::figures::Clock,
+) -> Vec<(f64, f64)> {
+    let ring = Ring::new(1);
+    for a in backends {
+        small_single(*a, 100, batch);
+        small_worker(*a, &ring, 0, 100, batch, true);
+    }
+    let n = backends.len();
+    let (mut mixed, mut batches) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    for _ in 0..reps.max(1) {
+        for (i, a) in backends.iter().enumerate() {
+            let t = clock();
+            let ops = small_single(*a, rounds, batch);
+            mixed[i].push(ops as f64 / (clock() - t).max(1e-9) / 1e6);
+            let t = clock();
+            let ops = small_worker(*a, &ring, 0, rounds, batch, true);
+            batches[i].push(ops as f64 / (clock() - t).max(1e-9) / 1e6);
+        }
+    }
+    mixed
+        .iter_mut()
+        .zip(&mut batches)
+        .map(|(m, b)| (median(m), median(b)))
+        .collect()
+}
+
 // --------------------------------------------------------- (b) large zeroed
 
 /// Which bytes hold old data, by 4 KiB granule and address: what a block

@@ -583,6 +583,40 @@ mod bindings {
         )
     }
 
+    /// Single-thread small-object speed in the steady state
+    /// (`wasm_vmem_bench::alloc::small_steady`) of each wasm backend (fresh
+    /// instances over this module's memory, warmed up first): medians of
+    /// `reps` interleaved runs of `rounds` rounds of the mixed trace and of
+    /// batches of [`SMALL_BATCH`] allocated then freed, in million
+    /// operations per second. Returns JSON `{"rounds", "batch", "reps",
+    /// "series": [{"name", "mixed", "batches"}]}`. The (a) figures of
+    /// [`bench_alloc`] time fresh instances for milliseconds, where the
+    /// engine's tiering and first touches weigh as much as the allocator.
+    #[wasm_bindgen]
+    pub fn bench_small_steady(rounds: usize, reps: usize) -> String {
+        use wasm_vmem_bench::alloc::wasm::{backend, BACKENDS};
+        use wasm_vmem_bench::alloc::{small_steady, Instance};
+        let backends: Vec<_> = BACKENDS.iter().map(|name| backend(name)).collect();
+        let refs: Vec<&(dyn Instance + Sync)> = backends.iter().map(|b| &**b).collect();
+        let clock: wasm_vmem_bench::figures::Clock = || performance_now() / 1e3;
+        let figures = small_steady(&refs, rounds, SMALL_BATCH, reps, clock);
+        let series: Vec<String> = backends
+            .iter()
+            .zip(figures)
+            .map(|(b, (mixed, batches))| {
+                format!(
+                    "{{\"name\":\"{}\",\"mixed\":{mixed:.4},\"batches\":{batches:.4}}}",
+                    b.name()
+                )
+            })
+            .collect();
+        format!(
+            "{{\"rounds\":{rounds},\"batch\":{SMALL_BATCH},\"reps\":{},\"series\":[{}]}}",
+            reps.max(1),
+            series.join(",")
+        )
+    }
+
     /// Objects per thread and round in (a).
     pub const SMALL_BATCH: usize = 256;
 
