@@ -144,6 +144,15 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
             .map(|(p, _)| p)
     }
 
+    /// Runs `f` while holding arena `arena`'s lock, as a thread of that
+    /// arena at work would: tests show that other arenas do not wait for
+    /// it. `f` must not operate on that arena (it would wait for itself).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn holding_arena<R>(&self, arena: usize, f: impl FnOnce() -> R) -> R {
+        self.arenas[arena % Self::ARENAS].with(|_| f())
+    }
+
     /// Reserves for `home`'s thread; returns the address and the pages this
     /// call zeroed.
     fn reserve_from(
@@ -296,10 +305,21 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                 continue;
             }
             let mut plan = Plan::new();
-            let claimed = self.in_arena(arena, |t| {
+            let claim = |t: &mut Table| {
                 let start = t.find(len, align, base)?;
                 Some((start, t.claim_and_plan(start, len, fill, &mut plan)))
-            });
+            };
+            // Unless memory is short, an arena whose lock is taken is passed
+            // over: its threads are at work (so its pages are not stranded),
+            // and a thread whose own arena is empty would otherwise keep
+            // taking pages from the same busy arena, whose pages go back
+            // there on release, and share its lock for good; growing its
+            // own arena instead gives it pages of its own.
+            let claimed = if every_arena {
+                self.in_arena(arena, claim)
+            } else {
+                self.try_in_arena(arena, claim).flatten()
+            };
             if let Some((start, next)) = claimed {
                 // SAFETY: claimed by this call under `arena`'s lock.
                 return Some(unsafe { self.finish_claim(arena, start, len, next, fill, plan) });
@@ -703,6 +723,16 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// lookups lock the arena directly).
     fn in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> R {
         self.arenas[arena].with(|t| {
+            let r = f(t);
+            self.longest[arena].0.store(t.longest_free(), Relaxed);
+            r
+        })
+    }
+
+    /// [`in_arena`](Self::in_arena) if `arena`'s lock is free now, `None`
+    /// otherwise.
+    fn try_in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
+        self.arenas[arena].try_with(|t| {
             let r = f(t);
             self.longest[arena].0.store(t.longest_free(), Relaxed);
             r

@@ -24,6 +24,7 @@ macro_rules! both_locks {
 both_locks!(
     operations_find_the_arena_that_owns_the_pages,
     free_pages_of_another_arena_are_taken_before_growing,
+    a_reserve_grows_its_own_arena_rather_than_wait_for_a_busy_one,
     pages_released_while_the_memory_refuses_to_grow_are_taken,
     a_range_over_two_arenas_is_not_one_reservation,
     stats_and_limit_count_every_arena,
@@ -83,6 +84,56 @@ fn free_pages_of_another_arena_are_taken_before_growing<P: Policy>() {
         "dirty pages zeroed for the new owner"
     );
     assert_eq!(vm.stats().bytes_zeroed, MIB as u64);
+    vm.check_invariants();
+}
+
+/// Arena 0 holds a free MiB but its lock is taken (a thread of arena 0 at
+/// work): a reserve of arena 1 does not wait for it, and grows arena 1
+/// instead. Otherwise a thread whose arena is empty would take pages from
+/// the busy arena on every reserve (they go back there on release) and
+/// share its lock for good. The holder lets go after 5 s at the latest, so
+/// that a reserve that waits fails the test rather than hanging it.
+fn a_reserve_grows_its_own_arena_rather_than_wait_for_a_busy_one<P: Policy>()
+where
+    GenericVmem<SimMemory, P>: Sync,
+{
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+    let vm = &vmem::<P>(16 * MIB);
+    let p = vm.reserve_in(0, MIB, PAGE_SIZE).unwrap().as_ptr() as usize;
+    // SAFETY: ours, not used again.
+    unsafe { vm.release(p as *mut u8, MIB).unwrap() };
+    let grows = vm.stats().grows;
+    let (held_tx, held) = channel();
+    let (done, done_rx) = channel::<()>();
+    let q = std::thread::scope(|s| {
+        s.spawn(move || {
+            vm.holding_arena(0, || {
+                held_tx.send(()).unwrap();
+                // Until the reserve is done, or 5 s.
+                let _ = done_rx.recv_timeout(Duration::from_secs(5));
+            });
+        });
+        held.recv().unwrap();
+        let q = vm.reserve_in(1, MIB, PAGE_SIZE).unwrap().as_ptr() as usize;
+        // The holder may have let go already (after its 5 s).
+        let _ = done.send(());
+        q
+    });
+    assert_ne!(
+        q, p,
+        "arena 0's pages were taken: the reserve waited for its lock"
+    );
+    assert!(vm.stats().grows > grows, "arena 1 grew");
+    // Once the arena's lock is free, its idle pages are taken again before
+    // the memory grows.
+    let grows = vm.stats().grows;
+    let r = vm
+        .reserve_in(2 % P::ARENAS, MIB, PAGE_SIZE)
+        .unwrap()
+        .as_ptr() as usize;
+    assert_eq!(r, p, "arena 0's idle pages");
+    assert_eq!(vm.stats().grows, grows, "no growth");
     vm.check_invariants();
 }
 
