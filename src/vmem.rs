@@ -209,8 +209,9 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     }
 
     /// Claims `len` pages aligned to `align` pages: in arena `home`, else
-    /// in any other arena that has room (free pages never wait in an idle
-    /// arena while the memory grows), else in pages grown for `home`.
+    /// in any other arena that has room and whose lock is free (free pages
+    /// never wait in an idle arena while the memory grows), else in pages
+    /// grown for `home`, and if the memory refuses to grow, in any arena.
     /// Returns the address and the pages zeroed.
     fn reserve_pages(
         &self,
@@ -289,8 +290,10 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Claims `len` pages from an arena other than `home`, if one has a
     /// fit: pages released into an arena whose threads went idle are used
     /// before the memory grows. Arenas whose published longest run is
-    /// shorter than `len` are skipped without locking them, unless
-    /// `every_arena` (a hint read without the lock may be a moment old).
+    /// shorter than `len` are skipped without locking them, and arenas
+    /// whose lock is taken are passed over, unless `every_arena` (the
+    /// memory refused to grow; a hint read without the lock may be a moment
+    /// old).
     fn steal(
         &self,
         home: usize,
