@@ -725,21 +725,22 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// section that may change the free runs goes through here (pure
     /// lookups lock the arena directly).
     fn in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> R {
-        self.arenas[arena].with(|t| {
-            let r = f(t);
-            self.longest[arena].0.store(t.longest_free(), Relaxed);
-            r
-        })
+        self.arenas[arena].with(|t| self.publishing(arena, t, f))
     }
 
     /// [`in_arena`](Self::in_arena) if `arena`'s lock is free now, `None`
     /// otherwise.
     fn try_in_arena<R>(&self, arena: usize, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
-        self.arenas[arena].try_with(|t| {
-            let r = f(t);
-            self.longest[arena].0.store(t.longest_free(), Relaxed);
-            r
-        })
+        self.arenas[arena].try_with(|t| self.publishing(arena, t, f))
+    }
+
+    /// Runs `f` on `arena`'s table `t`, whose lock the caller holds, then
+    /// publishes the arena's longest free run.
+    #[inline]
+    fn publishing<R>(&self, arena: usize, t: &mut Table, f: impl FnOnce(&mut Table) -> R) -> R {
+        let r = f(t);
+        self.longest[arena].0.store(t.longest_free(), Relaxed);
+        r
     }
 
     /// The arena in which page `start` is reserved, if any.

@@ -296,6 +296,11 @@ mod bindings {
         fn performance_now() -> f64;
     }
 
+    /// The benchmarks' clock in this module: seconds from `performance.now()`.
+    fn seconds() -> f64 {
+        performance_now() / 1e3
+    }
+
     /// Runs the GC-like and churn benchmarks of `benches/` (docs/DESIGN.md §7)
     /// on this module's build: wasm-vmem over this module's memory against
     /// the seed design and `alloc_zeroed` over the module's allocator and
@@ -318,9 +323,7 @@ mod bindings {
                 ..Sizes::FULL
             }
         };
-        let (json, text) = figures::all(sizes, &[cfg!(feature = "threads")], || {
-            performance_now() / 1e3
-        });
+        let (json, text) = figures::all(sizes, &[cfg!(feature = "threads")], seconds);
         let text: String = text
             .chars()
             .flat_map(|c| match c {
@@ -479,13 +482,12 @@ mod bindings {
         #[cfg(not(feature = "threads"))]
         let max_threads = max_threads.min(1);
         let threads = thread_counts(max_threads);
-        let clock: wasm_vmem_bench::figures::Clock = || performance_now() / 1e3;
         let backends: Vec<Backend> = BACKENDS.iter().map(|name| backend(name)).collect();
         // (a): threads 0 .. n of the pool run the workload, the others
         // return at once.
         let small_run = |a: &(dyn Instance + Sync), n: usize| {
             let ring = Ring::new(n);
-            let start = clock();
+            let start = seconds();
             #[cfg(feature = "threads")]
             let ops: u64 = {
                 let ops = AtomicU64::new(0);
@@ -499,7 +501,7 @@ mod bindings {
             };
             #[cfg(not(feature = "threads"))]
             let ops = small_worker(a, &ring, 0, rounds, SMALL_BATCH, true);
-            let secs = (clock() - start).max(1e-9);
+            let secs = (seconds() - start).max(1e-9);
             // SAFETY: what the workers posted are blocks of `a`.
             unsafe { ring.drain(a) };
             ops as f64 / secs / 1e6
@@ -521,7 +523,7 @@ mod bindings {
                 for (i, b) in backends.iter().enumerate() {
                     let linear = linear_bytes();
                     let (f, secs, need) =
-                        large_zeroed(b.as_ref(), size, iters, &mut oracles[i], clock);
+                        large_zeroed(b.as_ref(), size, iters, &mut oracles[i], seconds);
                     grown[i] += linear_bytes() - linear;
                     needed[i] += need;
                     large[i][k].push(secs * 1e6 / iters as f64);
@@ -598,8 +600,7 @@ mod bindings {
         use wasm_vmem_bench::alloc::{small_steady, Instance};
         let backends: Vec<_> = BACKENDS.iter().map(|name| backend(name)).collect();
         let refs: Vec<&(dyn Instance + Sync)> = backends.iter().map(|b| &**b).collect();
-        let clock: wasm_vmem_bench::figures::Clock = || performance_now() / 1e3;
-        let figures = small_steady(&refs, rounds, SMALL_BATCH, reps, clock);
+        let figures = small_steady(&refs, rounds, SMALL_BATCH, reps, seconds);
         let series: Vec<String> = backends
             .iter()
             .zip(figures)
