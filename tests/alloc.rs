@@ -26,6 +26,7 @@ both_builds!(
     one_empty_segment_is_kept_whichever_emptied_last,
     blocks_handed_over_are_freed_before_memory_runs_out,
     a_batch_handed_over_is_freed_by_the_thread_that_completes_it,
+    blocks_handed_over_are_reused_before_a_new_segment,
     out_of_memory_is_null,
     stats_follow_allocations,
 );
@@ -465,6 +466,71 @@ fn a_batch_handed_over_is_freed_by_the_thread_that_completes_it<P: Policy>() {
         }
     }
     assert_eq!(others, P::ARENAS.max(1) - 1);
+    assert_eq!(a.stats().in_use_bytes, 0);
+}
+
+/// Blocks handed over to a full heap serve its next allocations before it
+/// takes another segment: a free never looks at the hand-over stack, an
+/// allocation does (docs/DESIGN.md §10, entry 31).
+fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
+    let a = alloc::<P>(64 * MIB);
+    // A few blocks per segment.
+    let l = layout(LARGE_MIN - 1024, 8);
+    // An arena whose blocks this thread hands over (none in the
+    // single-threaded build: every block is its one arena's).
+    let Some(arena) = (0..P::ARENAS).find(|&arena| {
+        let p = a.alloc_in(arena, l);
+        assert!(!p.is_null());
+        // SAFETY: a live block of `l`.
+        unsafe { a.dealloc(p, l) };
+        let handed = a.handed_over(arena);
+        a.stats(); // frees it
+        handed
+    }) else {
+        return;
+    };
+    // Segments are the only reservations: the pool's count of reserved
+    // bytes follows them without freeing what was handed over (`stats`
+    // would).
+    let reserved = || a.vmem().stats().reserved_bytes;
+    let mut blocks = Vec::new();
+    let until_a_segment_is_added = |blocks: &mut Vec<*mut u8>| {
+        let before = reserved();
+        for n in 1.. {
+            let p = a.alloc_in(arena, l);
+            assert!(!p.is_null());
+            blocks.push(p);
+            if reserved() > before {
+                return n;
+            }
+        }
+        unreachable!()
+    };
+    until_a_segment_is_added(&mut blocks);
+    // The segment just added is full after `per_segment` blocks; so is the
+    // next one after as many (both are not the first).
+    let per_segment = until_a_segment_is_added(&mut blocks);
+    for _ in 1..per_segment {
+        blocks.push(a.alloc_in(arena, l));
+    }
+    let full = reserved();
+    // Three blocks of the older segments handed over, not freed yet.
+    for p in blocks.drain(..3) {
+        // SAFETY: live blocks of `l`, not used again.
+        unsafe { a.dealloc(p, l) };
+    }
+    assert!(a.handed_over(arena));
+    for _ in 0..3 {
+        let p = a.alloc_in(arena, l);
+        assert!(!p.is_null());
+        blocks.push(p);
+    }
+    assert!(!a.handed_over(arena), "the allocations freed them");
+    assert_eq!(reserved(), full, "no segment added");
+    for p in blocks {
+        // SAFETY: live blocks of `l`.
+        unsafe { a.dealloc(p, l) };
+    }
     assert_eq!(a.stats().in_use_bytes, 0);
 }
 

@@ -40,6 +40,29 @@ pub trait Instance: GlobalAlloc {
     fn footprint(&self) -> Option<u64>;
     /// Bytes `alloc_zeroed` wrote with zeros, when known.
     fn zeroed_bytes(&self) -> Option<u64>;
+
+    /// [`small_single`] on this backend. Called through `dyn Instance`,
+    /// the loop is still compiled for each backend alone, as a program's
+    /// calls to its one global allocator are: through one shared call
+    /// site, the engine's inlining (V8's speculative inlining of indirect
+    /// calls in the browser) would favour some backends over others
+    /// (docs/DESIGN.md §10, entry 31).
+    fn run_small_single(&self, rounds: usize, batch: usize) -> u64 {
+        small_single(self, rounds, batch)
+    }
+
+    /// [`small_worker`] on this backend, compiled for it alone (see
+    /// [`run_small_single`](Self::run_small_single)).
+    fn run_small_worker(
+        &self,
+        ring: &Ring,
+        t: usize,
+        rounds: usize,
+        batch: usize,
+        cross: bool,
+    ) -> u64 {
+        small_worker(self, ring, t, rounds, batch, cross)
+    }
 }
 
 // ---------------------------------------------------------------- backends
@@ -494,7 +517,7 @@ impl Ring {
 /// if `cross`, posts the other half to the next thread (else frees it too);
 /// then it frees what the previous thread posted to it. Returns the
 /// operations. Call [`Ring::drain`] once all threads are done.
-pub fn small_worker<A: GlobalAlloc + Sync + ?Sized>(
+pub fn small_worker<A: GlobalAlloc + ?Sized>(
     a: &A,
     ring: &Ring,
     t: usize,
@@ -555,18 +578,18 @@ pub fn small_steady(
 ) -> Vec<(f64, f64)> {
     let ring = Ring::new(1);
     for a in backends {
-        small_single(*a, 100, batch);
-        small_worker(*a, &ring, 0, 100, batch, true);
+        a.run_small_single(100, batch);
+        a.run_small_worker(&ring, 0, 100, batch, true);
     }
     let n = backends.len();
     let (mut mixed, mut batches) = (vec![Vec::new(); n], vec![Vec::new(); n]);
     for _ in 0..reps.max(1) {
         for (i, a) in backends.iter().enumerate() {
             let t = clock();
-            let ops = small_single(*a, rounds, batch);
+            let ops = a.run_small_single(rounds, batch);
             mixed[i].push(ops as f64 / (clock() - t).max(1e-9) / 1e6);
             let t = clock();
-            let ops = small_worker(*a, &ring, 0, rounds, batch, true);
+            let ops = a.run_small_worker(&ring, 0, rounds, batch, true);
             batches[i].push(ops as f64 / (clock() - t).max(1e-9) / 1e6);
         }
     }

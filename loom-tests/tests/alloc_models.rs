@@ -171,9 +171,10 @@ fn cross_thread_free_without_the_owners_lock_is_caught() {
 /// every thread's own arena is 0) while the owner works in arena 1: the
 /// freer hands the block over on arena 1's lock-free stack without taking
 /// its lock, then (the hand-over batch is 1 under loom) frees the stack
-/// itself if arena 1's lock is free; otherwise the next locked operation
-/// on arena 1 frees it. Both paths are explored; either way the owner's
-/// blocks are intact and everything is accounted for.
+/// itself if arena 1's lock is free; otherwise the owner's next
+/// allocation in arena 1 (or `stats`) frees it. Both paths are explored;
+/// either way the owner's blocks are intact and everything is accounted
+/// for.
 #[test]
 fn free_handed_over_while_the_owner_is_busy() {
     model(

@@ -168,6 +168,11 @@ fn pages_of(size: usize) -> usize {
 }
 
 impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
+    /// Whether the policy has one arena (the single-threaded build): then
+    /// every block is the calling thread's arena's, and a free need not
+    /// read its segment's owner.
+    const ONE_ARENA: bool = GenericVmem::<M, P>::ARENAS == 1;
+
     /// Figures of the allocator (see [`AllocStats`]); the pool's own are in
     /// [`vmem().stats()`](GenericVmem::stats).
     pub fn stats(&self) -> AllocStats {
@@ -274,8 +279,28 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     }
 
     /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
-    #[inline]
+    #[inline(always)]
     fn alloc_small_in(&self, arena: usize, layout: Layout) -> *mut u8 {
+        // Blocks handed over are freed by the arena's next allocation: it
+        // looks (one load) before it takes the lock, and only then leaves
+        // the fast path, which thus neither frees them nor releases the
+        // segments that frees empty (docs/DESIGN.md §10, entry 31).
+        if !Self::ONE_ARENA && self.remote[arena].waiting() {
+            return self.alloc_small_slow(arena, layout);
+        }
+        // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
+        match self.small[arena].with(|h| unsafe { h.alloc(layout) }) {
+            Some(p) => p.as_ptr(),
+            None => self.alloc_small_slow(arena, layout),
+        }
+    }
+
+    /// [`alloc_small_in`](Self::alloc_small_in) when blocks wait on the
+    /// arena's hand-over stack or its heap is full: frees them (they may
+    /// make room) and allocates, else adds segments.
+    #[cold]
+    #[inline(never)]
+    fn alloc_small_slow(&self, arena: usize, layout: Layout) -> *mut u8 {
         // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
         match self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
             Some(p) => p.as_ptr(),
@@ -331,9 +356,14 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     ///
     /// Callers must guarantee that `ptr` is a live small block allocated
     /// with `layout`.
+    #[inline]
     unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: a live small block (caller).
-        let owner = unsafe { small::owner(ptr) };
+        let owner = if Self::ONE_ARENA {
+            0
+        } else {
+            // SAFETY: a live small block (caller).
+            unsafe { small::owner(ptr) }
+        };
         let free = |h: &mut SmallArena| {
             // SAFETY: a live block of `owner`'s heap with that layout
             // (caller).
@@ -347,12 +377,34 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             return;
         }
         if owner == self.vmem.home() {
-            self.with_heap(owner, free);
+            // Without freeing the blocks handed over: the arena's next
+            // allocation does (docs/DESIGN.md §10, entry 31).
+            let released = self.small[owner].with(|h| {
+                if free(h) {
+                    h.take_released()
+                } else {
+                    Released::NONE
+                }
+            });
+            self.release_segments(released);
             return;
         }
-        // Another arena's block: handed over without touching that arena's
-        // lock or heap, whose lines its own threads are using
-        // (docs/DESIGN.md §10, decision 21).
+        // SAFETY: as the caller guarantees.
+        unsafe { self.hand_over(owner, ptr, layout) };
+    }
+
+    /// Frees a small block of another arena, `owner`: hands it over
+    /// without touching that arena's lock or heap, whose lines its own
+    /// threads are using (docs/DESIGN.md §10, decision 21). Out of line,
+    /// so that the free of a thread's own block stays small enough to be
+    /// inlined into its callers (entry 31).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live small block of
+    /// `owner`'s heap allocated with `layout`.
+    #[inline(never)]
+    unsafe fn hand_over(&self, owner: usize, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: a live block of `owner`'s heap with that layout, not
         // accessed after (caller).
         let waiting = unsafe { self.remote[owner].push(ptr, layout) };
@@ -379,7 +431,10 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         any
     }
 
-    /// A large block: pages of the pool, zero if `fill` says so.
+    /// A large block: pages of the pool, zero if `fill` says so. Out of
+    /// line, as every large path: a small allocation or free stays small
+    /// enough to be inlined into its callers (entry 31).
+    #[inline(never)]
     fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
         match self.reserve_or_reclaim(layout.size(), layout.align(), fill) {
             Ok((p, zeroed)) => {
@@ -430,6 +485,21 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // SAFETY: as the caller guarantees.
         let released = unsafe { self.vmem.release(ptr, size) };
         debug_assert!(released.is_ok(), "{released:?}");
+    }
+
+    /// Frees a large block: its pages go back to the pool.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live large block allocated
+    /// with `layout`.
+    #[inline(never)]
+    unsafe fn dealloc_large(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: a live large block of that layout (caller).
+        unsafe { self.release_pages(ptr.as_ptr(), layout.size()) };
+        let counts = self.counts();
+        counts.in_use.fetch_sub(layout.size(), Relaxed);
+        counts.pages.fetch_sub(pages_of(layout.size()), Relaxed);
     }
 
     /// Reallocates a large block, in place when the pool can.
@@ -496,6 +566,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
 // segment reserved for that heap alone; blocks never overlap, and a block
 // is only handed back to the heap or pool it came from. Null on failure.
 unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_large(layout) {
             self.alloc_large(layout, Fill::Any)
@@ -519,14 +590,12 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
         p
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some(p) = NonNull::new(ptr) else { return };
         if is_large(layout) {
             // SAFETY: a live large block of that layout (caller).
-            unsafe { self.release_pages(ptr, layout.size()) };
-            let counts = self.counts();
-            counts.in_use.fetch_sub(layout.size(), Relaxed);
-            counts.pages.fetch_sub(pages_of(layout.size()), Relaxed);
+            unsafe { self.dealloc_large(p, layout) };
         } else {
             // SAFETY: a live small block of that layout (caller).
             unsafe { self.dealloc_small(p, layout) };

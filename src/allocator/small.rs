@@ -11,9 +11,11 @@
 //!
 //! A thread that frees a block of another arena does not take that arena's
 //! lock: it pushes the block on the arena's [`Remote`] stack (one
-//! compare-and-swap; the block's own bytes hold the link), and the arena
-//! frees everything on it at its next locked operation — or the freeing
-//! thread does, once [`HANDOVER_BATCH`] blocks wait and the lock is free.
+//! compare-and-swap; the block's own bytes hold the link). The arena frees
+//! the whole stack at its next allocation (which looks at the stack before
+//! it takes the lock), or at any other operation on its heap but a free —
+//! or the pushing thread does, once [`HANDOVER_BATCH`] blocks wait and the
+//! lock is free (docs/DESIGN.md §10, entry 31).
 
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use core::alloc::Layout;
@@ -102,9 +104,9 @@ impl Remote {
         }
     }
 
-    /// Hands the block at `ptr` over to its arena, to be freed at the
-    /// arena's next locked operation. Returns about how many blocks wait
-    /// now.
+    /// Hands the block at `ptr` over to its arena, to be freed by whoever
+    /// takes the stack next (module docs). Returns about how many blocks
+    /// wait now.
     ///
     /// # Safety
     ///
@@ -160,6 +162,9 @@ impl Remote {
 pub(super) struct Released(*mut Header);
 
 impl Released {
+    /// No segment.
+    pub(super) const NONE: Self = Self(ptr::null_mut());
+
     /// Whether no segment was given up.
     #[inline]
     pub(super) fn is_empty(&self) -> bool {
@@ -257,14 +262,15 @@ impl SmallArena {
 
     /// Frees the block at `ptr`. When its segment becomes empty and this
     /// arena holds another empty one already, talc gives the segment up and
-    /// it waits for [`take_released`](Self::take_released).
+    /// it waits for [`take_released`](Self::take_released): then, and only
+    /// then, returns `true`.
     ///
     /// # Safety
     ///
     /// Callers must guarantee that `ptr` is a live block of this arena,
     /// allocated with `layout`.
     #[inline]
-    pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
         // SAFETY: a live block of this arena's talc with that layout
         // (caller; `heap_layout` as at allocation).
         unsafe { self.talc.deallocate(ptr.as_ptr(), heap_layout(layout)) };
@@ -274,7 +280,7 @@ impl SmallArena {
         let h = unsafe { h.as_mut() };
         h.live -= 1;
         if h.live > 0 {
-            return;
+            return false;
         }
         let spare = self.spare;
         // SAFETY: the spare is a segment of this heap (never given up while
@@ -284,7 +290,7 @@ impl SmallArena {
             // does not take and give back a segment each time: the heap
             // holds at most one empty segment besides its first.
             self.spare = h;
-            return;
+            return false;
         }
         // SAFETY: `heap_end` is the heap's current end (only `add_segment`
         // sets it, and nothing resizes the heap); no block is live in it, so
@@ -296,6 +302,7 @@ impl SmallArena {
         self.segments -= 1;
         h.next = self.released;
         self.released = h;
+        true
     }
 
     /// Frees every block other threads pushed on `remote`, this arena's

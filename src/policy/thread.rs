@@ -94,8 +94,11 @@ fn tls_ready<T>(_: &T) -> bool {
 }
 
 /// A hash of where the calling thread's stack lies, in 1 MiB blocks (a
-/// thread's stack moves within one as calls nest).
-#[inline]
+/// thread's stack moves within one as calls nest). Out of line and cold:
+/// the address of a local gives its caller a stack frame (on wasm32, in
+/// linear memory), which the allocator's every call would pay otherwise.
+#[cold]
+#[inline(never)]
 fn stack_hash() -> usize {
     let marker = 0u8;
     let stack = core::ptr::addr_of!(marker).addr() as u64;

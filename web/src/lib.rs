@@ -474,7 +474,7 @@ mod bindings {
         reps: usize,
     ) -> String {
         use wasm_vmem_bench::alloc::wasm::{backend, BACKENDS};
-        use wasm_vmem_bench::alloc::{large_zeroed, small_worker, DirtyOracle, Instance, Ring};
+        use wasm_vmem_bench::alloc::{large_zeroed, DirtyOracle, Instance, Ring};
         type Backend = Box<dyn Instance + Sync>;
         let (reps, iters) = (reps.max(1), large_iters.max(1));
         #[cfg(feature = "threads")]
@@ -493,14 +493,15 @@ mod bindings {
                 let ops = AtomicU64::new(0);
                 rayon::broadcast(|ctx| {
                     if ctx.index() < n {
-                        let done = small_worker(a, &ring, ctx.index(), rounds, SMALL_BATCH, true);
+                        let done =
+                            a.run_small_worker(&ring, ctx.index(), rounds, SMALL_BATCH, true);
                         ops.fetch_add(done, Relaxed);
                     }
                 });
                 ops.into_inner()
             };
             #[cfg(not(feature = "threads"))]
-            let ops = small_worker(a, &ring, 0, rounds, SMALL_BATCH, true);
+            let ops = a.run_small_worker(&ring, 0, rounds, SMALL_BATCH, true);
             let secs = (seconds() - start).max(1e-9);
             // SAFETY: what the workers posted are blocks of `a`.
             unsafe { ring.drain(a) };

@@ -3,9 +3,8 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, small_single, small_worker,
-    threshold, threshold_fresh, AssertSync, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance,
-    PhasePeak, Ring, Vmem,
+    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, threshold, threshold_fresh,
+    AssertSync, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, PhasePeak, Ring, Vmem,
 };
 use crate::figures::native_clock;
 use serde_json::{json, Value};
@@ -155,7 +154,7 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
         for (bi, name) in all.iter().enumerate() {
             let a = backend(name);
             let t0 = Instant::now();
-            single_ops = small_single(&*a, cfg.rounds, BATCH);
+            single_ops = a.run_small_single(cfg.rounds, BATCH);
             single[bi].push(t0.elapsed().as_secs_f64());
         }
         // The control: arithmetic only, the same threads, no allocator.
@@ -180,7 +179,7 @@ fn small(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
                             .map(|t| {
                                 s.spawn(move || {
                                     barrier.wait();
-                                    small_worker(a, ring, t, cfg.rounds, BATCH, cross)
+                                    a.run_small_worker(ring, t, cfg.rounds, BATCH, cross)
                                 })
                             })
                             .collect();
