@@ -380,11 +380,8 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // Without freeing the blocks handed over: the arena's next
             // allocation does (docs/DESIGN.md §10, entry 31).
             let released = self.small[owner].with(|h| {
-                if free(h) {
-                    h.take_released()
-                } else {
-                    Released::NONE
-                }
+                free(h);
+                h.take_released()
             });
             self.release_segments(released);
             return;

@@ -122,8 +122,8 @@ impl Remote {
                 align: layout.align(),
             };
             // SAFETY: the block is the caller's to give up and at least a
-            // `Node` large (`heap_layout`), written unaligned; nobody else reads it
-            // until the exchange below publishes it.
+            // `Node` large (`heap_layout`), written unaligned; nobody else
+            // reads it until the exchange below publishes it.
             unsafe { node.write_unaligned(value) };
             // Release: the owner that takes the stack sees the node written.
             match self.head.compare_exchange_weak(
@@ -162,9 +162,6 @@ impl Remote {
 pub(super) struct Released(*mut Header);
 
 impl Released {
-    /// No segment.
-    pub(super) const NONE: Self = Self(ptr::null_mut());
-
     /// Whether no segment was given up.
     #[inline]
     pub(super) fn is_empty(&self) -> bool {
@@ -262,15 +259,14 @@ impl SmallArena {
 
     /// Frees the block at `ptr`. When its segment becomes empty and this
     /// arena holds another empty one already, talc gives the segment up and
-    /// it waits for [`take_released`](Self::take_released): then, and only
-    /// then, returns `true`.
+    /// it waits for [`take_released`](Self::take_released).
     ///
     /// # Safety
     ///
     /// Callers must guarantee that `ptr` is a live block of this arena,
     /// allocated with `layout`.
     #[inline]
-    pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+    pub(super) unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: a live block of this arena's talc with that layout
         // (caller; `heap_layout` as at allocation).
         unsafe { self.talc.deallocate(ptr.as_ptr(), heap_layout(layout)) };
@@ -280,7 +276,7 @@ impl SmallArena {
         let h = unsafe { h.as_mut() };
         h.live -= 1;
         if h.live > 0 {
-            return false;
+            return;
         }
         let spare = self.spare;
         // SAFETY: the spare is a segment of this heap (never given up while
@@ -290,7 +286,7 @@ impl SmallArena {
             // does not take and give back a segment each time: the heap
             // holds at most one empty segment besides its first.
             self.spare = h;
-            return false;
+            return;
         }
         // SAFETY: `heap_end` is the heap's current end (only `add_segment`
         // sets it, and nothing resizes the heap); no block is live in it, so
@@ -302,7 +298,6 @@ impl SmallArena {
         self.segments -= 1;
         h.next = self.released;
         self.released = h;
-        true
     }
 
     /// Frees every block other threads pushed on `remote`, this arena's
