@@ -24,6 +24,7 @@ both_builds!(
     small_and_large_share_one_pool_with_the_page_api,
     empty_segments_go_back_to_the_pool,
     one_empty_segment_is_kept_whichever_emptied_last,
+    small_in_use_stays_exact_as_segments_go_back,
     blocks_handed_over_are_freed_before_memory_runs_out,
     a_batch_handed_over_is_freed_by_the_thread_that_completes_it,
     blocks_handed_over_are_reused_before_a_new_segment,
@@ -386,6 +387,86 @@ fn one_empty_segment_is_kept_whichever_emptied_last<P: Policy>() {
     assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
     assert_eq!(s.small_in_use_bytes, 0);
     assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
+    a.vmem().check_invariants();
+}
+
+/// The small in-use figure is summed from the segments (DESIGN §10, entry
+/// 32): exact after every free, whichever segments empty and go back —
+/// one in the middle of the heap, the newest, the oldest after the first
+/// — and after a block shrinks in place.
+fn small_in_use_stays_exact_as_segments_go_back<P: Policy>() {
+    const SEGMENT: usize = 256 * KIB;
+    let a = alloc::<P>(256 * MB);
+    let count = if cfg!(miri) { 600 } else { 1000 };
+    // Sizes from 24 B to about 5 KiB, all alignments to 64.
+    let layouts: Vec<Layout> = (0..count)
+        .map(|i| layout(24 + (i * 193) % 5000, 1 << (i % 7)))
+        .collect();
+    // SAFETY: non-zero sizes.
+    let mut blocks: Vec<(*mut u8, Layout)> = layouts
+        .iter()
+        .map(|&l| (unsafe { a.alloc(l) }, l))
+        .collect();
+    assert!(blocks.iter().all(|(p, _)| !p.is_null()));
+    let small_in_use =
+        |blocks: &[(*mut u8, Layout)]| -> u64 { blocks.iter().map(|(_, l)| u64b(l.size())).sum() };
+    assert_eq!(a.stats().small_in_use_bytes, small_in_use(&blocks));
+    // One block shrinks (in place or not, the figure follows).
+    let (p, l) = blocks[count / 2];
+    // SAFETY: a live block of `l`; the new size is non-zero.
+    let q = unsafe { a.realloc(p, l, 16) };
+    assert!(!q.is_null());
+    blocks[count / 2] = (q, layout(16, l.align()));
+    assert_eq!(a.stats().small_in_use_bytes, small_in_use(&blocks));
+    // Segments in address order (the order the heap took them from the
+    // pool need not be it): free them in a scrambled order.
+    let mut segments: Vec<usize> = blocks.iter().map(|(p, _)| *p as usize / SEGMENT).collect();
+    segments.sort_unstable();
+    segments.dedup();
+    assert!(segments.len() >= 5, "{} segments", segments.len());
+    let n = segments.len();
+    let order = [n / 2, n - 1, 1, 0, n / 2 + 1, 2]
+        .into_iter()
+        .chain(0..n)
+        .map(|i| segments[i])
+        .collect::<Vec<_>>();
+    for seg in order {
+        let (gone, kept): (Vec<_>, Vec<_>) = blocks
+            .into_iter()
+            .partition(|(p, _)| *p as usize / SEGMENT == seg);
+        blocks = kept;
+        for (p, l) in gone {
+            // SAFETY: a live block of `l`, freed once.
+            unsafe { a.dealloc(p, l) };
+        }
+        let s = a.stats();
+        assert_eq!(s.small_in_use_bytes, small_in_use(&blocks), "{s:?}");
+        assert_eq!(s.in_use_bytes, s.small_in_use_bytes);
+        assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
+    }
+    let s = a.stats();
+    assert_eq!(s.small_in_use_bytes, 0);
+    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
+    // The heap still serves after its list lost segments on every side.
+    // SAFETY: non-zero sizes; then live blocks of these layouts.
+    unsafe {
+        let more: Vec<_> = (0..count).map(|i| a.alloc(layouts[i])).collect();
+        assert!(more.iter().all(|p| !p.is_null()));
+        assert_eq!(
+            a.stats().small_in_use_bytes,
+            small_in_use(
+                &blocks
+                    .iter()
+                    .copied()
+                    .chain(more.iter().copied().zip(layouts.iter().copied()))
+                    .collect::<Vec<_>>()
+            )
+        );
+        for (p, l) in more.into_iter().zip(&layouts) {
+            a.dealloc(p, *l);
+        }
+    }
+    assert_eq!(a.stats().small_in_use_bytes, 0);
     a.vmem().check_invariants();
 }
 

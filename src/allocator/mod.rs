@@ -183,7 +183,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // Blocks other threads handed over are freed first, so that
             // the figures are exact when no thread allocates.
             self.with_heap(arena, |a| {
-                s.small_in_use_bytes += a.in_use as u64;
+                s.small_in_use_bytes += a.in_use() as u64;
                 s.small_segments += a.segments;
             });
             in_use = in_use.wrapping_add(large.in_use.load(Relaxed));

@@ -4,10 +4,11 @@
 //! A segment is [`SEGMENT`] bytes reserved at an address that is a multiple
 //! of [`SEGMENT`], so the segment of any small block is found by masking its
 //! address: its [`Header`] says which arena owns it (a free from another
-//! thread goes back there) and how many blocks it holds (at zero it goes
-//! back to the pool). Everything here but [`Remote::push`] runs under the
-//! owning arena's lock and calls nothing outside talc and this file: no
-//! page-pool call, no `memory.grow`, no global allocator.
+//! thread goes back there) and how many bytes of live blocks it holds (at
+//! zero it goes back to the pool; [`SmallArena::in_use`] sums them).
+//! Everything here but [`Remote::push`] runs under the owning arena's lock
+//! and calls nothing outside talc and this file: no page-pool call, no
+//! `memory.grow`, no global allocator.
 //!
 //! A thread that frees a block of another arena does not take that arena's
 //! lock: it pushes the block on the arena's [`Remote`] stack (one
@@ -52,15 +53,30 @@ struct Header {
     /// lock by whoever frees a block of it (the block came to that thread
     /// after it was allocated, so after this was written).
     arena: usize,
-    /// Blocks allocated from this segment and not yet freed, plus one that
-    /// is never freed if the segment holds talc's own metadata (the arena's
-    /// first segment, never given back): a segment is empty at zero.
+    /// Bytes of the blocks allocated from this segment and not yet freed,
+    /// as their layouts say, plus [`PIN`] if the segment holds talc's own
+    /// metadata (the arena's first segment, never given back). Every block
+    /// has at least one byte, so the segment is empty at zero. One count
+    /// for both what `stats` reports and when the segment goes back: an
+    /// allocation and a free each update one word (docs/DESIGN.md §10,
+    /// entry 32).
     live: usize,
     /// The end of talc's heap in it, to take the heap back from talc.
     heap_end: *mut u8,
-    /// The next segment to give back, while it waits on the arena's list.
+    /// The segment of the arena's heap added before this one (null for
+    /// the first): the list [`SmallArena::in_use`] walks, from the newest.
+    prev: *mut Header,
+    /// The segment added after this one (null for the newest), so that a
+    /// segment given up leaves the list in one step.
     next: *mut Header,
+    /// The next segment to give back, while it waits on the arena's chain
+    /// of released segments.
+    released: *mut Header,
 }
+
+/// What the segment holding talc's metadata counts in [`Header::live`]
+/// besides its blocks: it never reaches zero, so it is never given back.
+const PIN: usize = 1;
 
 /// A freed block on a [`Remote`] stack, written into the block itself.
 #[repr(C)]
@@ -177,7 +193,7 @@ impl Iterator for Released {
         // SAFETY: a segment on the chain was given up by its heap under its
         // lock and is reached only through this chain now; its header was
         // written then.
-        self.0 = unsafe { h.as_ref().next };
+        self.0 = unsafe { (*h.as_ptr()).released };
         Some(h.cast())
     }
 }
@@ -201,23 +217,26 @@ fn header(ptr: NonNull<u8>) -> NonNull<Header> {
 #[inline]
 pub(super) unsafe fn owner(ptr: NonNull<u8>) -> usize {
     // SAFETY: a live block's segment has a header written before the block
-    // was handed out (module docs); `arena` never changes afterwards.
-    unsafe { header(ptr).as_ref().arena }
+    // was handed out (module docs); `arena` never changes afterwards. Read
+    // through the raw pointer, field alone: the owner may be updating the
+    // header's other fields under its lock meanwhile.
+    unsafe { (*header(ptr).as_ptr()).arena }
 }
 
-/// One arena's small-object heap and its counts.
+/// One arena's small-object heap and its segments.
 #[derive(Debug)]
 pub(super) struct SmallArena {
     talc: Talc<Manual, Bins>,
     /// Segments in the heap.
     pub(super) segments: usize,
+    /// The segment added last, head of the list of the heap's segments
+    /// (through [`Header::prev`]); null while the heap has none.
+    last: *mut Header,
     /// The segment kept when it last became empty, if any: blocks may have
     /// been allocated in it since (so allocation never looks at it). Never
     /// given up while it is here; never the first segment, whose count
     /// never reaches zero.
     spare: *mut Header,
-    /// Bytes of live small blocks, as their layouts say.
-    pub(super) in_use: usize,
     /// Segments given up and not yet taken by
     /// [`take_released`](Self::take_released).
     released: *mut Header,
@@ -233,8 +252,8 @@ impl SmallArena {
         Self {
             talc: Talc::new(Manual),
             segments: 0,
+            last: ptr::null_mut(),
             spare: ptr::null_mut(),
-            in_use: 0,
             released: ptr::null_mut(),
         }
     }
@@ -252,9 +271,29 @@ impl SmallArena {
         let ptr = unsafe { self.talc.try_allocate(heap_layout(layout)) }?;
         // SAFETY: the block lies in a segment of this arena, whose header
         // this arena's lock (held) guards.
-        unsafe { header(ptr).as_mut().live += 1 };
-        self.in_use += layout.size();
+        unsafe { (*header(ptr).as_ptr()).live += layout.size() };
         Some(ptr)
+    }
+
+    /// Bytes of live blocks in the heap, as their layouts say: a walk over
+    /// its segments (for `stats`, not on any allocation path).
+    pub(super) fn in_use(&self) -> usize {
+        let mut bytes = 0;
+        let mut seg = self.last;
+        // As many steps as the heap has segments: a list that does not end
+        // there is a bug, caught below rather than walked forever.
+        for _ in 0..self.segments {
+            if seg.is_null() {
+                break;
+            }
+            // SAFETY: the list holds the heap's segments, each reserved
+            // until it is given up, when it leaves the list; their headers
+            // are guarded by this arena's lock (held: `&self` is under it).
+            unsafe { (bytes, seg) = (bytes + (*seg).live, (*seg).prev) };
+        }
+        debug_assert!(seg.is_null(), "the segment list is longer than its count");
+        // The first segment's pin, which no block accounts for.
+        bytes - if self.segments > 0 { PIN } else { 0 }
     }
 
     /// Frees the block at `ptr`. When its segment becomes empty and this
@@ -270,18 +309,38 @@ impl SmallArena {
         // SAFETY: a live block of this arena's talc with that layout
         // (caller; `heap_layout` as at allocation).
         unsafe { self.talc.deallocate(ptr.as_ptr(), heap_layout(layout)) };
-        self.in_use -= layout.size();
-        let mut h = header(ptr);
+        // Headers are reached through raw pointers only, never references:
+        // the heap keeps pointers to them (its list, the spare), which a
+        // reference to a header would invalidate (Miri's aliasing models).
+        let h = header(ptr).as_ptr();
         // SAFETY: the segment's header, guarded by this arena's lock.
-        let h = unsafe { h.as_mut() };
-        h.live -= 1;
-        if h.live > 0 {
-            return;
+        let live = unsafe {
+            (*h).live -= layout.size();
+            (*h).live
+        };
+        if live == 0 {
+            // SAFETY: a segment of this heap that just became empty.
+            unsafe { self.segment_emptied(h) };
         }
+    }
+
+    /// Keeps the segment `h`, which just became empty, as the heap's spare,
+    /// or gives it up (to wait for [`take_released`](Self::take_released))
+    /// when the spare is empty too. Out of line: a free reaches it once per
+    /// segment emptied, and the free's fast path stays small enough to be
+    /// inlined into its callers (docs/DESIGN.md §10, entry 32).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `h` is the header of a segment of this
+    /// heap that holds no live block.
+    #[cold]
+    #[inline(never)]
+    unsafe fn segment_emptied(&mut self, h: *mut Header) {
         let spare = self.spare;
         // SAFETY: the spare is a segment of this heap (never given up while
         // it is the spare), its header guarded by this arena's lock.
-        if spare.is_null() || spare == ptr::from_mut(h) || unsafe { (*spare).live } > 0 {
+        if spare.is_null() || spare == h || unsafe { (*spare).live } > 0 {
             // Kept, so that one block allocated and freed over and over
             // does not take and give back a segment each time: the heap
             // holds at most one empty segment besides its first.
@@ -291,12 +350,26 @@ impl SmallArena {
         // SAFETY: `heap_end` is the heap's current end (only `add_segment`
         // sets it, and nothing resizes the heap); no block is live in it, so
         // talc takes the whole heap back and no longer touches it.
-        let end = unsafe { NonNull::new_unchecked(h.heap_end) };
+        let end = unsafe { NonNull::new_unchecked((*h).heap_end) };
         // SAFETY: as said above.
         let kept = unsafe { self.talc.truncate(end, ptr::null_mut()) };
         debug_assert!(kept.is_none(), "an empty heap is deleted whole");
         self.segments -= 1;
-        h.next = self.released;
+        // SAFETY: this segment's header and those of its neighbours on
+        // the list (segments of this heap; it has one before it, as it is
+        // not the first, pinned), guarded by this arena's lock.
+        unsafe {
+            let (prev, next) = ((*h).prev, (*h).next);
+            if next.is_null() {
+                self.last = prev;
+            } else {
+                (*next).prev = prev;
+            }
+            if !prev.is_null() {
+                (*prev).next = next;
+            }
+            (*h).released = self.released;
+        }
         self.released = h;
     }
 
@@ -370,7 +443,12 @@ impl SmallArena {
         // allocation), `new` non-zero (caller).
         let done = unsafe { self.talc.try_realloc_in_place(ptr.as_ptr(), old, new) };
         if done {
-            self.in_use = self.in_use - layout.size() + new_size;
+            // SAFETY: the block's segment, this arena's, whose header its
+            // lock (held) guards; the block keeps at least one byte.
+            unsafe {
+                let h = header(ptr).as_ptr();
+                (*h).live = (*h).live - layout.size() + new_size;
+            }
         }
         done
     }
@@ -391,13 +469,22 @@ impl SmallArena {
         let Some(end) = end else { return false };
         let header = Header {
             arena,
-            live: usize::from(pinned),
+            live: if pinned { PIN } else { 0 },
             heap_end: end.as_ptr(),
+            prev: self.last,
             next: ptr::null_mut(),
+            released: ptr::null_mut(),
         };
+        let h = seg.cast::<Header>();
         // SAFETY: the first `HEADER` bytes of the caller's segment, aligned
         // (a segment start), large enough for a `Header`.
-        unsafe { seg.cast::<Header>().write(header) };
+        unsafe { h.write(header) };
+        if !self.last.is_null() {
+            // SAFETY: the segment added before this one, still in the heap,
+            // its header guarded by this arena's lock.
+            unsafe { (*self.last).next = h.as_ptr() };
+        }
+        self.last = h.as_ptr();
         self.segments += 1;
         true
     }
