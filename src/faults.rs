@@ -18,13 +18,19 @@ pub enum Fault {
     /// A small block's free updates its owner arena's heap without taking
     /// that arena's lock (`GenericAlloc::dealloc`).
     FreeWithoutOwnerLock = 1,
-    /// An arena's locked operations never free the blocks other threads
-    /// handed over on its stack (`GenericAlloc`'s heap operations).
-    HandOverNeverFreed = 2,
+    /// An arena's locked operations never take the spans waiting on its
+    /// pending stack (`GenericAlloc`'s heap operations).
+    PendingNeverTaken = 2,
     /// A new table storage found in a free run is taken out of the free
     /// runs only when adopted, after it was zeroed outside the lock
     /// (`Table::claim_free`, `Table::adopt`).
     StorageClaimedLate = 3,
+    /// A block freed by another thread into a full span does not notify
+    /// the span's owner (`Span::free_remote`).
+    FullNeverNotified = 4,
+    /// The owner gives a span back while a remote free that notified it
+    /// may still be pushing it on the pending stack (`Heap::settle`).
+    RetireWhileNotified = 5,
 }
 
 static ACTIVE: AtomicU8 = AtomicU8::new(Fault::None as u8);

@@ -22,11 +22,11 @@ both_builds!(
     realloc_grows_large_blocks_in_place,
     realloc_shrinks_large_blocks_in_place,
     small_and_large_share_one_pool_with_the_page_api,
-    empty_segments_go_back_to_the_pool,
-    one_empty_segment_is_kept_whichever_emptied_last,
-    small_in_use_stays_exact_as_segments_go_back,
+    empty_spans_go_back_to_the_pool,
+    empty_spans_kept_are_bounded,
+    small_in_use_stays_exact_as_spans_go_back,
     blocks_handed_over_are_freed_before_memory_runs_out,
-    a_batch_handed_over_is_freed_by_the_thread_that_completes_it,
+    a_full_span_freed_by_other_threads_is_taken_back,
     blocks_handed_over_are_reused_before_a_new_segment,
     out_of_memory_is_null,
     stats_follow_allocations,
@@ -306,7 +306,7 @@ fn small_and_large_share_one_pool_with_the_page_api<P: Policy>() {
     a.vmem().check_invariants();
 }
 
-fn empty_segments_go_back_to_the_pool<P: Policy>() {
+fn empty_spans_go_back_to_the_pool<P: Policy>() {
     let a = alloc::<P>(256 * MB);
     let l = layout(4000, 8);
     // Enough small blocks for many segments (fewer under Miri).
@@ -314,16 +314,16 @@ fn empty_segments_go_back_to_the_pool<P: Policy>() {
     // SAFETY: non-zero sizes.
     let blocks: Vec<_> = (0..count).map(|_| unsafe { a.alloc(l) }).collect();
     assert!(blocks.iter().all(|p| !p.is_null()));
-    let held = a.stats().small_segments;
-    assert!(held >= least, "{held} segments");
+    let held = a.stats().small_spans;
+    assert!(held >= least, "{held} spans");
     for p in blocks {
         // SAFETY: live blocks of `l`.
         unsafe { a.dealloc(p, l) };
     }
     let s = a.stats();
-    // The first segment (talc's metadata) and one empty one stay: one
-    // thread, one arena.
-    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
+    // One class: its queue keeps one empty span and the heap caches one
+    // of that span size.
+    assert!(s.small_spans <= 2, "{} spans kept", s.small_spans);
     assert_eq!(s.small_in_use_bytes, 0);
     assert_eq!(
         a.vmem().stats().reserved_bytes,
@@ -333,68 +333,56 @@ fn empty_segments_go_back_to_the_pool<P: Policy>() {
     a.vmem().check_invariants();
 }
 
-/// A heap keeps at most one empty segment besides its first, also when
-/// the one it kept is filled again and others empty after it: segments
-/// emptied one at a time, each refilled in part before the next empties.
-fn one_empty_segment_is_kept_whichever_emptied_last<P: Policy>() {
-    const SEGMENT: usize = 256 * KIB;
+/// Empty spans a heap keeps are bounded: one per class queue (the only
+/// span there, so that one block allocated and freed in a loop takes no
+/// span each time) and one per span size in its cache, whatever order the
+/// blocks of every class are freed in; the rest goes back to the pool.
+fn empty_spans_kept_are_bounded<P: Policy>() {
+    /// Size classes and span sizes (`src/allocator/class.rs`).
+    const CLASSES: usize = 48;
+    const SPAN_SIZES: usize = 3;
     let a = alloc::<P>(256 * MB);
-    let l = layout(4000, 8);
-    let count = if cfg!(miri) { 400 } else { 1000 };
+    let per_size = if cfg!(miri) { 3 } else { 40 };
+    // Every class, several spans' worth of the small ones.
+    let layouts: Vec<Layout> = (0..CLASSES * per_size)
+        .map(|i| layout(1 + (i * 7919) % (LARGE_MIN - 1), 8))
+        .collect();
     // SAFETY: non-zero sizes.
-    let blocks: Vec<_> = (0..count).map(|_| unsafe { a.alloc(l) }).collect();
-    assert!(blocks.iter().all(|p| !p.is_null()));
-    // The blocks by segment (a segment is 256 KiB, aligned to its size).
-    let mut by_segment = std::collections::BTreeMap::<usize, Vec<*mut u8>>::new();
-    for &p in &blocks {
-        by_segment.entry(p as usize / SEGMENT).or_default().push(p);
-    }
-    let groups: Vec<Vec<*mut u8>> = by_segment.into_values().collect();
-    assert!(groups.len() >= 5, "{} segments", groups.len());
-    let segment_of = |p: &*mut u8| *p as usize / SEGMENT;
-    let mut refills = Vec::new();
-    for (i, group) in groups.iter().enumerate() {
-        for &p in group {
-            // SAFETY: a live block of `l`, freed once.
-            unsafe { a.dealloc(p, l) };
-        }
-        // A few blocks go wherever the heap puts them (the segment kept
-        // empty, say), so that the kept one may hold blocks again when the
-        // next segment empties.
-        for _ in 0..3 {
+    let mut blocks: Vec<(*mut u8, Layout)> = layouts
+        .iter()
+        .map(|&l| (unsafe { a.alloc(l) }, l))
+        .collect();
+    assert!(blocks.iter().all(|(p, _)| !p.is_null()));
+    // Freed in a scrambled order, with a few blocks allocated again on
+    // the way (they may land in a span kept empty).
+    let n = blocks.len();
+    let mut again = Vec::new();
+    for k in 0..n {
+        let (p, l) = blocks[(k * 7) % n];
+        // SAFETY: a live block of `l`, freed once (7 and `n` coprime).
+        unsafe { a.dealloc(p, l) };
+        if k % 97 == 0 {
             // SAFETY: non-zero size.
-            let p = unsafe { a.alloc(l) };
-            assert!(!p.is_null());
-            refills.push(p);
+            again.push((unsafe { a.alloc(l) }, l));
         }
-        // Held: the segments with live blocks, the first, one empty.
-        let live = groups[i + 1..].iter().flatten().chain(&refills);
-        let with_blocks = live
-            .map(segment_of)
-            .collect::<std::collections::BTreeSet<_>>();
-        let held = a.stats().small_segments;
-        assert!(
-            held <= with_blocks.len() + 2,
-            "{held} segments held, {} with blocks",
-            with_blocks.len()
-        );
     }
-    for p in refills {
+    blocks.clear();
+    for (p, l) in again {
+        assert!(!p.is_null());
         // SAFETY: live blocks of `l`.
         unsafe { a.dealloc(p, l) };
     }
     let s = a.stats();
-    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
     assert_eq!(s.small_in_use_bytes, 0);
+    assert!(s.small_spans <= CLASSES + SPAN_SIZES, "{s:?}");
     assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
     a.vmem().check_invariants();
 }
 
-/// The small in-use figure is summed from the segments (DESIGN §10, entry
-/// 32): exact after every free, whichever segments empty and go back —
-/// one in the middle of the heap, the newest, the oldest after the first
-/// — and after a block shrinks in place.
-fn small_in_use_stays_exact_as_segments_go_back<P: Policy>() {
+/// The small in-use figure is exact after every free, whichever spans
+/// empty and go back (grouped by 256 KiB of address: a span never crosses
+/// such a boundary) and after a block shrinks.
+fn small_in_use_stays_exact_as_spans_go_back<P: Policy>() {
     const SEGMENT: usize = 256 * KIB;
     let a = alloc::<P>(256 * MB);
     let count = if cfg!(miri) { 600 } else { 1000 };
@@ -446,7 +434,8 @@ fn small_in_use_stays_exact_as_segments_go_back<P: Policy>() {
     }
     let s = a.stats();
     assert_eq!(s.small_in_use_bytes, 0);
-    assert!(s.small_segments <= 2, "{} segments kept", s.small_segments);
+    // Sizes to 5 KiB: 36 classes, two span sizes.
+    assert!(s.small_spans <= 36 + 2, "{} spans kept", s.small_spans);
     assert!(blocks.is_empty(), "every segment was freed");
     // The heap still serves after its list lost segments on every side.
     // SAFETY: non-zero sizes; then live blocks of these layouts.
@@ -475,7 +464,7 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
             blocks.push(p);
         }
     }
-    let held = a.stats().small_segments;
+    let held = a.stats().small_spans;
     assert!(held >= 3 * arenas, "{held} segments");
     // All freed by this thread: the blocks of every other arena are
     // handed over (fewer than a batch each) and wait for their arena.
@@ -503,7 +492,7 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
     );
     let s = a.stats();
     assert_eq!(s.small_in_use_bytes, 0);
-    assert!(s.small_segments <= 2 * arenas, "{s:?}");
+    assert!(s.small_spans <= 2 * arenas, "{s:?}");
     for p in got {
         // SAFETY: live blocks of `big`.
         unsafe { a.dealloc(p, big) };
@@ -511,35 +500,44 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
     a.vmem().check_invariants();
 }
 
-fn a_batch_handed_over_is_freed_by_the_thread_that_completes_it<P: Policy>() {
-    /// `HANDOVER_BATCH` in `src/allocator/small.rs`.
-    const BATCH: usize = 32;
-    let a = alloc::<P>(16 * MIB);
-    let l = layout(100, 8);
-    let mut others = 0;
+/// A span that left its queue full and then had blocks freed by another
+/// thread is taken back by its arena's next allocation (the notifying
+/// free put it on the arena's pending stack), its blocks reused before a
+/// new span is reserved, and given back to the pool once empty.
+fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
+    let a = alloc::<P>(64 * MIB);
+    // 4 KiB blocks: 15 to a 64 KiB span.
+    let l = layout(4096, 8);
     for arena in 0..P::ARENAS.max(1) {
-        let blocks: Vec<_> = (0..BATCH).map(|_| a.alloc_in(arena, l)).collect();
+        let reserved = || a.vmem().stats().reserved_bytes;
+        let before = reserved();
+        // Two spans' worth and one more block: the first two spans left
+        // their queue full.
+        let blocks: Vec<_> = (0..31).map(|_| a.alloc_in(arena, l)).collect();
         assert!(blocks.iter().all(|p| !p.is_null()));
-        for (i, &p) in blocks.iter().enumerate() {
-            // SAFETY: live blocks of `l`.
+        let taken = reserved();
+        assert_eq!(taken - before, u64b(3 * 64 * KIB));
+        for &p in &blocks {
+            // SAFETY: live blocks of `l`, freed once.
             unsafe { a.dealloc(p, l) };
-            if i == 0 && !a.handed_over(arena) {
-                // This thread's own arena: freed at once.
-                for &q in &blocks[1..] {
-                    // SAFETY: live blocks of `l`.
-                    unsafe { a.dealloc(q, l) };
-                    assert!(!a.handed_over(arena));
-                }
-                break;
-            }
-            // Another arena's (idle) blocks wait until a batch is
-            // complete; the thread that completes it frees them all.
-            assert_eq!(a.handed_over(arena), i + 1 < BATCH, "block {i}");
-            others += usize::from(i == 0);
         }
+        // This thread's own arena freed them at once; another arena was
+        // notified and takes them at its next allocation.
+        let again: Vec<_> = (0..31).map(|_| a.alloc_in(arena, l)).collect();
+        assert!(!a.handed_over(arena), "arena {arena}");
+        assert_eq!(
+            reserved(),
+            taken,
+            "arena {arena}: blocks reused, no new span"
+        );
+        for &p in &again {
+            // SAFETY: live blocks of `l`, freed once.
+            unsafe { a.dealloc(p, l) };
+        }
+        let s = a.stats();
+        assert_eq!(s.small_in_use_bytes, 0, "{s:?}");
     }
-    assert_eq!(others, P::ARENAS.max(1) - 1);
-    assert_eq!(a.stats().in_use_bytes, 0);
+    a.vmem().check_invariants();
 }
 
 /// Blocks handed over to a full heap serve its next allocations before it
@@ -660,7 +658,8 @@ fn stats_follow_allocations<P: Policy>() {
             st.large_bytes,
             u64b((LARGE_MIN + 1).next_multiple_of(PAGE_SIZE))
         );
-        assert_eq!(st.small_held_bytes, u64b(st.small_segments * 256 * KIB));
+        // One span of 16 KiB holds the 100-byte block.
+        assert_eq!((st.small_spans, st.small_held_bytes), (1, u64b(16 * KIB)));
         assert_eq!(
             a.vmem().stats().reserved_bytes,
             st.large_bytes + st.small_held_bytes,

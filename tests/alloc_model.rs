@@ -273,7 +273,9 @@ impl<P: Policy> Model<'_, P> {
             .map(|b| b.layout.size().next_multiple_of(PAGE_SIZE) as u64)
             .sum();
         assert_eq!(s.large_bytes, pages, "{s:?}");
-        assert_eq!(s.small_held_bytes, (s.small_segments * 256 * KIB) as u64);
+        // Spans are 16, 64 or 256 KiB.
+        let spans = s.small_spans as u64;
+        assert!((spans * 16 * KIB as u64..=spans * 256 * KIB as u64).contains(&s.small_held_bytes));
         let v = self.a.vmem().stats();
         assert_eq!(
             v.reserved_bytes,
@@ -303,8 +305,9 @@ fn run<P: Policy>(ops: &[Op]) {
     m.check(true);
     let s = a.stats();
     assert_eq!((s.in_use_bytes, s.large_bytes), (0, 0), "{s:?}");
-    // One thread, one arena: its first segment and at most one empty one.
-    assert!(s.small_segments <= 2, "{s:?}");
+    // One thread, one arena: at most one empty span per class queue and
+    // one cached per span size (48 classes, 3 sizes).
+    assert!(s.small_spans <= 48 + 3, "{s:?}");
     assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
 }
 

@@ -41,7 +41,7 @@ fn the_first_threads_get_distinct_arenas() {
         let s = a.stats();
         counted.wait();
         assert_eq!(
-            s.small_segments, MAX_ARENAS,
+            s.small_spans, MAX_ARENAS,
             "{MAX_ARENAS} threads alive at once share arenas: {s:?}"
         );
     });
@@ -70,7 +70,7 @@ fn a_thread_keeps_its_arena_as_its_stack_grows() {
                 // 0 to 4 MiB below where the thread started: across blocks.
                 let blocks: Vec<_> = (0..=4).map(|mib| alloc_deep(&a, l, mib * 16)).collect();
                 assert!(blocks.iter().all(|p| !p.is_null()));
-                let segments = a.stats().small_segments;
+                let segments = a.stats().small_spans;
                 for p in blocks {
                     // SAFETY: allocated above with `l`.
                     unsafe { a.dealloc(p, l) };

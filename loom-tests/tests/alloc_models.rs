@@ -143,7 +143,7 @@ fn cross_thread_free_racing_the_owners_allocation() {
     );
     assert!(stamped(w, 24, 0xCC));
     let s = a.stats();
-    assert_eq!((s.small_in_use_bytes, s.small_segments), (172, 1), "{s:?}");
+    assert_eq!((s.small_in_use_bytes, s.small_spans), (172, 1), "{s:?}");
     balanced(&a, 0);
     dealloc(&a, w, 24);
     dealloc(&a, y, 100);
@@ -244,7 +244,7 @@ fn segment_back_to_the_pool_racing_a_reservation() {
     let seg = |p: usize| p & !(SEGMENT - 1);
     // Fill segments with blocks until a third segment is taken.
     let mut blocks = Vec::new();
-    while a.stats().small_segments < 3 {
+    while a.stats().small_spans < 3 {
         blocks.push(alloc(&a, BIG_SMALL));
     }
     let third = seg(*blocks.last().unwrap());
@@ -270,7 +270,7 @@ fn segment_back_to_the_pool_racing_a_reservation() {
         .copied()
         .filter(|&b| seg(b) != second && seg(b) != third)
         .collect();
-    assert_eq!(a.stats().small_segments, 3);
+    assert_eq!(a.stats().small_spans, 3);
     let freer = {
         let a = a.clone();
         thread::spawn(move || {
@@ -303,9 +303,9 @@ fn segment_back_to_the_pool_racing_a_reservation() {
         y if y == third => 2..=3,
         _ => 2..=2,
     };
-    assert!(kept.contains(&s.small_segments), "{s:?}");
+    assert!(kept.contains(&s.small_spans), "{s:?}");
     if r == second {
-        assert_eq!(s.small_segments, 2, "reused only once given back");
+        assert_eq!(s.small_spans, 2, "reused only once given back");
         seen(0);
     } else {
         seen(1);

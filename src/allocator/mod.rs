@@ -1,12 +1,14 @@
 //! The global allocator on the page pool (docs/DESIGN.md §9).
 //!
 //! Large requests are page reservations of the instance's own
-//! [`GenericVmem`]; small ones come from per-arena talc heaps
-//! ([`small`]) whose segments are reserved from the same instance. One
-//! instance, one pool: a page released by the page API serves a `Vec`, and
-//! the other way round.
+//! [`GenericVmem`]; small ones come from per-arena heaps of size-class
+//! spans ([`heap`], [`span`], [`class`]) reserved from the same instance.
+//! One instance, one pool: a page released by the page API serves a
+//! `Vec`, and the other way round.
 
-mod small;
+mod class;
+mod heap;
+mod span;
 
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
@@ -15,22 +17,17 @@ use crate::sync::{const_fn, per_arena};
 use crate::sys::LinearMemory;
 use crate::table::Fill;
 use crate::{GenericVmem, MAX_ARENAS, PAGE_SIZE};
+use class::{class_of, INFO};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
-use small::{Released, Remote, SmallArena, HANDOVER_BATCH, SEGMENT};
+use heap::{Heap, Released};
+use span::{Pending, Span};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
 /// come from the small-object heaps. 64 KiB: from there a reservation
 /// rounds up by at most a quarter, and a freed block is whole pages that go
-/// back to the pool at once. Speed does not decide it (BENCHMARKS.md,
-/// "`LARGE_MIN` threshold"): on reused memory a talc block is faster at
-/// every size from 16 to 256 KiB (its `alloc` costs ~22 ns against ~110 ns
-/// for a reservation; `alloc_zeroed` 8–13 % faster from 64 KiB), on fresh
-/// memory a reservation is faster at every size (it skips zeroing).
+/// back to the pool at once (BENCHMARKS.md, "`LARGE_MIN` threshold").
 pub const LARGE_MIN: usize = 64 * 1024;
-
-/// Segments a small allocation adds to its heap before it looks elsewhere.
-const SEGMENT_ROUNDS: usize = 4;
 
 /// A `GlobalAlloc` over a linear memory `M` with threading policy `P`: use
 /// it as [`st::Alloc`](crate::st::Alloc), [`mt::Alloc`](crate::mt::Alloc) or
@@ -42,12 +39,13 @@ const SEGMENT_ROUNDS: usize = 4;
 ///   writes nothing at all, `realloc` grows in place with
 ///   [`GenericVmem::extend`] when the following pages are free and shrinks
 ///   by releasing the tail, and `dealloc` releases the pages to the pool.
-/// - Smaller requests come from one talc heap per arena (the thread's
-///   arena, as for the pool's reservations), fed with 256 KiB segments
-///   reserved from the pool; a block freed by another thread goes back to
-///   the heap it came from, and a segment that holds no block goes back to
-///   the pool (each heap keeps its first segment, which holds talc's
-///   metadata, and one empty one).
+/// - Smaller requests come from one heap per arena (the thread's arena, as
+///   for the pool's reservations): spans of the pool, each holding blocks
+///   of one size class, with a free list for allocation, one for frees by
+///   the arena's threads and an atomic one for frees by other threads,
+///   which take no lock (mimalloc's free-list sharding). A span whose
+///   blocks are all free goes back to the pool, except a few kept for
+///   reuse.
 ///
 /// Out of memory gives a null pointer, never a panic or a trap. No lock is
 /// held while the pool grows the memory or zeroes pages, and the
@@ -57,23 +55,26 @@ const SEGMENT_ROUNDS: usize = 4;
 #[derive(Debug)]
 pub struct GenericAlloc<M, P: Policy> {
     vmem: GenericVmem<M, P>,
-    small: [Locked<P::Lock, SmallArena>; MAX_ARENAS],
-    /// Blocks freed into each arena by other threads while it was locked.
-    remote: [Remote; MAX_ARENAS],
-    large: [LargeCounts; MAX_ARENAS],
+    small: [Locked<P::Lock, Heap>; MAX_ARENAS],
+    /// Spans of each arena that left their queue full and had a block
+    /// freed since by another thread.
+    pending: [Pending; MAX_ARENAS],
+    counts: [Counts; MAX_ARENAS],
 }
 
-/// Counts of large blocks kept by the arena of the thread that made the
-/// change (summed by [`GenericAlloc::stats`]), so that threads do not share
-/// a counter's line. Wrapping: a block freed by another thread is
-/// subtracted from that thread's arena.
+/// Counts kept by the arena of the thread that made the change (summed by
+/// [`GenericAlloc::stats`]), so that threads do not share a counter's
+/// line. Wrapping: a block freed by another thread is subtracted from that
+/// thread's arena.
 #[derive(Debug)]
 #[repr(align(128))]
-struct LargeCounts {
+struct Counts {
     /// Bytes of live large blocks, as their layouts say.
     in_use: AtomicUsize,
     /// Bytes of pages in live large blocks.
     pages: AtomicUsize,
+    /// Bytes of small blocks of other arenas freed by this arena's threads.
+    small_freed: AtomicUsize,
     /// Bytes that `alloc_zeroed` did not write, known zero.
     zero_skipped: AtomicU64,
     /// Bytes that `alloc_zeroed` wrote with zeros (large and small).
@@ -88,14 +89,15 @@ pub struct AllocStats {
     pub in_use_bytes: u64,
     /// Of them, in small blocks.
     pub small_in_use_bytes: u64,
-    /// Bytes of segments held by the small-object heaps.
+    /// Bytes of spans held by the small-object heaps.
     pub small_held_bytes: u64,
-    /// Segments held by the small-object heaps.
-    pub small_segments: usize,
+    /// Spans held by the small-object heaps.
+    pub small_spans: usize,
     /// Bytes of pages in large blocks.
     pub large_bytes: u64,
     /// Bytes `alloc_zeroed` promised zero without writing them: pages the
-    /// pool knew were zero.
+    /// pool knew were zero, and small blocks never written since their
+    /// span came zero from the pool.
     pub zeroing_skipped_bytes: u64,
     /// Bytes `alloc_zeroed` wrote with zeros.
     pub zeroed_bytes: u64,
@@ -107,9 +109,9 @@ impl<M, P: Policy> GenericAlloc<M, P> {
         pub const fn new(memory: M) -> Self {
             Self {
                 vmem: GenericVmem::new(memory),
-                small: per_arena!(Locked::new(lock_init!(P::Lock), SmallArena::new())),
-                remote: per_arena!(Remote::new()),
-                large: per_arena!(LargeCounts::new()),
+                small: per_arena!(Locked::new(lock_init!(P::Lock), Heap::new())),
+                pending: per_arena!(Pending::new()),
+                counts: per_arena!(Counts::new()),
             }
         }
     }
@@ -121,12 +123,13 @@ impl<M, P: Policy> GenericAlloc<M, P> {
     }
 }
 
-impl LargeCounts {
+impl Counts {
     const_fn! {
         const fn new() -> Self {
             Self {
                 in_use: AtomicUsize::new(0),
                 pages: AtomicUsize::new(0),
+                small_freed: AtomicUsize::new(0),
                 zero_skipped: AtomicU64::new(0),
                 zeroed: AtomicU64::new(0),
             }
@@ -151,12 +154,13 @@ const _: () = assert!(
     "is_large relies on both"
 );
 
-/// Whether heap operations free the blocks handed over to them: always,
-/// except under the loom models' fault `HandOverNeverFreed`.
+/// Whether heap operations take the spans waiting on their arena's
+/// pending stack: always, except under the loom models' fault
+/// `PendingNeverTaken`.
 #[inline]
-fn drains() -> bool {
+fn takes_pending() -> bool {
     #[cfg(all(loom, feature = "loom-faults"))]
-    if crate::faults::active(crate::faults::Fault::HandOverNeverFreed) {
+    if crate::faults::active(crate::faults::Fault::PendingNeverTaken) {
         return false;
     }
     true
@@ -169,98 +173,88 @@ fn pages_of(size: usize) -> usize {
 
 impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// Whether the policy has one arena (the single-threaded build): then
-    /// every block is the calling thread's arena's, and a free need not
-    /// read its segment's owner.
+    /// every block is the calling thread's arena's, no block is ever freed
+    /// by another arena's thread, and the heap makes no atomic
+    /// read-modify-write.
     const ONE_ARENA: bool = GenericVmem::<M, P>::ARENAS == 1;
+
+    /// Whether blocks may be freed by threads of other arenas.
+    const REMOTE: bool = !Self::ONE_ARENA;
 
     /// Figures of the allocator (see [`AllocStats`]); the pool's own are in
     /// [`vmem().stats()`](GenericVmem::stats).
     pub fn stats(&self) -> AllocStats {
         let mut s = AllocStats::default();
         let arenas = GenericVmem::<M, P>::ARENAS;
-        let (mut in_use, mut pages) = (0usize, 0usize);
-        for (arena, large) in self.large[..arenas].iter().enumerate() {
-            // Blocks other threads handed over are freed first, so that
-            // the figures are exact when no thread allocates.
-            self.with_heap(arena, |a| {
-                s.small_in_use_bytes += a.in_use() as u64;
-                s.small_segments += a.segments;
+        let (mut in_use, mut pages, mut small) = (0usize, 0usize, 0usize);
+        for (arena, counts) in self.counts[..arenas].iter().enumerate() {
+            self.with_heap(arena, |h| {
+                small = small.wrapping_add(h.in_use);
+                s.small_spans += h.spans;
+                s.small_held_bytes += h.held as u64;
             });
-            in_use = in_use.wrapping_add(large.in_use.load(Relaxed));
-            pages = pages.wrapping_add(large.pages.load(Relaxed));
-            s.zeroing_skipped_bytes += large.zero_skipped.load(Relaxed);
-            s.zeroed_bytes += large.zeroed.load(Relaxed);
+            small = small.wrapping_sub(counts.small_freed.load(Relaxed));
+            in_use = in_use.wrapping_add(counts.in_use.load(Relaxed));
+            pages = pages.wrapping_add(counts.pages.load(Relaxed));
+            s.zeroing_skipped_bytes += counts.zero_skipped.load(Relaxed);
+            s.zeroed_bytes += counts.zeroed.load(Relaxed);
         }
-        s.small_held_bytes = (s.small_segments * SEGMENT) as u64;
+        s.small_in_use_bytes = small as u64;
         s.large_bytes = pages as u64;
         s.in_use_bytes = in_use as u64 + s.small_in_use_bytes;
         s
     }
 
-    /// Runs `f` on `arena`'s heap under its lock, after freeing the blocks
-    /// other threads handed over; releases the segments it gave up after
+    /// Runs `f` on `arena`'s heap under its lock, after taking the spans
+    /// waiting on its pending stack; releases the spans it gave up after
     /// unlocking.
     #[inline]
-    fn with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut SmallArena) -> R) -> R {
-        let (r, released) = self.small[arena].with(|h| Self::heap_op(h, &self.remote[arena], f));
-        self.release_segments(released);
+    fn with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut Heap) -> R) -> R {
+        let (r, released) = self.small[arena].with(|h| Self::heap_op(h, &self.pending[arena], f));
+        self.release_spans(released);
         r
-    }
-
-    /// [`with_heap`](Self::with_heap) if `arena`'s lock is free now.
-    fn try_with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut SmallArena) -> R) -> Option<R> {
-        let (r, released) =
-            self.small[arena].try_with(|h| Self::heap_op(h, &self.remote[arena], f))?;
-        self.release_segments(released);
-        Some(r)
     }
 
     /// The locked part of [`with_heap`](Self::with_heap).
     fn heap_op<R>(
-        heap: &mut SmallArena,
-        remote: &Remote,
-        f: impl FnOnce(&mut SmallArena) -> R,
+        heap: &mut Heap,
+        pending: &Pending,
+        f: impl FnOnce(&mut Heap) -> R,
     ) -> (R, Released) {
-        if drains() {
-            // SAFETY: `remote` is this heap's stack (same index).
-            unsafe { heap.drain(remote) };
+        if Self::REMOTE && takes_pending() {
+            // SAFETY: `pending` is this heap's stack (same index).
+            unsafe { heap.take_pending(pending) };
         }
         let r = f(heap);
         (r, heap.take_released())
     }
 
-    /// Releases segments a heap gave up to the pool.
+    /// Releases spans a heap gave up to the pool.
     #[inline]
-    fn release_segments(&self, released: Released) {
+    fn release_spans(&self, released: Released) {
         if !released.is_empty() {
-            self.release_segments_now(released);
+            self.release_spans_now(released);
         }
     }
 
-    /// [`release_segments`](Self::release_segments) when there are some.
+    /// [`release_spans`](Self::release_spans) when there are some.
     #[cold]
     #[inline(never)]
-    fn release_segments_now(&self, released: Released) {
-        for seg in released {
-            // SAFETY: the heap gave the segment up and no block of it is
+    fn release_spans_now(&self, released: Released) {
+        for (span, bytes) in released {
+            // SAFETY: the heap gave the span up and no block of it is
             // live: nothing accesses it any more.
-            unsafe { self.release_pages(seg.as_ptr(), SEGMENT) };
+            unsafe { self.release_pages(span.as_ptr(), bytes) };
         }
     }
 
-    fn counts(&self) -> &LargeCounts {
-        &self.large[self.vmem.home()]
-    }
-
-    /// A small block from this thread's heap, adding a segment when it is
-    /// full; null when the pool cannot give one.
-    fn alloc_small(&self, layout: Layout) -> *mut u8 {
-        self.alloc_small_in(self.vmem.home(), layout)
+    fn counts(&self) -> &Counts {
+        &self.counts[self.vmem.home()]
     }
 
     /// A small block from the heap of `arena` (tests and loom models place
     /// blocks in chosen arenas with it); null for a large layout or when
-    /// the pool cannot give a segment.
+    /// the pool cannot give a span.
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn alloc_in(&self, arena: usize, layout: Layout) -> *mut u8 {
@@ -268,86 +262,80 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             return ptr::null_mut();
         }
         self.alloc_small_in(arena % GenericVmem::<M, P>::ARENAS, layout)
+            .0
     }
 
-    /// Whether blocks freed by other threads wait on `arena`'s stack (for
-    /// tests and loom models).
+    /// Whether spans of `arena` wait on its pending stack: a block was
+    /// freed by another thread into a span that was full (for tests and
+    /// loom models).
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn handed_over(&self, arena: usize) -> bool {
-        self.remote[arena % GenericVmem::<M, P>::ARENAS].waiting()
+        self.pending[arena % GenericVmem::<M, P>::ARENAS].waiting()
+    }
+
+    /// A small block from this thread's heap, and whether it reads zero
+    /// but for its first word; null when the pool cannot give a span.
+    #[inline]
+    fn alloc_small(&self, layout: Layout) -> (*mut u8, bool) {
+        let arena = if Self::ONE_ARENA { 0 } else { self.vmem.home() };
+        self.alloc_small_in(arena, layout)
     }
 
     /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
-    #[inline(always)]
-    fn alloc_small_in(&self, arena: usize, layout: Layout) -> *mut u8 {
-        // Blocks handed over are freed by the arena's next allocation: it
-        // looks (one load) before it takes the lock, and only then leaves
-        // the fast path, which thus neither frees them nor releases the
-        // segments that frees empty (docs/DESIGN.md §10, entry 31).
-        if !Self::ONE_ARENA && self.remote[arena].waiting() {
-            return self.alloc_small_slow(arena, layout);
+    #[inline]
+    fn alloc_small_in(&self, arena: usize, layout: Layout) -> (*mut u8, bool) {
+        let class = class_of(layout);
+        // Spans on the pending stack are taken by the arena's next
+        // allocation: it looks (one load) before it takes the lock, and
+        // only then leaves the fast path.
+        if Self::REMOTE && self.pending[arena].waiting() {
+            return self.alloc_small_slow(arena, class, layout.size());
         }
-        // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-        match self.small[arena].with(|h| unsafe { h.alloc(layout) }) {
-            Some(p) => p.as_ptr(),
-            None => self.alloc_small_slow(arena, layout),
-        }
-    }
-
-    /// [`alloc_small_in`](Self::alloc_small_in) when blocks wait on the
-    /// arena's hand-over stack or its heap is full: frees them (they may
-    /// make room) and allocates, else adds segments.
-    #[cold]
-    #[inline(never)]
-    fn alloc_small_slow(&self, arena: usize, layout: Layout) -> *mut u8 {
-        // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-        match self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
-            Some(p) => p.as_ptr(),
-            None => self.alloc_small_growing(arena, layout),
+        match self.small[arena].with(|h| h.alloc(class, layout.size(), Self::REMOTE)) {
+            Some((p, zero)) => (p.as_ptr(), zero),
+            None => self.alloc_small_slow(arena, class, layout.size()),
         }
     }
 
-    /// [`alloc_small_in`](Self::alloc_small_in) when the heap is full: adds
-    /// segments.
+    /// [`alloc_small_in`](Self::alloc_small_in) when spans wait on the
+    /// arena's pending stack or its heap has no room: takes them (they
+    /// may make room) and allocates, else adds a span.
     #[cold]
     #[inline(never)]
-    fn alloc_small_growing(&self, arena: usize, layout: Layout) -> *mut u8 {
-        // A fresh segment always fits a small block, but other threads of
-        // the arena may fill it before this one retries: a few rounds, then
-        // the other heaps.
-        for _ in 0..SEGMENT_ROUNDS {
-            // Outside the lock: the pool may grow the memory.
-            let Ok((seg, _)) = self.reserve_or_reclaim(SEGMENT, SEGMENT, Fill::Any) else {
-                // No segment to be had: room left in another arena's heap
-                // (its threads idle, say) is used rather than refused.
-                return self.alloc_small_elsewhere(arena, layout);
-            };
-            // SAFETY: just reserved, this call's alone; it stays reserved
-            // until the heap gives it back.
-            if !self.with_heap(arena, |a| unsafe { a.add_segment(seg, arena) }) {
-                // SAFETY: reserved above and not handed out.
-                unsafe { self.release_pages(seg.as_ptr(), SEGMENT) };
-                return ptr::null_mut();
-            }
-            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-            if let Some(p) = self.with_heap(arena, |a| unsafe { a.alloc(layout) }) {
-                return p.as_ptr();
-            }
+    fn alloc_small_slow(&self, arena: usize, class: usize, size: usize) -> (*mut u8, bool) {
+        if let Some((p, zero)) = self.with_heap(arena, |h| h.alloc(class, size, Self::REMOTE)) {
+            return (p.as_ptr(), zero);
         }
-        self.alloc_small_elsewhere(arena, layout)
+        let bytes = INFO[class].span as usize;
+        // Outside the lock: the pool may grow the memory. Zero, so that
+        // blocks never written read zero (`alloc_zeroed` skips them); the
+        // pool writes only pages that held data.
+        let Ok((span, _)) = self.reserve_or_reclaim(bytes, bytes, Fill::Zero) else {
+            // No span to be had: room left in another arena's heap (its
+            // threads idle, say) is used rather than refused.
+            return self.alloc_small_elsewhere(arena, class, size);
+        };
+        let got = self.with_heap(arena, |h| {
+            // SAFETY: just reserved, zero, this call's alone; it stays
+            // reserved until the heap gives it back.
+            unsafe { h.add_span(span, class, arena, true) };
+            h.alloc(class, size, Self::REMOTE)
+        });
+        // A span just added has a free block, and the lock was held from
+        // adding it to allocating.
+        got.map_or((ptr::null_mut(), false), |(p, zero)| (p.as_ptr(), zero))
     }
 
     /// A small block from any arena's heap but `home`'s, without adding
-    /// segments; null if none has room. The block belongs to that arena,
-    /// as its segment's header says, and is freed there.
-    fn alloc_small_elsewhere(&self, home: usize, layout: Layout) -> *mut u8 {
+    /// spans; null if none has room. The block belongs to that arena, as
+    /// its span's header says, and is freed there.
+    fn alloc_small_elsewhere(&self, home: usize, class: usize, size: usize) -> (*mut u8, bool) {
         let arenas = GenericVmem::<M, P>::ARENAS;
         (1..arenas)
             .map(|i| (home + i) % arenas)
-            // SAFETY: `layout` has a non-zero size (GlobalAlloc callers).
-            .find_map(|a| self.with_heap(a, |h| unsafe { h.alloc(layout) }))
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
+            .find_map(|a| self.with_heap(a, |h| h.alloc(class, size, Self::REMOTE)))
+            .map_or((ptr::null_mut(), false), |(p, zero)| (p.as_ptr(), zero))
     }
 
     /// Frees a small block into the heap it came from.
@@ -358,72 +346,87 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// with `layout`.
     #[inline]
     unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
-        let owner = if Self::ONE_ARENA {
-            0
-        } else {
-            // SAFETY: a live small block (caller).
-            unsafe { small::owner(ptr) }
+        let class = class_of(layout);
+        let free = |h: &mut Heap| {
+            // SAFETY: a live block of that heap with that layout (caller).
+            unsafe { h.dealloc(ptr, class, layout.size(), Self::REMOTE) };
+            h.take_released()
         };
-        let free = |h: &mut SmallArena| {
-            // SAFETY: a live block of `owner`'s heap with that layout
-            // (caller).
-            unsafe { h.dealloc(ptr, layout) }
-        };
-        #[cfg(all(loom, feature = "loom-faults"))]
-        if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
-            let (_, released) =
-                self.small[owner].with_unlocked(|h| Self::heap_op(h, &self.remote[owner], free));
-            self.release_segments(released);
+        if Self::ONE_ARENA {
+            let released = self.small[0].with(free);
+            self.release_spans(released);
             return;
         }
-        if owner == self.vmem.home() {
-            // Without freeing the blocks handed over: the arena's next
-            // allocation does (docs/DESIGN.md §10, entry 31).
-            let released = self.small[owner].with(|h| {
-                free(h);
-                h.take_released()
-            });
-            self.release_segments(released);
+        let span = Span::of(ptr, class);
+        // SAFETY: a live block's span has a header written before the
+        // block was handed out; `arena` never changes while it is held.
+        let owner = unsafe { (*span).arena } as usize;
+        #[cfg(all(loom, feature = "loom-faults"))]
+        if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
+            let released = self.small[owner].with_unlocked(free);
+            self.release_spans(released);
+            return;
+        }
+        let home = self.vmem.home();
+        if owner == home {
+            // Without taking the pending spans: the arena's next
+            // allocation does.
+            let released = self.small[owner].with(free);
+            self.release_spans(released);
             return;
         }
         // SAFETY: as the caller guarantees.
-        unsafe { self.hand_over(owner, ptr, layout) };
+        unsafe { self.free_remote(span, owner, home, ptr, layout.size()) };
     }
 
-    /// Frees a small block of another arena, `owner`: hands it over
-    /// without touching that arena's lock or heap, whose lines its own
-    /// threads are using (docs/DESIGN.md §10, decision 21). Out of line,
-    /// so that the free of a thread's own block stays small enough to be
-    /// inlined into its callers (entry 31).
+    /// Frees a small block of another arena, `owner`: pushes it on its
+    /// span's list of blocks freed by other threads, without touching that
+    /// arena's lock or heap, whose lines its own threads are using. Out of
+    /// line, so that the free of a thread's own block stays small enough
+    /// to be inlined into its callers.
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that `ptr` is a live small block of
-    /// `owner`'s heap allocated with `layout`.
+    /// Callers must guarantee that `ptr` is a live block of `span`, of
+    /// `owner`'s heap, of `size` bytes.
     #[inline(never)]
-    unsafe fn hand_over(&self, owner: usize, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: a live block of `owner`'s heap with that layout, not
-        // accessed after (caller).
-        let waiting = unsafe { self.remote[owner].push(ptr, layout) };
-        if waiting >= HANDOVER_BATCH {
-            // Enough wait there to be worth freeing now, in case that
-            // arena's threads went idle: if its lock is free, the blocks
-            // are freed (and emptied segments released) at once.
-            self.try_with_heap(owner, |_| ());
-        }
+    unsafe fn free_remote(
+        &self,
+        span: *mut Span,
+        owner: usize,
+        home: usize,
+        ptr: NonNull<u8>,
+        size: usize,
+    ) {
+        // SAFETY: as the caller guarantees; `pending` is the owner's.
+        unsafe { Span::free_remote(span, ptr, &self.pending[owner]) };
+        self.counts[home].small_freed.fetch_add(size, Relaxed);
     }
 
-    /// Frees the blocks handed over to every arena (locking those that
-    /// have some), so that segments they empty go back to the pool; whether
-    /// any had. The out-of-memory paths call it before they give up.
+    /// Gives every small-object span that holds no live block back to the
+    /// pool (`malloc_trim`), after collecting the blocks other threads
+    /// freed into them, locking each arena in turn; whether any span went
+    /// back. Heaps otherwise keep a few empty spans for reuse, and spans
+    /// whose blocks other threads freed while their arena allocated
+    /// nothing more. The allocator calls it itself before it reports out
+    /// of memory.
+    pub fn trim(&self) -> bool {
+        self.reclaim()
+    }
+
+    /// [`trim`](Self::trim): the out-of-memory paths call it before they
+    /// give up.
     fn reclaim(&self) -> bool {
         let arenas = GenericVmem::<M, P>::ARENAS;
         let mut any = false;
         for arena in 0..arenas {
-            if self.remote[arena].waiting() {
-                self.with_heap(arena, |_| ());
-                any = true;
-            }
+            let released = self.small[arena].with(|h| {
+                // SAFETY: the arena's own stack.
+                unsafe { h.trim(&self.pending[arena], Self::REMOTE) };
+                h.take_released()
+            });
+            any |= !released.is_empty();
+            self.release_spans(released);
         }
         any
     }
@@ -559,16 +562,17 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
 
 // SAFETY: every block is either pages reserved for it alone in the pool
 // (aligned as asked: the pool aligns reservations to `max(align, page)`)
-// or a talc block of at least the layout's size and alignment inside a
-// segment reserved for that heap alone; blocks never overlap, and a block
-// is only handed back to the heap or pool it came from. Null on failure.
+// or a block of a size class of at least the layout's size and alignment
+// (`class_of`) inside a span reserved for that heap alone; blocks never
+// overlap, and a block is only handed back to the heap or pool it came
+// from. Null on failure.
 unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_large(layout) {
             self.alloc_large(layout, Fill::Any)
         } else {
-            self.alloc_small(layout)
+            self.alloc_small(layout).0
         }
     }
 
@@ -576,13 +580,24 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
         if is_large(layout) {
             return self.alloc_large(layout, Fill::Zero);
         }
-        let p = self.alloc_small(layout);
+        let (p, zero) = self.alloc_small(layout);
         if !p.is_null() {
-            // SAFETY: a fresh block of `layout.size()` bytes.
-            unsafe { ptr::write_bytes(p, 0, layout.size()) };
-            self.counts()
-                .zeroed
-                .fetch_add(layout.size() as u64, Relaxed);
+            // A block never written since its span came zero from the pool
+            // holds only its free-list link.
+            let write = if zero {
+                layout.size().min(size_of::<span::Block>())
+            } else {
+                layout.size()
+            };
+            // SAFETY: a fresh block of at least `layout.size()` bytes.
+            unsafe { ptr::write_bytes(p, 0, write) };
+            let counts = self.counts();
+            counts.zeroed.fetch_add(write as u64, Relaxed);
+            if zero {
+                counts
+                    .zero_skipped
+                    .fetch_add((layout.size() - write) as u64, Relaxed);
+            }
         }
         p
     }
@@ -605,23 +620,23 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
         match (is_large(layout), is_large(new_layout)) {
             // SAFETY: realloc's contract, both large.
             (true, true) => unsafe { self.realloc_large(ptr, layout, new_size) },
-            (false, false) => {
+            (false, false) if class_of(layout) == class_of(new_layout) => {
+                // The block already has room: only the count changes, in
+                // the heap that counted the allocation.
                 let Some(p) = NonNull::new(ptr) else {
                     return ptr::null_mut();
                 };
-                // SAFETY: a live small block (caller).
-                let owner = unsafe { small::owner(p) };
-                // SAFETY: a live block of `owner`'s heap with `layout`,
-                // `new_size` non-zero (caller).
-                let in_place = self.with_heap(owner, |a| unsafe {
-                    a.realloc_in_place(p, layout, new_size)
-                });
-                if in_place {
-                    ptr
+                let owner = if Self::ONE_ARENA {
+                    0
                 } else {
-                    // SAFETY: realloc's contract (caller).
-                    unsafe { self.realloc_by_copy(ptr, layout, new_size) }
-                }
+                    // SAFETY: a live small block: its span's header was
+                    // written before it was handed out.
+                    unsafe { (*Span::of(p, class_of(layout))).arena as usize }
+                };
+                self.with_heap(owner, |h| {
+                    h.in_use = h.in_use.wrapping_add(new_size).wrapping_sub(layout.size());
+                });
+                ptr
             }
             // SAFETY: realloc's contract (caller).
             _ => unsafe { self.realloc_by_copy(ptr, layout, new_size) },

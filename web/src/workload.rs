@@ -301,18 +301,18 @@ impl Board {
 }
 
 /// An allocator's figures as a JSON object (bytes): `in_use`,
-/// `small_in_use`, `small_held`, `small_segments`, `large`,
+/// `small_in_use`, `small_held`, `small_spans`, `large`,
 /// `zeroing_skipped`, `zeroed`.
 pub fn alloc_json(a: &AllocStats) -> String {
     format!(
         concat!(
-            "{{\"in_use\":{},\"small_in_use\":{},\"small_held\":{},\"small_segments\":{},",
+            "{{\"in_use\":{},\"small_in_use\":{},\"small_held\":{},\"small_spans\":{},",
             "\"large\":{},\"zeroing_skipped\":{},\"zeroed\":{}}}"
         ),
         a.in_use_bytes,
         a.small_in_use_bytes,
         a.small_held_bytes,
-        a.small_segments,
+        a.small_spans,
         a.large_bytes,
         a.zeroing_skipped_bytes,
         a.zeroed_bytes,

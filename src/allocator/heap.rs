@@ -1,0 +1,468 @@
+//! One arena's small-object heap: a queue of spans per size class
+//! (docs/DESIGN.md §9).
+//!
+//! Everything here runs under the owning arena's lock (none in the
+//! single-threaded build) and calls nothing outside this module and
+//! [`span`](super::span): no page-pool call, no `memory.grow`, no global
+//! allocator. New spans are reserved by the caller outside the lock
+//! ([`Heap::add_span`]); spans the heap gives up wait on a chain
+//! ([`Heap::take_released`]) to be released after the lock is.
+//!
+//! `remote` (a constant of the policy: whether there are other arenas)
+//! says whether blocks can be freed by other threads; without, no atomic
+//! read-modify-write is made.
+
+use super::class::{ClassInfo, CLASSES, INFO};
+use super::span::{Block, Pending, Span};
+use core::ptr::{self, NonNull};
+
+/// Empty spans a heap keeps for reuse by any class of the same span size,
+/// per span size, besides one empty span per class queue.
+const CACHED: usize = 1;
+
+/// The three span sizes, as an index into [`Heap::cache`].
+#[inline]
+fn kind(info: ClassInfo) -> usize {
+    match info.span {
+        0x4000 => 0,
+        0x1_0000 => 1,
+        _ => 2,
+    }
+}
+
+/// Whether a span is given back while it waits on the pending stack:
+/// never, except under the loom models' fault `RetireWhileNotified`.
+#[inline]
+fn retires_notified() -> bool {
+    #[cfg(all(loom, feature = "loom-faults"))]
+    if crate::faults::active(crate::faults::Fault::RetireWhileNotified) {
+        return true;
+    }
+    false
+}
+
+/// The spans of one class that have (or may have) free blocks: a doubly
+/// linked list through the span headers, allocation from the first.
+#[derive(Clone, Copy, Debug)]
+struct Queue {
+    first: *mut Span,
+    last: *mut Span,
+}
+
+/// One arena's small-object heap.
+#[derive(Debug)]
+pub(crate) struct Heap {
+    queues: [Queue; CLASSES],
+    /// Empty spans kept for reuse, per span size ([`kind`]).
+    cache: [[*mut Span; CACHED]; 3],
+    /// Spans held (in queues, full, cached).
+    pub(super) spans: usize,
+    /// Bytes of those spans.
+    pub(super) held: usize,
+    /// Bytes of blocks allocated here, as their layouts say, less those
+    /// freed here (blocks freed by other threads are counted by them).
+    pub(super) in_use: usize,
+    /// Spans given up and not yet taken by
+    /// [`take_released`](Self::take_released), a chain through `next`.
+    released: *mut Span,
+}
+
+// SAFETY: the pointers all point into spans this heap owns; the heap is
+// only reached under its arena's lock (`Locked`), from whichever thread
+// holds it.
+unsafe impl Send for Heap {}
+
+/// Spans a heap gave up, to be released to the pool after its lock is
+/// released: a chain through their headers.
+#[must_use]
+pub(crate) struct Released(*mut Span);
+
+impl Released {
+    /// Whether no span was given up.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_null()
+    }
+}
+
+impl Iterator for Released {
+    /// A span's start and size.
+    type Item = (NonNull<u8>, usize);
+
+    fn next(&mut self) -> Option<(NonNull<u8>, usize)> {
+        let s = NonNull::new(self.0)?;
+        // SAFETY: a span on the chain was given up by its heap under its
+        // lock and is reached only through this chain now.
+        self.0 = unsafe { (*s.as_ptr()).next };
+        Some((s.cast(), Span::bytes(s.as_ptr())))
+    }
+}
+
+impl Heap {
+    pub(crate) const fn new() -> Self {
+        Self {
+            queues: [Queue {
+                first: ptr::null_mut(),
+                last: ptr::null_mut(),
+            }; CLASSES],
+            cache: [[ptr::null_mut(); CACHED]; 3],
+            spans: 0,
+            held: 0,
+            in_use: 0,
+            released: ptr::null_mut(),
+        }
+    }
+
+    /// A block of class `class` for a request of `size` bytes, and whether
+    /// it reads zero but for its first word; `None` when no span of the
+    /// heap has room (the caller reserves one outside the lock and calls
+    /// [`add_span`](Self::add_span)).
+    #[inline]
+    pub(crate) fn alloc(
+        &mut self,
+        class: usize,
+        size: usize,
+        remote: bool,
+    ) -> Option<(NonNull<u8>, bool)> {
+        let s = self.queues[class].first;
+        if !s.is_null() {
+            // SAFETY: a span of this heap's queue, its header the owner's
+            // (the lock is held).
+            unsafe {
+                let b = (*s).free;
+                if !b.is_null() {
+                    (*s).free = (*b).next;
+                    (*s).used += 1;
+                    self.in_use += size;
+                    return Some((NonNull::new_unchecked(b.cast()), (*s).free_is_zero));
+                }
+            }
+        }
+        self.alloc_slow(class, size, remote)
+    }
+
+    /// [`alloc`](Self::alloc) when the first span of the queue has nothing
+    /// on `free`: refills it, or leaves it full and tries the next, then a
+    /// cached span.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(
+        &mut self,
+        class: usize,
+        size: usize,
+        remote: bool,
+    ) -> Option<(NonNull<u8>, bool)> {
+        loop {
+            let s = self.queues[class].first;
+            if s.is_null() {
+                break;
+            }
+            // SAFETY: a span of this queue, the owner's; `free` is empty
+            // (the fast path found it so, or a span that was not first).
+            unsafe {
+                if !(*s).free.is_null() || Span::refill(s, remote) {
+                    return Some(self.pop(s, size));
+                }
+                // Nothing left: out of the queue, marked full so that the
+                // next remote free tells the owner.
+                self.unqueue(s);
+                if remote && !Span::mark_full(s) {
+                    // Blocks came back meanwhile.
+                    self.enqueue(s);
+                    return Some(self.pop(s, size));
+                }
+            }
+        }
+        let info = INFO[class];
+        let cached = self.cache[kind(info)].iter_mut().find(|s| !s.is_null())?;
+        let at = core::mem::replace(cached, ptr::null_mut());
+        self.spans -= 1;
+        self.held -= info.span as usize;
+        // SAFETY: a cached span is this heap's, empty, of the class's span
+        // size; it held blocks, so its bytes are not known zero.
+        unsafe {
+            self.add_span(
+                NonNull::new_unchecked(at.cast()),
+                class,
+                (*at).arena as usize,
+                false,
+            )
+        };
+        let s = self.queues[class].first;
+        // SAFETY: the span just formatted, first in its queue.
+        unsafe {
+            Span::refill(s, false);
+            Some(self.pop(s, size))
+        }
+    }
+
+    /// Pops the first block of `s`'s non-empty `free`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own `s` and find its `free` non-empty.
+    #[inline]
+    unsafe fn pop(&mut self, s: *mut Span, size: usize) -> (NonNull<u8>, bool) {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let b = (*s).free;
+            (*s).free = (*b).next;
+            (*s).used += 1;
+            self.in_use += size;
+            (NonNull::new_unchecked(b.cast()), (*s).free_is_zero)
+        }
+    }
+
+    /// Adds the span at `at` (reserved by the caller at the class's span
+    /// size and alignment) to the queue of `class`, first, for arena
+    /// `arena` (this one); `zero` says whether its bytes read zero.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the span is theirs alone and stays
+    /// reserved until this heap gives it back.
+    pub(crate) unsafe fn add_span(
+        &mut self,
+        at: NonNull<u8>,
+        class: usize,
+        arena: usize,
+        zero: bool,
+    ) {
+        // SAFETY: as the caller guarantees.
+        let s = unsafe { Span::format(at, class, arena, zero) };
+        self.spans += 1;
+        self.held += INFO[class].span as usize;
+        // SAFETY: just formatted, this heap's.
+        unsafe { self.enqueue(s) };
+    }
+
+    /// Frees the block at `ptr` of class `class` (a request of `size`
+    /// bytes) by a thread of this arena.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live block of this heap of
+    /// that class and size.
+    #[inline]
+    pub(crate) unsafe fn dealloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        class: usize,
+        size: usize,
+        remote: bool,
+    ) {
+        let s = Span::of(ptr, class);
+        let b = ptr.cast::<Block>().as_ptr();
+        self.in_use -= size;
+        // SAFETY: the block's span, this heap's (caller), the owner's
+        // fields; the block is given up.
+        unsafe {
+            (*b).next = (*s).local_free;
+            (*s).local_free = b;
+            (*s).used -= 1;
+            if (*s).used == 0 || !(*s).in_queue {
+                self.settle(s, remote);
+            }
+        }
+    }
+
+    /// Puts `s` where its state says after a free or a collection: back in
+    /// its queue if it left it full, given up (or kept) if it holds no
+    /// live block. Out of line: a free reaches it once per span filled or
+    /// emptied, and the free's fast path stays small enough to be inlined
+    /// into its callers.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own `s`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn settle(&mut self, s: *mut Span, remote: bool) {
+        // SAFETY: the owner's fields (caller).
+        unsafe {
+            if !(*s).in_queue {
+                if remote {
+                    Span::clear_full(s);
+                }
+                self.enqueue(s);
+            }
+            if (*s).used == 0 && !(remote && Span::notified(s) && !retires_notified()) {
+                self.retire(s);
+            }
+        }
+    }
+
+    /// Gives up `s`, which holds no live block and is not waiting on the
+    /// pending stack: kept in its queue if it is the only span there (one
+    /// block allocated and freed in a loop then takes no span each time),
+    /// else cached for any class of its span size, else released.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own `s`, in its queue, with no live block.
+    unsafe fn retire(&mut self, s: *mut Span) {
+        let info = Span::info(s);
+        // SAFETY: the owner's fields (caller).
+        let q = self.queues[unsafe { (*s).class } as usize];
+        if q.first == s && q.last == s {
+            return;
+        }
+        // SAFETY: in its queue (caller).
+        unsafe { self.unqueue(s) };
+        let k = kind(info);
+        if let Some(slot) = self.cache[k].iter_mut().find(|c| c.is_null()) {
+            *slot = s;
+            return;
+        }
+        self.give_up(s);
+    }
+
+    /// Puts `s` on the chain of spans to release.
+    fn give_up(&mut self, s: *mut Span) {
+        self.spans -= 1;
+        self.held -= Span::bytes(s);
+        // SAFETY: out of every queue, the owner's.
+        unsafe { (*s).next = self.released };
+        self.released = s;
+    }
+
+    /// Takes the spans on `pending` (this arena's stack): each is given
+    /// back its blocks freed by other threads, and goes back into its
+    /// queue, or is given up if it holds no live block.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `pending` is this arena's stack.
+    #[inline]
+    pub(crate) unsafe fn take_pending(&mut self, pending: &Pending) {
+        let s = pending.take();
+        if !s.is_null() {
+            // SAFETY: as the caller guarantees.
+            unsafe { self.settle_pending(s) };
+        }
+    }
+
+    /// The slow path of [`take_pending`](Self::take_pending).
+    ///
+    /// # Safety
+    ///
+    /// Callers must pass a chain taken from this arena's stack.
+    #[cold]
+    #[inline(never)]
+    unsafe fn settle_pending(&mut self, mut s: *mut Span) {
+        while !s.is_null() {
+            // SAFETY: a span of this heap, pushed by the thread that
+            // notified (its link published with release, taken with
+            // acquire); the owner's now.
+            unsafe {
+                let next = (*s).pending_next;
+                Span::unnotify(s);
+                if (*s).free.is_null() && (*s).local_free.is_null() && !(*s).in_queue {
+                    // No block came back after all (taken earlier by a
+                    // refill): full again.
+                    if !Span::mark_full(s) {
+                        self.settle(s, true);
+                    }
+                } else {
+                    self.settle(s, true);
+                }
+                s = next;
+            }
+        }
+    }
+
+    /// Gives every empty span back (the out-of-memory path): takes the
+    /// pending spans and every span's blocks freed by other threads first.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `pending` is this arena's stack.
+    pub(crate) unsafe fn trim(&mut self, pending: &Pending, remote: bool) {
+        if remote {
+            // SAFETY: as the caller guarantees.
+            unsafe { self.take_pending(pending) };
+        }
+        for class in 0..CLASSES {
+            let mut s = self.queues[class].first;
+            while !s.is_null() {
+                // SAFETY: spans of this queue, the owner's.
+                unsafe {
+                    let next = (*s).next;
+                    if remote {
+                        Span::collect_to_local(s);
+                    }
+                    if (*s).used == 0 && !(remote && Span::notified(s)) {
+                        self.unqueue(s);
+                        self.give_up(s);
+                    }
+                    s = next;
+                }
+            }
+        }
+        for k in 0..3 {
+            for i in 0..CACHED {
+                let c = core::mem::replace(&mut self.cache[k][i], ptr::null_mut());
+                if !c.is_null() {
+                    self.give_up(c);
+                }
+            }
+        }
+    }
+
+    /// The spans given up since the last call, to release to the pool once
+    /// the lock is released.
+    #[inline]
+    pub(crate) fn take_released(&mut self) -> Released {
+        if self.released.is_null() {
+            return Released(ptr::null_mut());
+        }
+        Released(core::mem::replace(&mut self.released, ptr::null_mut()))
+    }
+
+    /// Puts `s` first in its class queue.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own `s`, not in its queue.
+    unsafe fn enqueue(&mut self, s: *mut Span) {
+        // SAFETY: the owner's fields of `s` and of the queue's first span.
+        unsafe {
+            let q = &mut self.queues[(*s).class as usize];
+            (*s).prev = ptr::null_mut();
+            (*s).next = q.first;
+            if q.first.is_null() {
+                q.last = s;
+            } else {
+                (*q.first).prev = s;
+            }
+            q.first = s;
+            (*s).in_queue = true;
+        }
+    }
+
+    /// Takes `s` out of its class queue.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own `s`, in its queue.
+    unsafe fn unqueue(&mut self, s: *mut Span) {
+        // SAFETY: the owner's fields of `s` and its neighbours.
+        unsafe {
+            let q = &mut self.queues[(*s).class as usize];
+            let (prev, next) = ((*s).prev, (*s).next);
+            if prev.is_null() {
+                q.first = next;
+            } else {
+                (*prev).next = next;
+            }
+            if next.is_null() {
+                q.last = prev;
+            } else {
+                (*next).prev = prev;
+            }
+            (*s).in_queue = false;
+            (*s).next = ptr::null_mut();
+            (*s).prev = ptr::null_mut();
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! A span: pages of the pool holding blocks of one size class, with
+//! mimalloc's three free lists (docs/DESIGN.md §9).
+//!
+//! - `free`: the blocks allocation pops, the owner's alone;
+//! - `local_free`: blocks freed by threads of the owning arena, under its
+//!   lock; moved to `free` when `free` runs dry;
+//! - `thread_free`: blocks freed by threads of other arenas, pushed with
+//!   one compare-and-swap and no lock; the owner takes the whole list when
+//!   its own lists run dry.
+//!
+//! Blocks are formatted lazily: a fresh span's free list is extended a
+//! few blocks at a time ([`EXTEND_BYTES`]) as they are handed out, so the
+//! pages of a span are written only as far as its blocks are used.
+//!
+//! **A full span and remote frees** (mimalloc's delayed free). A span with
+//! no free block leaves its class queue, so that allocation does not walk
+//! over it; its owner would then never look at its `thread_free`. So the
+//! owner marks it [`FULL`] in the same word, and the first remote free
+//! that finds the mark swaps it for [`NOTIFIED`] and pushes the span on its
+//! arena's [`Pending`] stack, which the owner takes at its next
+//! allocation. A span is given back to the pool only when none of its
+//! blocks is live (`used == 0`, remote frees counted as live until
+//! collected) and it is not `NOTIFIED`: the only thread that touches a
+//! span after its compare-and-swap is the one that notified, and the
+//! owner waits for that push to land on the stack (it takes the span from
+//! there) before it can give the span back.
+
+use super::class::{ClassInfo, INFO};
+use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::ptr::{self, NonNull};
+
+/// Flag in `thread_free`: the span left its class queue as full; the next
+/// remote free must notify the owner.
+pub(super) const FULL: usize = 1;
+/// Flag in `thread_free`: a remote free pushed the span on its arena's
+/// [`Pending`] stack; cleared only by the owner, when it takes the span
+/// from there.
+pub(super) const NOTIFIED: usize = 2;
+const FLAGS: usize = FULL | NOTIFIED;
+
+/// How many bytes of blocks a span's free list is extended by at a time
+/// (at least one block): a fresh span is written only as far as it is
+/// used.
+const EXTEND_BYTES: usize = 4096;
+
+/// A free block: its first word links the list it is on.
+#[repr(C)]
+pub(super) struct Block {
+    pub(super) next: *mut Block,
+}
+
+/// The header at the start of every span.
+#[repr(C)]
+pub(super) struct Span {
+    /// Blocks to allocate from (owner only).
+    pub(super) free: *mut Block,
+    /// Blocks freed by the owning arena's threads (owner only).
+    pub(super) local_free: *mut Block,
+    /// Blocks freed by other arenas' threads, and the flags [`FULL`] and
+    /// [`NOTIFIED`] in the low bits.
+    pub(super) thread_free: AtomicUsize,
+    /// Neighbours in the arena's queue of its class (owner only), or in the
+    /// chain of spans to release.
+    pub(super) next: *mut Span,
+    pub(super) prev: *mut Span,
+    /// The next span on the arena's [`Pending`] stack: written by the
+    /// notifying thread before its push.
+    pub(super) pending_next: *mut Span,
+    /// Blocks handed out and not on `free` or `local_free` (those on
+    /// `thread_free` included: they are still live until collected).
+    pub(super) used: u32,
+    /// Blocks formatted so far (handed out, or on a list).
+    pub(super) formatted: u32,
+    /// The size class.
+    pub(super) class: u8,
+    /// The arena that owns the span: written before any block exists,
+    /// never changed while the span is held.
+    pub(super) arena: u8,
+    /// Whether the span is in its class queue (owner only).
+    pub(super) in_queue: bool,
+    /// Whether every block on `free` reads zero but for its link word.
+    pub(super) free_is_zero: bool,
+    /// Whether the bytes of the blocks not formatted yet read zero.
+    pub(super) tail_is_zero: bool,
+}
+
+const _: () = assert!(size_of::<Span>() <= super::class::SPAN_HEADER);
+
+impl Span {
+    /// The span holding the block at `ptr` of class `class`.
+    #[inline]
+    pub(super) fn of(ptr: NonNull<u8>, class: usize) -> *mut Span {
+        let span = INFO[class].span as usize;
+        ptr.as_ptr().map_addr(|a| a & !(span - 1)).cast()
+    }
+
+    /// Writes a fresh header for class `class` and arena `arena` into the
+    /// span at `at`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `at` is the start of a span of the
+    /// class's size, aligned to it, theirs alone; `zero` that its bytes
+    /// past the header read zero.
+    pub(super) unsafe fn format(
+        at: NonNull<u8>,
+        class: usize,
+        arena: usize,
+        zero: bool,
+    ) -> *mut Span {
+        let s = at.cast::<Span>();
+        // SAFETY: the first bytes of the caller's span, aligned, with room
+        // for a header (`SPAN_HEADER`).
+        unsafe {
+            s.write(Span {
+                free: ptr::null_mut(),
+                local_free: ptr::null_mut(),
+                thread_free: AtomicUsize::new(0),
+                next: ptr::null_mut(),
+                prev: ptr::null_mut(),
+                pending_next: ptr::null_mut(),
+                used: 0,
+                formatted: 0,
+                class: class as u8,
+                arena: arena as u8,
+                in_queue: false,
+                free_is_zero: zero,
+                tail_is_zero: zero,
+            })
+        };
+        s.as_ptr()
+    }
+
+    /// The class's figures.
+    #[inline]
+    pub(super) fn info(s: *mut Span) -> ClassInfo {
+        // SAFETY: `class` is written once with the header (read through
+        // the raw pointer: other threads may hold other fields' places).
+        INFO[unsafe { (*s).class } as usize]
+    }
+
+    /// Bytes of the span.
+    #[inline]
+    pub(super) fn bytes(s: *mut Span) -> usize {
+        Self::info(s).span as usize
+    }
+
+    /// Moves the blocks freed locally, and if `remote` and there are none,
+    /// those freed by other threads, onto `free`, else formats more blocks
+    /// onto it. Returns whether `free` has a block now.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span (hold its arena's lock) and find `free`
+    /// empty.
+    pub(super) unsafe fn refill(s: *mut Span, remote: bool) -> bool {
+        // SAFETY: the owner's fields (caller).
+        unsafe {
+            if !(*s).local_free.is_null() {
+                (*s).free = core::mem::replace(&mut (*s).local_free, ptr::null_mut());
+                (*s).free_is_zero = false;
+                return true;
+            }
+            if remote && Self::collect(s) > 0 {
+                return true;
+            }
+            Self::extend(s)
+        }
+    }
+
+    /// Takes the blocks other threads freed onto `free` (flags kept);
+    /// returns how many.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span and find `free` empty.
+    pub(super) unsafe fn collect(s: *mut Span) -> u32 {
+        // SAFETY: the header lives while the span is held (caller).
+        let word = unsafe { &(*s).thread_free };
+        let mut w = word.load(Ordering::Relaxed);
+        loop {
+            if w & !FLAGS == 0 {
+                return 0;
+            }
+            // Acquire: the blocks' links were written before their pushes'
+            // release.
+            match word.compare_exchange_weak(w, w & FLAGS, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) => w = seen,
+            }
+        }
+        // SAFETY: the list just taken is this thread's alone.
+        unsafe { Self::take_list(s, (w & !FLAGS) as *mut Block) }
+    }
+
+    /// Takes the blocks other threads freed onto `local_free` (flags
+    /// kept), whatever `free` holds.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span.
+    pub(super) unsafe fn collect_to_local(s: *mut Span) {
+        // SAFETY: the header lives while the span is held (caller).
+        let word = unsafe { &(*s).thread_free };
+        let mut w = word.load(Ordering::Relaxed);
+        loop {
+            if w & !FLAGS == 0 {
+                return;
+            }
+            // Acquire: as in `collect`.
+            match word.compare_exchange_weak(w, w & FLAGS, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) => w = seen,
+            }
+        }
+        let head = (w & !FLAGS) as *mut Block;
+        let (mut n, mut tail) = (1, head);
+        // SAFETY: the list just taken is this thread's alone; the owner's
+        // fields (caller).
+        unsafe {
+            while !(*tail).next.is_null() {
+                tail = (*tail).next;
+                n += 1;
+            }
+            (*tail).next = (*s).local_free;
+            (*s).local_free = head;
+            (*s).used -= n;
+        }
+    }
+
+    /// Puts the list at `head` (blocks freed by other threads, taken from
+    /// `thread_free`) on `free`, and counts them no longer live; returns
+    /// how many.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span, find `free` empty, and own the list.
+    pub(super) unsafe fn take_list(s: *mut Span, head: *mut Block) -> u32 {
+        let mut n = 0;
+        let mut b = head;
+        while !b.is_null() {
+            n += 1;
+            // SAFETY: a block of the list, linked by its freeing thread.
+            b = unsafe { (*b).next };
+        }
+        // SAFETY: the owner's fields (caller).
+        unsafe {
+            debug_assert!((*s).free.is_null());
+            (*s).free = head;
+            (*s).free_is_zero = false;
+            (*s).used -= n;
+        }
+        n
+    }
+
+    /// Formats up to [`EXTEND_BYTES`] of blocks not handed out yet onto
+    /// `free`; whether any was left.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span and find `free` empty.
+    unsafe fn extend(s: *mut Span) -> bool {
+        let info = Self::info(s);
+        // SAFETY: the owner's fields (caller).
+        let formatted = unsafe { (*s).formatted };
+        let left = info.blocks - formatted;
+        if left == 0 {
+            return false;
+        }
+        let block = info.block as usize;
+        let n = (EXTEND_BYTES / block).clamp(1, left as usize);
+        let base = s.cast::<u8>();
+        // SAFETY: blocks `formatted .. formatted + n` lie inside the span,
+        // past its header, and are not handed out yet: the owner's to
+        // write (caller).
+        unsafe {
+            let first = base.add(info.first as usize + formatted as usize * block);
+            for i in 0..n {
+                let b = first.add(i * block).cast::<Block>();
+                let next = if i + 1 < n {
+                    first.add((i + 1) * block).cast()
+                } else {
+                    ptr::null_mut()
+                };
+                b.write(Block { next });
+            }
+            (*s).free = first.cast();
+            (*s).free_is_zero = (*s).tail_is_zero;
+            (*s).formatted += n as u32;
+        }
+        true
+    }
+
+    /// Marks the span [`FULL`] as it leaves its class queue with no free
+    /// block, unless blocks were freed by other threads meanwhile: then
+    /// they are taken onto `free` and it returns `false` (the span has
+    /// blocks again). A span already [`NOTIFIED`] is not marked: it is on
+    /// the pending stack, and its owner looks at it there.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span and find every list of it empty and
+    /// nothing left to format.
+    pub(super) unsafe fn mark_full(s: *mut Span) -> bool {
+        // SAFETY: the header lives while the span is held (caller).
+        let word = unsafe { &(*s).thread_free };
+        let mut w = word.load(Ordering::Relaxed);
+        loop {
+            if w & !FLAGS != 0 {
+                // SAFETY: as the caller guarantees.
+                return unsafe { Self::collect(s) } == 0;
+            }
+            if w & NOTIFIED != 0 {
+                return true;
+            }
+            match word.compare_exchange_weak(w, w | FULL, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(seen) => w = seen,
+            }
+        }
+    }
+
+    /// Clears [`FULL`] as the span goes back into its queue (the owner
+    /// freed a block of it): remote frees no longer notify.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span.
+    pub(super) unsafe fn clear_full(s: *mut Span) {
+        // SAFETY: the header lives while the span is held (caller).
+        let word = unsafe { &(*s).thread_free };
+        word.fetch_and(!FULL, Ordering::Relaxed);
+    }
+
+    /// Whether a remote free has notified the owner and the span waits on
+    /// the pending stack (then it must not be given back).
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span.
+    #[inline]
+    pub(super) unsafe fn notified(s: *mut Span) -> bool {
+        // SAFETY: the header lives while the span is held (caller).
+        unsafe { (*s).thread_free.load(Ordering::Relaxed) & NOTIFIED != 0 }
+    }
+
+    /// Takes the span from the pending stack's care: clears [`NOTIFIED`]
+    /// and takes the blocks other threads freed onto `free` if `free` is
+    /// empty, else leaves them for later. Returns how many were taken.
+    ///
+    /// # Safety
+    ///
+    /// Callers must own the span and have taken it from the pending stack.
+    pub(super) unsafe fn unnotify(s: *mut Span) -> u32 {
+        // SAFETY: the header lives while the span is held (caller).
+        let word = unsafe { &(*s).thread_free };
+        // SAFETY: the owner's field.
+        if unsafe { (*s).free.is_null() } {
+            // Acquire: the blocks' links (as in `collect`).
+            let w = word.swap(0, Ordering::Acquire);
+            debug_assert!(w & FULL == 0, "a notified span is not full");
+            // SAFETY: the list just taken is this thread's alone.
+            unsafe { Self::take_list(s, (w & !FLAGS) as *mut Block) }
+        } else {
+            word.fetch_and(!NOTIFIED, Ordering::Relaxed);
+            0
+        }
+    }
+
+    /// Frees the block at `b`, a live block of the span `s`, from a thread
+    /// of another arena: pushes it on `thread_free`, and if the span is
+    /// [`FULL`], notifies its owner through `pending` (its arena's stack).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `b` is a live block of `s`, given up
+    /// (nothing accesses it after), and that `pending` is the stack of the
+    /// arena owning `s`.
+    pub(super) unsafe fn free_remote(s: *mut Span, b: NonNull<u8>, pending: &Pending) {
+        let b = b.cast::<Block>();
+        // SAFETY: a live block keeps its span held (caller), so the header
+        // lives until this thread's last access below.
+        let word = unsafe { &(*s).thread_free };
+        let mut w = word.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the block is the caller's to give up; nobody reads
+            // it until the exchange publishes it.
+            unsafe {
+                b.write(Block {
+                    next: (w & !FLAGS) as *mut Block,
+                })
+            };
+            let flags = if w & FULL != 0 && !no_notify() {
+                (w & !FULL) | NOTIFIED
+            } else {
+                w
+            } & FLAGS;
+            // Release: the owner that takes the list sees the link.
+            match word.compare_exchange_weak(
+                w,
+                b.as_ptr() as usize | flags,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => w = seen,
+            }
+        }
+        if w & FULL != 0 && !no_notify() {
+            // This thread swapped FULL for NOTIFIED: the owner cannot give
+            // the span back until it takes it from the stack, so the
+            // header is still there.
+            // SAFETY: as said.
+            unsafe { pending.push(s) };
+        }
+    }
+}
+
+/// Whether a remote free skips notifying the owner of a full span: never,
+/// except under the loom models' fault `FullNeverNotified`.
+#[inline]
+fn no_notify() -> bool {
+    #[cfg(all(loom, feature = "loom-faults"))]
+    if crate::faults::active(crate::faults::Fault::FullNeverNotified) {
+        return true;
+    }
+    false
+}
+
+/// An arena's stack of spans that left their queue full and had a block
+/// freed since by another thread: pushed by that thread, taken whole by
+/// the owner. On a line of its own.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct Pending {
+    head: AtomicPtr<Span>,
+}
+
+impl Pending {
+    crate::sync::const_fn! {
+        pub(crate) const fn new() -> Self {
+            Self { head: AtomicPtr::new(ptr::null_mut()) }
+        }
+    }
+
+    /// Whether spans wait.
+    #[inline]
+    pub(super) fn waiting(&self) -> bool {
+        !self.head.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Pushes `s`.
+    ///
+    /// # Safety
+    ///
+    /// Callers must have swapped `s`'s [`FULL`] for [`NOTIFIED`].
+    unsafe fn push(&self, s: *mut Span) {
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the notifying thread alone writes this link until
+            // the owner takes the span from the stack (caller).
+            unsafe { (*s).pending_next = head };
+            // Release: the owner sees the link.
+            match self
+                .head
+                .compare_exchange_weak(head, s, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => head = seen,
+            }
+        }
+    }
+
+    /// Takes every span on the stack (a chain through `pending_next`).
+    #[inline]
+    pub(super) fn take(&self) -> *mut Span {
+        if self.head.load(Ordering::Relaxed).is_null() {
+            return ptr::null_mut();
+        }
+        // Acquire: pairs with the pushes' release.
+        self.head.swap(ptr::null_mut(), Ordering::Acquire)
+    }
+}
