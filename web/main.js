@@ -119,7 +119,7 @@ function balance(s) {
 function allocRows(a, held, extra = []) {
   return [
     ['in use', `${fmt(a.in_use)} (small ${fmt(a.small_in_use)})`],
-    ['small heaps hold', `${fmt(a.small_held)} in ${a.small_spans} segments of 256 KiB`],
+    ['small heaps hold', `${fmt(a.small_held)} in ${a.small_spans} spans of 16–256 KiB`],
     ['large blocks', fmt(a.large)],
     ['zeroed / zeroing skipped', `${fmt(a.zeroed)} / ${fmt(a.zeroing_skipped)} (pages known zero)`],
     ['held in the run\'s pool', held > 0 ? `${fmt(held)} of its reserved pages` : 'none (the run has a pool of its own)'],
