@@ -57,7 +57,11 @@ impl Policy for MultiThreaded {
     /// Under loom, two: every cross-arena path (a steal, an operation on
     /// another arena's pages, a snapshot of several) is there with two,
     /// and each more arena multiplies the branches loom explores.
-    const ARENAS: usize = if cfg!(loom) { 2 } else { crate::MAX_ARENAS };
+    const ARENAS: usize = if cfg!(loom) {
+        2
+    } else {
+        crate::units::MAX_ARENAS
+    };
 }
 
 /// The multithreaded build with a lock that parks instead of spinning
@@ -82,7 +86,7 @@ pub struct MultiThreadedParking;
 impl Policy for MultiThreadedParking {
     type Lock = lock::ParkingLock;
     const EAGER_DECOMMIT: bool = true;
-    const ARENAS: usize = crate::MAX_ARENAS;
+    const ARENAS: usize = crate::units::MAX_ARENAS;
 }
 
 pub mod st {
