@@ -28,7 +28,7 @@
 //! # Locking and allocation
 //!
 //! A `Table` is plain data with no unsafe code of its own (its vectors'
-//! is in `storage.rs`). The single-threaded build owns it outright; the
+//! is in `fixed_vec.rs` and `storage.rs`). The single-threaded build owns it outright; the
 //! multithreaded build keeps it behind its spinlock, and every method here
 //! runs under that lock. Nothing here allocates, ever: capacity comes from
 //! outside the lock as a [`Storage`] region of linear memory, grown and
@@ -37,6 +37,16 @@
 //! Contents are never touched here either. Operations that need zeroing or a
 //! sentinel record steps in a bounded [`Plan`], which the caller carries
 //! out after releasing the lock, on pages it owns at that moment.
+//!
+//! # Files
+//!
+//! The leaves depend on one another one way only, and never on this file:
+//! `fixed_vec.rs` (the one container), `plan.rs` (runs of pages, content
+//! actions) and `state.rs` (page states) at the bottom; `runs.rs` (the free
+//! runs) over `fixed_vec` and `plan`; `storage.rs` (metadata regions carved
+//! into vectors) over all four. This file holds the [`Table`] and its
+//! operations; `adopt.rs` the adoption of a new storage (an `impl Table`),
+//! `tests.rs` the unit tests.
 
 mod adopt;
 mod fixed_vec;
