@@ -50,6 +50,7 @@ mod stats; // API: `Stats`, `Limits`
 pub(crate) mod sync; // the one shim for atomics and cells (loom under cfg(loom))
 pub mod sys; // platform seam: `LinearMemory`, wasm32 memory 0, `SimMemory`
 mod table; // state table: page states, free runs, plans; pure logic
+mod units; // the units every layer counts in: page sizes, batch, arenas
 mod vmem; // API: `GenericVmem` // API: the instance over memory 0
 
 #[cfg(target_arch = "wasm32")]
@@ -63,22 +64,8 @@ pub use error::Error;
 /// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
 pub use lock_api;
 pub use stats::{Limits, Stats};
-pub use vmem::{GenericVmem, MAX_ARENAS, SENTINEL};
-
-/// The unit of every operation: 16 KiB, as in the CoreCLR wasm port.
-pub const PAGE_SIZE: usize = 16 * 1024;
-
-/// The unit of `memory.grow`: 64 KiB.
-pub const WASM_PAGE_SIZE: usize = 64 * 1024;
-
-/// 16 KiB pages per 64 KiB wasm page.
-pub const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE / PAGE_SIZE;
-
-/// Pages processed per lock acquisition by the operations on ranges
-/// (reserve, commit, decommit, release), so that a critical section is
-/// bounded by a constant, not by the range size: a longer range takes the
-/// lock once per batch.
-pub const BATCH_PAGES: usize = 64;
+pub use units::{BATCH_PAGES, MAX_ARENAS, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
+pub use vmem::{GenericVmem, SENTINEL};
 
 /// The variant the `threads` feature selects: [`mt::Vmem`] with it,
 /// [`st::Vmem`] without. The global instance on wasm32 is of this type.

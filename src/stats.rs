@@ -1,6 +1,6 @@
 //! Statistics and GC-facing limits.
 
-use crate::{PAGE_SIZE, WASM_PAGE_SIZE};
+use crate::units::{PAGE_SIZE, WASM_PAGE_SIZE};
 
 /// Exact figures of one instance, taken under its lock.
 ///

@@ -81,7 +81,7 @@ pub(crate) use const_fn;
 macro_rules! per_arena {
     ($value:expr) => {{
         #[cfg(not(loom))]
-        let array = [const { $value }; $crate::MAX_ARENAS];
+        let array = [const { $value }; $crate::units::MAX_ARENAS];
         #[cfg(loom)]
         let array = core::array::from_fn(|_| $value);
         array

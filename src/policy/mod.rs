@@ -11,6 +11,7 @@
 pub mod lock;
 pub(crate) mod thread;
 
+use crate::units::MAX_ARENAS;
 use lock::{NoLock, SpinLock, TableLock};
 
 /// A threading policy for [`GenericVmem`](crate::GenericVmem).
@@ -28,7 +29,7 @@ pub trait Policy {
     const EAGER_DECOMMIT: bool;
 
     /// Arenas: page tables with a lock each, over the pages each grew
-    /// (1 to [`MAX_ARENAS`](crate::MAX_ARENAS)). A thread reserves from its
+    /// (1 to [`MAX_ARENAS`]). A thread reserves from its
     /// own arena (by its number: `policy::thread`), takes pages from another
     /// arena before the memory grows, and may operate on any reservation:
     /// the arena that owns its pages is found by asking. One arena is one
@@ -57,7 +58,7 @@ impl Policy for MultiThreaded {
     /// Under loom, two: every cross-arena path (a steal, an operation on
     /// another arena's pages, a snapshot of several) is there with two,
     /// and each more arena multiplies the branches loom explores.
-    const ARENAS: usize = if cfg!(loom) { 2 } else { crate::MAX_ARENAS };
+    const ARENAS: usize = if cfg!(loom) { 2 } else { MAX_ARENAS };
 }
 
 /// The multithreaded build with a lock that parks instead of spinning
@@ -82,7 +83,7 @@ pub struct MultiThreadedParking;
 impl Policy for MultiThreadedParking {
     type Lock = lock::ParkingLock;
     const EAGER_DECOMMIT: bool = true;
-    const ARENAS: usize = crate::MAX_ARENAS;
+    const ARENAS: usize = MAX_ARENAS;
 }
 
 pub mod st {

@@ -2,7 +2,7 @@
 
 use super::LinearMemory;
 use crate::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
-use crate::WASM_PAGE_SIZE;
+use crate::units::WASM_PAGE_SIZE;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
@@ -211,7 +211,7 @@ impl SimMemory {
                 // Under loom (never `const`), one cell per page of the
                 // capacity asked for, which the region never exceeds.
                 #[cfg(loom)]
-                pages: (0..capacity * crate::PAGES_PER_WASM_PAGE)
+                pages: (0..capacity * crate::units::PAGES_PER_WASM_PAGE)
                     .map(|_| crate::sync::UnsafeCell::new(()))
                     .collect(),
             }
@@ -427,8 +427,8 @@ impl SimMemory {
     fn track(&self, addr: usize, len: usize, write: bool) {
         #[cfg(loom)]
         if len > 0 {
-            let first = (addr - self.base()) / crate::PAGE_SIZE;
-            let last = (addr - self.base() + len - 1) / crate::PAGE_SIZE;
+            let first = (addr - self.base()) / crate::units::PAGE_SIZE;
+            let last = (addr - self.base() + len - 1) / crate::units::PAGE_SIZE;
             for cell in &self.pages[first..=last] {
                 if write {
                     cell.with_mut(|_| ());

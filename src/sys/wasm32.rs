@@ -1,7 +1,7 @@
 //! The real thing: memory 0 of the running wasm module.
 
 use super::LinearMemory;
-use crate::WASM_PAGE_SIZE;
+use crate::units::WASM_PAGE_SIZE;
 use core::arch::wasm32;
 
 /// Memory 0 of the current wasm instance, grown with `memory.grow`.

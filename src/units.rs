@@ -1,0 +1,29 @@
+//! The units every layer counts in: page sizes, the batch of a range
+//! operation, the arenas an instance holds room for, and rounding to an
+//! alignment. The bottom of the
+//! crate: it imports nothing, and every module may import it; `lib.rs`
+//! re-exports the public ones.
+
+/// The unit of every operation: 16 KiB, as in the CoreCLR wasm port.
+pub const PAGE_SIZE: usize = 16 * 1024;
+
+/// The unit of `memory.grow`: 64 KiB.
+pub const WASM_PAGE_SIZE: usize = 64 * 1024;
+
+/// 16 KiB pages per 64 KiB wasm page.
+pub const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE / PAGE_SIZE;
+
+/// Pages processed per lock acquisition by the operations on ranges
+/// (reserve, commit, decommit, release), so that a critical section is
+/// bounded by a constant, not by the range size: a longer range takes the
+/// lock once per batch.
+pub const BATCH_PAGES: usize = 64;
+
+/// Arenas an instance holds room for; a policy uses
+/// [`Policy::ARENAS`](crate::policy::Policy::ARENAS) of them.
+pub const MAX_ARENAS: usize = 8;
+
+/// Rounds `x` up to a multiple of `align`, a power of two.
+pub(crate) fn align_up(x: usize, align: usize) -> usize {
+    (x + align - 1) & !(align - 1)
+}
