@@ -22,7 +22,7 @@ pub(crate) const CLASSES: usize = 48;
 pub(crate) const GRANULE: usize = 8;
 
 /// Room at the start of each span for its header, before any block (a
-/// block is placed further if its class asks: [`first_block`]).
+/// block is placed further if its class asks: `first_of_class`).
 pub(crate) const SPAN_HEADER: usize = 128;
 
 /// Block size of class `c`.
