@@ -38,25 +38,28 @@ compile_error!(
      drop the feature for the single-threaded build."
 );
 
-// The layers, from the bottom up (README, "Layout"; docs/DESIGN.md §5).
+// The modules, by layer (docs/DESIGN.md §5): units at the bottom, then the
+// platform seam and the sync shim, the policies, the state table, and the API.
 mod allocator; // API: `GenericAlloc`, the global allocator on the page pool
+mod builds; // API: `st` and `mt`, the two builds as types
 mod error; // API: `Error`
 #[cfg(all(loom, feature = "loom-faults"))]
 pub mod faults; // loom only: deliberate faults for the broken variants
 #[cfg(target_arch = "wasm32")]
-mod global;
-pub mod policy; // threading policy: locks, the `st` and `mt` variants
+mod global; // API: the instance over memory 0
+pub mod policy; // threading policy: when to zero, what to lock
 mod stats; // API: `Stats`, `Limits`
 pub(crate) mod sync; // the one shim for atomics and cells (loom under cfg(loom))
 pub mod sys; // platform seam: `LinearMemory`, wasm32 memory 0, `SimMemory`
 mod table; // state table: page states, free runs, plans; pure logic
 mod units; // the units every layer counts in: page sizes, batch, arenas
-mod vmem; // API: `GenericVmem` // API: the instance over memory 0
+mod vmem; // API: `GenericVmem`
 
+pub use builds::{mt, st};
 #[cfg(target_arch = "wasm32")]
 #[cfg_attr(docsrs, doc(cfg(target_arch = "wasm32")))]
 pub use global::{global, Global};
-pub use policy::{lock, mt, st};
+pub use policy::lock;
 
 pub use allocator::{AllocStats, GenericAlloc, LARGE_MIN};
 pub use error::Error;
