@@ -4,8 +4,8 @@
 //! zeroed.
 //!
 //! The two designed policies and the locks they use live here together:
-//! [`SingleThreaded`] ([`st`]: no lock, lazy zeroing) and [`MultiThreaded`]
-//! ([`mt`]: arenas with a spinlock each, eager zeroing), with the locks in
+//! [`SingleThreaded`] ([`st`](crate::st): no lock, lazy zeroing) and [`MultiThreaded`]
+//! ([`mt`](crate::mt): arenas with a spinlock each, eager zeroing), with the locks in
 //! [`lock`].
 
 pub mod lock;
