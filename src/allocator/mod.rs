@@ -253,7 +253,9 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     }
 
     /// A small block from this thread's heap, adding a segment when it is
-    /// full; null when the pool cannot give one.
+    /// full; null when the pool cannot give one. `#[inline]`: `alloc` and
+    /// `alloc_zeroed` both carry this fast path (see `alloc_zeroed`).
+    #[inline]
     fn alloc_small(&self, layout: Layout) -> *mut u8 {
         self.alloc_small_in(self.vmem.home(), layout)
     }
@@ -572,6 +574,16 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
         }
     }
 
+    // `#[inline]` as `alloc`, with the same fast path inlined: the
+    // program's `__rust_alloc_zeroed` must never be much smaller than its
+    // `__rust_alloc`. A two-instruction `__rust_alloc_zeroed` beside a
+    // `__rust_alloc` that carries the fast path made rustc 1.95 (LLVM 22)
+    // crash while it built a user's release build: ThinLTO imported the
+    // small one into a codegen unit where the large one stayed a call, the
+    // inliner left the imported copy dead, and dead-store elimination
+    // turned an allocation followed by zeroing into a call to that dead
+    // copy (docs/DESIGN.md §9, docs/llvm-crash.md; `regress/` checks it).
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if is_large(layout) {
             return self.alloc_large(layout, Fill::Zero);
