@@ -11,5 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 cargo fmt --manifest-path regress/Cargo.toml --check
+cargo clippy --release --locked --manifest-path regress/Cargo.toml --all-targets \
+    --target-dir target/regress -- -D warnings
 cargo test --release --locked --manifest-path regress/Cargo.toml --target-dir target/regress
 echo "ok: the release build with wasm-vmem as the global allocator compiles and runs ($((SECONDS - start)) s)"
