@@ -27,6 +27,9 @@ stage_native() {
         -Z build-std=std,panic_abort --target-dir target/docsrs
     cargo test --workspace
     bash scripts/check-guards.sh
+    # A user's release build with the allocator as its global allocator
+    # (docs/llvm-crash.md): rustc once crashed compiling it.
+    bash scripts/check-regress.sh
 }
 
 stage_loom() { bash scripts/test-loom.sh; }

@@ -577,6 +577,11 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
         }
     }
 
+    // `#[inline]` as `alloc`, with the same fast path inlined: the
+    // program's `__rust_alloc_zeroed` must never be much smaller than its
+    // `__rust_alloc` (docs/DESIGN.md §9, "A shape LLVM must not see";
+    // docs/llvm-crash.md; `regress/` checks it).
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if is_large(layout) {
             return self.alloc_large(layout, Fill::Zero);
