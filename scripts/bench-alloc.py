@@ -8,10 +8,21 @@ draws docs/bench/alloc-*.png (matplotlib).
 
   python3 scripts/bench-alloc.py ALLOC_JSON APPS_JSONL
   python3 scripts/bench-alloc.py --check ALLOC_JSON APPS_JSONL   (smoke: structure only)
+  python3 scripts/bench-alloc.py --wasm [BENCH_WASM_JSON]
+      the allocator figures of the bench page in Chromium
+      (scripts/bench-wasm.sh: target/bench-wasm.json) between the
+      ALLOC CHROMIUM markers
+  python3 scripts/bench-alloc.py --done
+      issue 20's "Done when (small objects)" table from target/bench-alloc.json,
+      target/bench-wasm.json and target/code-size.json (scripts/code-size.sh)
+      between the DONE SMALL markers
 """
 import json
+import os
 import pathlib
+import platform
 import statistics
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -27,10 +38,15 @@ def load(alloc_path, apps_path):
 
 
 def check(d, apps):
-    for part in ("small", "large", "phase", "realloc", "threshold"):
+    for part in ("small", "large", "phase", "realloc", "threshold", "steady", "churn"):
         assert part in d, part
     names = {s["name"] for s in d["small"]["cross"]}
-    assert {VMEM, "dlmalloc", "talc", "system"} <= names, names
+    assert {VMEM, "dlmalloc", "talc", "system", "mimalloc", "rusty_alloc"} <= names, names
+    steady = {s["name"]: s for s in d["steady"]["series"]}
+    assert {VMEM, "wasm-vmem (ST)", "dlmalloc", "mimalloc", "rusty_alloc"} <= steady.keys(), steady.keys()
+    assert all(s["mixed"] > 0 and s["batches"] > 0 for s in steady.values()), steady
+    for s in d["churn"]["series"]:
+        assert s["peak_live"] > 0 and s["rss_ratio"] >= 0, s
     for mode in ("cross", "local"):
         for s in d["small"][mode]:
             assert len(s["mops"]) == len(d["small"]["threads"]) and all(x > 0 for x in s["mops"]), s
@@ -43,7 +59,7 @@ def check(d, apps):
     assert len(d["threshold"]["series"]) >= 4
     work = {(a["alloc"], a["workload"]) for a in apps}
     for w in ("sort", "json", "image"):
-        for a in (VMEM, "dlmalloc", "talc", "system"):
+        for a in (VMEM, "dlmalloc", "talc", "system", "mimalloc", "rusty_alloc"):
             assert (a, w) in work, (a, w)
     print(f"bench-alloc smoke: ok ({len(apps)} app runs; allocators {sorted({a['alloc'] for a in apps})})")
 
@@ -56,13 +72,86 @@ def size_label(n):
     return f"{n >> 20} MiB" if n >= 2**20 else f"{n >> 10} KiB"
 
 
+def rustc():
+    return subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def machine_name(d):
+    """The machine next to every figure: this VM's cores, its CPU model, the compiler."""
+    m = d["machine"]
+    return (f"this {m['hardware_threads']}-core VM ({m['cpu'] or 'unknown CPU'}, "
+            f"{platform.system()} {platform.release()}, {d.get('rustc') or rustc()})")
+
+
+def chromium_version(w):
+    """The browser's version: the user agent's major version (it hides the
+    rest), completed by `chromium --version` where that is the same major."""
+    ua = w.get("userAgent", "")
+    i = ua.find("Chrome/")
+    v = ua[i + 7:].split(" ")[0] if i >= 0 else ua
+    try:
+        full = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.split()
+        full = next((x for x in full if x[:1].isdigit()), "")
+        if full.split(".")[0] == v.split(".")[0]:
+            v = full
+    except OSError:
+        pass
+    return "Chromium " + v
+
+
+def steady_tables(d):
+    """The steady-state single-thread table: ratios to dlmalloc and to mimalloc."""
+    st = d["steady"]
+    ser = {s["name"]: s for s in st["series"]}
+    dl, mi = ser["dlmalloc"], ser.get("mimalloc")
+    L = [f"#### (a) one thread, steady state — million operations/s, {machine_name(d)}",
+         "",
+         f"Each backend warmed up, then {st['rounds']} rounds of each trace (batches of {st['batch']}, "
+         f"16–2048 B), interleaved, medians of {st['reps']} (`alloc::small_steady`; load average after: "
+         f"{st.get('loadavg_at_end', '?')}).",
+         "",
+         "| backend | mixed trace | ÷ dlmalloc | ÷ mimalloc | batches allocated then freed | ÷ dlmalloc | ÷ mimalloc |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
+    for n, s in ser.items():
+        L.append(f"| {n} | {s['mixed']:.1f} | {s['mixed'] / dl['mixed']:.2f} | "
+                 f"{s['mixed'] / mi['mixed']:.2f} | {s['batches']:.1f} | {s['batches'] / dl['batches']:.2f} | "
+                 f"{s['batches'] / mi['batches']:.2f} |")
+    L.append("")
+    return L
+
+
+def churn_table(d):
+    ch = d["churn"]
+    L = [f"#### Small-object churn: peak memory ÷ peak live bytes, {machine_name(d)}",
+         "",
+         f"{ch['cycles']} cycles of growing the live set to a random high (½–1 × {mib(ch['max_live']):.0f} MiB) "
+         f"and shrinking it to a random low (0.1–0.5 × the high), random 16–2048 B objects, random victims "
+         f"(`alloc::small_churn`, seed {ch['seed']}). Peak memory: the growth of the process's resident set "
+         f"from just before the trace to its high-water mark (`VmHWM`, reset first), each backend alone in a "
+         f"process of its own — the same measure for every backend, mimalloc's and glibc's included "
+         f"(native allocators return memory to the OS, which `VmHWM` ignores: it is the peak). Median of "
+         f"{len(ch['series'][0]['rss_ratios'])} processes; the backend's own count of the memory it took, where it "
+         f"has one, beside it.",
+         "",
+         "| backend | peak live MiB | peak RSS growth ÷ peak live | the runs | own count ÷ peak live | ms |",
+         "|---|---:|---:|---|---:|---:|"]
+    for s in ch["series"]:
+        fp = "n/a" if s["footprint_ratio"] is None else f"{s['footprint_ratio']:.3f}"
+        L.append(f"| {s['name']} | {mib(s['peak_live']):.1f} | {s['rss_ratio']:.3f} | "
+                 f"{', '.join(f'{x:.3f}' for x in s['rss_ratios'])} | {fp} | {s['secs'] * 1e3:.0f} |")
+    L.append("")
+    return L
+
+
 def tables(d, apps):
     L = []
     m = d["machine"]
-    L.append(f"Run: {m['hardware_threads']} hardware threads, CPU \"{m['cpu']}\"; "
+    L.append(f"Run: {machine_name(d)}, {m['hardware_threads']} hardware threads; "
              f"{d['config']['reps']} interleaved repetitions, medians; "
              f"load average at start {m.get('loadavg_at_start', '?')}, at end {m.get('loadavg_at_end', '?')}.")
     L.append("")
+    if "steady" in d:
+        L += steady_tables(d)
     # (a) single thread
     sm = d["small"]
     single = {s["name"]: s["mops"] for s in sm["single"]}
@@ -73,6 +162,8 @@ def tables(d, apps):
     for n, v in single.items():
         L.append(f"| {n} | {v:.1f} | {v / single['dlmalloc']:.2f} |")
     L.append("")
+    others = [b for b in ("dlmalloc", "talc", "mimalloc", "rusty_alloc", "system")
+              if any(s["name"] == b for s in sm["cross"])]
     for mode, what in (("cross", "half of each batch freed by the next thread"),
                        ("local", "every block freed by the thread that allocated it")):
         th = sm["threads"]
@@ -87,10 +178,12 @@ def tables(d, apps):
         L.append(f"| *{c['name']} (M steps/s)* | " + " | ".join(
             f"{x:.0f} ({x / c['mops'][0]:.2f}×)" for x in c["mops"]) + " |")
         vm = next(s for s in sm[mode] if s["name"] == VMEM)
-        L.append("| **wasm-vmem ÷ dlmalloc / talc / system** | " + " | ".join(
+        L.append(f"| **wasm-vmem ÷ {' / '.join(others)}** | " + " | ".join(
             " / ".join(f"{vm['mops'][i] / next(s for s in sm[mode] if s['name'] == b)['mops'][i]:.2f}"
-                       for b in ("dlmalloc", "talc", "system")) for i in range(len(th))) + " |")
+                       for b in others) for i in range(len(th))) + " |")
         L.append("")
+    if "churn" in d:
+        L += churn_table(d)
     # (b)
     lg = d["large"]
     sizes = lg["sizes"]
@@ -176,7 +269,229 @@ def tables(d, apps):
                 row += " " + ", ".join(f"{med[(a, w)] / med[(VMEM, w)]:.2f}" for a in allocs if a != VMEM) + " |"
             L.append(row)
         L.append("")
+    name = machine_name(d)
+    L = [l + f" — {name}" if l.startswith("#### ") and "-core VM" not in l else l for l in L]
     return "\n".join(L)
+
+
+WASM_BEGIN, WASM_END = "<!-- ALLOC CHROMIUM BEGIN -->", "<!-- ALLOC CHROMIUM END -->"
+DONE_BEGIN, DONE_END = "<!-- DONE SMALL BEGIN -->", "<!-- DONE SMALL END -->"
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def wasm_machine(w):
+    return (f"{chromium_version(w)} (headless), this {os.cpu_count()}-core VM ({cpu_model()}), "
+            f"{w.get('hardwareConcurrency', '?')} hardware threads seen by the page")
+
+
+def wasm_tables(w):
+    """The allocator figures of the bench page (target/bench-wasm.json)."""
+    L = [f"Bench page run of `scripts/bench-wasm.sh`: {wasm_machine(w)}; single-threaded build with "
+         f"{rustc()}, multithreaded with nightly (`-Z build-std`).", ""]
+    for kind in ("st", "mt"):
+        b = w["builds"].get(kind)
+        if not b or "allocs" not in b:
+            continue
+        st = b["allocs"]["steady"]
+        ser = {s["name"]: s for s in st["series"]}
+        dl, ra = ser["dlmalloc"], ser.get("rusty_alloc")
+        label = "single-threaded (ST)" if kind == "st" else "multithreaded (MT)"
+        L.append(f"#### (a) one thread, steady state, {label} build in {chromium_version(w)} — million operations/s, this {os.cpu_count()}-core VM")
+        L.append("")
+        L.append(f"Instances over the module's memory, warmed up, {st['rounds']} rounds of each trace, interleaved, "
+                 f"median of {st['reps']}; each backend in a loop compiled for it alone.")
+        L.append("")
+        head = "| backend | mixed trace | ÷ dlmalloc |" + (" ÷ rusty_alloc |" if ra else "") + \
+            " batches | ÷ dlmalloc |" + (" ÷ rusty_alloc |" if ra else "")
+        L.append(head)
+        L.append("|---|" + "---:|" * (head.count("|") - 2))
+        for n, x in ser.items():
+            row = f"| {n} | {x['mixed']:.1f} | {x['mixed'] / dl['mixed']:.2f} |"
+            if ra:
+                row += f" {x['mixed'] / ra['mixed']:.2f} |"
+            row += f" {x['batches']:.1f} | {x['batches'] / dl['batches']:.2f} |"
+            if ra:
+                row += f" {x['batches'] / ra['batches']:.2f} |"
+            L.append(row)
+        L.append("")
+        sm = b["allocs"]["small"]
+        if kind == "mt":
+            th = sm["threads"]
+            L.append(f"#### (a) across rayon threads, half of each batch freed by the next thread, MT build in "
+                     f"{chromium_version(w)} — total million operations/s (× 1 thread), {sm['rounds']} rounds per "
+                     f"thread, median of {sm['reps']}, this {os.cpu_count()}-core VM")
+            L.append("")
+            L.append("| backend | " + " | ".join(f"{t} thr" for t in th) + " |")
+            L.append("|---|" + "---:|" * len(th))
+            for x in sm["series"]:
+                L.append(f"| {x['name']} | " + " | ".join(f"{v:.1f} ({v / x['mops'][0]:.2f}×)" for v in x["mops"]) + " |")
+            vm = sm["series"][0]
+            L.append("| **wasm-vmem ÷ " + " / ".join(x["name"] for x in sm["series"][1:]) + "** | " + " | ".join(
+                " / ".join(f"{vm['mops'][i] / x['mops'][i]:.2f}" for x in sm["series"][1:]) for i in range(len(th))) + " |")
+            L.append("")
+    ph = w.get("phases", {})
+    if ph:
+        L.append(f"#### (c) phase workload on each build's global allocator: linear memory grown ÷ the larger phase, "
+                 f"{chromium_version(w)}, this {os.cpu_count()}-core VM")
+        L.append("")
+        L.append("| global allocator | ST | MT |")
+        L.append("|---|---:|---:|")
+        allocs = []
+        for kind in ph.values():
+            for a in kind:
+                if a not in allocs:
+                    allocs.append(a)
+        for a in allocs:
+            cells = []
+            for kind in ("st", "mt"):
+                p = ph.get(kind, {}).get(a)
+                if not p:
+                    cells.append("does not build")
+                    continue
+                grown = p["linear_peak"] - p["linear_before"]
+                cells.append(f"{grown / max(p['gc_bytes'], p['app_bytes']):.2f}")
+            name = next((p["allocator"] for k in ph.values() for x, p in k.items() if x == a), a)
+            L.append(f"| {name} | " + " | ".join(cells) + " |")
+        L.append("")
+    return "\n".join(L)
+
+
+def replace_between(begin, end, md):
+    bm = ROOT / "BENCHMARKS.md"
+    text = bm.read_text()
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        bm.write_text(head + begin + "\n" + md + "\n" + end + tail)
+    else:
+        print(f"bench-alloc: no {begin} … {end} in BENCHMARKS.md", file=sys.stderr)
+
+
+# The single-threaded and multithreaded demo modules with the talc-based
+# engine, as the test command's build shipped them (issue 20).
+CODE_SIZE_BEFORE = {"st": 308_431, "mt": 742_771}
+
+
+def done_table(d, w, cs):
+    """Issue 20's Done-when targets for small objects, each with its figure."""
+    rows = []
+
+    def met(ok):
+        return "**met**" if ok else "**not met**"
+    ser = {s["name"]: s for s in d["steady"]["series"]}
+    mi = ser["mimalloc"]
+    for n, mixed_t, batch_t in ((VMEM, 0.9, 1.0), ("wasm-vmem (ST)", 1.0, 1.0)):
+        x = ser[n]
+        rm, rb = x["mixed"] / mi["mixed"], x["batches"] / mi["batches"]
+        rows.append((f"natively, one thread, steady state: {n} ≥ {mixed_t}× mimalloc on the mixed trace, "
+                     f"≥ {batch_t}× on batches",
+                     f"mixed **{rm:.2f}×**, batches **{rb:.2f}×**",
+                     met(rm >= mixed_t and rb >= batch_t)))
+    if w:
+        for kind in ("st", "mt"):
+            b = w["builds"].get(kind)
+            if not b:
+                continue
+            ws = {s["name"]: s for s in b["allocs"]["steady"]["series"]}
+            x, dl = ws["wasm-vmem"], ws["dlmalloc"]
+            rm, rb = x["mixed"] / dl["mixed"], x["batches"] / dl["batches"]
+            rows.append((f"{chromium_version(w)}, one thread, steady state, {kind.upper()} build: ≥ 2× dlmalloc "
+                         f"on the mixed trace, ≥ 1.1× on batches",
+                         f"mixed **{rm:.2f}×**, batches **{rb:.2f}×**", met(rm >= 2 and rb >= 1.1)))
+            if "rusty_alloc" in ws:
+                ra = ws["rusty_alloc"]
+                rm, rb = x["mixed"] / ra["mixed"], x["batches"] / ra["batches"]
+                rows.append((f"{chromium_version(w)}, ST build ≥ 1.0× rusty_alloc on both traces",
+                             f"mixed **{rm:.2f}×**, batches **{rb:.2f}×**", met(rm >= 1 and rb >= 1)))
+    sm = d["small"]
+    if 2 in sm["threads"]:
+        i = sm["threads"].index(2)
+        cross = {s["name"]: s["mops"][i] for s in sm["cross"]}
+        rd, rmi = cross[VMEM] / cross["dlmalloc"], cross[VMEM] / cross["mimalloc"]
+        ctl = sm["control"]["mops"]
+        rows.append(("(a) at 2 threads with cross-thread frees, natively: ≥ 4× dlmalloc and ≥ 0.9× mimalloc",
+                     f"**{rd:.2f}×** dlmalloc, **{rmi:.2f}×** mimalloc (rusty_alloc "
+                     f"{cross[VMEM] / cross['rusty_alloc']:.2f}×; the arithmetic control "
+                     f"{ctl[i] / ctl[0]:.2f}× at 2 threads)",
+                     met(rd >= 4 and rmi >= 0.9)))
+    ch = {s["name"]: s for s in d["churn"]["series"]}
+    mr = ch["mimalloc"]["rss_ratio"]
+    for n in (VMEM, "wasm-vmem (ST)"):
+        r = ch[n]["rss_ratio"]
+        rows.append((f"small-object churn: peak ÷ peak live of {n} no worse than mimalloc's",
+                     f"**{r:.3f}** against mimalloc's **{mr:.3f}** (rusty_alloc {ch['rusty_alloc']['rss_ratio']:.3f}, "
+                     f"dlmalloc {ch['dlmalloc']['rss_ratio']:.3f}; peak RSS growth)", met(r <= mr)))
+    prow = {r["name"]: r for r in d["phase"]["rows"]}
+    one = prow["wasm-vmem (one pool)"]["peak"]
+    c = one / prow["dlmalloc beside a separate wasm-vmem"]["peak"]
+    cells = [f"**{c:.3f}** natively ({mib(one):.1f} ÷ {mib(prow['dlmalloc beside a separate wasm-vmem']['peak']):.1f} MiB)"]
+    ok = round(c, 2) <= 0.51
+    for kind in ("st", "mt"):
+        ph = (w or {}).get("phases", {}).get(kind, {})
+        if "vmem" in ph and "dlmalloc" in ph:
+            r = [(p["linear_peak"] - p["linear_before"]) / max(p["gc_bytes"], p["app_bytes"])
+                 for p in (ph["vmem"], ph["dlmalloc"])]
+            cells.append(f"{kind.upper()} in {chromium_version(w)} {r[0]:.2f} ÷ {r[1]:.2f} = **{r[0] / r[1]:.3f}**")
+            ok = ok and round(r[0] / r[1], 2) <= 0.51
+    rows.append(("(c) ≤ 0.51 (peak linear memory, one pool ÷ dlmalloc beside a separate wasm-vmem)",
+                 "; ".join(cells), met(ok)))
+    if cs:
+        vm = cs["rows"].get("wasm-vmem", {})
+        dl = cs["rows"].get("dlmalloc", {})
+        for k in ("st", "mt"):
+            if k in vm:
+                rows.append((f"code size of the demo module with wasm-vmem's allocator ({k.upper()}) no larger than "
+                             f"the talc-based engine's {CODE_SIZE_BEFORE[k]:,} bytes",
+                             f"**{vm[k]:,}** bytes (dlmalloc {dl.get(k, 0):,}: {vm[k] - dl.get(k, 0):+,})"
+                             + (f"; without the bench page's rusty_alloc instance {cs['st_without_bench_rusty']:,}"
+                                if k == "st" and cs.get("st_without_bench_rusty") else ""),
+                             met(vm[k] <= CODE_SIZE_BEFORE[k])))
+    L = [f"Native figures: `scripts/bench-alloc.sh`, {machine_name(d)}, load average "
+         f"{d['machine'].get('loadavg_at_start', '?').split(' ')[0]} at the start; Chromium: "
+         + (f"`scripts/bench-wasm.sh`, {wasm_machine(w)}" if w else "no run") + "; code size: "
+         + (f"`scripts/code-size.sh`, {cs['rustc']} (ST), {cs['rustc_nightly']} (MT)" if cs else "no run") + ".", "",
+         "| target (issue 20) | measured | |", "|---|---|---|"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(L) + "\n"
+
+
+def plot_steady(d, w):
+    """Steady-state single-thread speed ÷ dlmalloc, natively and in Chromium."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    OUT.mkdir(parents=True, exist_ok=True)
+    panels = [("native (" + machine_name(d).split(" (")[0].replace("this ", "") + ")", d["steady"]["series"])]
+    if w:
+        for kind in ("st", "mt"):
+            b = w["builds"].get(kind)
+            if b:
+                panels.append((f"{chromium_version(w)}, {kind.upper()} build", b["allocs"]["steady"]["series"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (title, ser) in zip(axes[0], panels):
+        dl = next(s for s in ser if s["name"] == "dlmalloc")
+        names = [s["name"] for s in ser]
+        xs = range(len(ser))
+        ax.bar([x - 0.2 for x in xs], [s["mixed"] / dl["mixed"] for s in ser], 0.4, label="mixed trace")
+        ax.bar([x + 0.2 for x in xs], [s["batches"] / dl["batches"] for s in ser], 0.4, label="batches")
+        ax.axhline(1, color="grey", lw=1)
+        ax.set_xticks(list(xs), names, rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel("÷ dlmalloc (higher: faster)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "alloc-steady.png", dpi=110)
+    plt.close(fig)
 
 
 def plots(d):
@@ -199,6 +514,19 @@ def plots(d):
     fig.tight_layout()
     fig.savefig(OUT / "alloc-small.png", dpi=110)
     plt.close(fig)
+
+    if "churn" in d:
+        ch = d["churn"]["series"]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.bar([s["name"] for s in ch], [s["rss_ratio"] for s in ch])
+        ax.axhline(1, color="grey", lw=1)
+        ax.set_ylabel("peak RSS growth ÷ peak live bytes")
+        ax.set_title("small-object churn: peak memory (lower is better)")
+        ax.tick_params(axis="x", labelrotation=35, labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+        fig.tight_layout()
+        fig.savefig(OUT / "alloc-churn.png", dpi=110)
+        plt.close(fig)
 
     lg = d["large"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -233,8 +561,29 @@ def plots(d):
     plt.close(fig)
 
 
+def load_optional(path):
+    p = ROOT / path
+    return json.loads(p.read_text()) if p.exists() else None
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] == "--wasm":
+        w = json.loads(pathlib.Path(args[1] if len(args) > 1 else ROOT / "target" / "bench-wasm.json").read_text())
+        md = wasm_tables(w)
+        (ROOT / "target" / "bench-alloc-wasm.md").write_text(md + "\n")
+        replace_between(WASM_BEGIN, WASM_END, md)
+        d = load_optional("target/bench-alloc.json")
+        if d and "steady" in d:
+            plot_steady(d, w)
+        print(md)
+        return
+    if args and args[0] == "--done":
+        d = json.loads((ROOT / "target" / "bench-alloc.json").read_text())
+        md = done_table(d, load_optional("target/bench-wasm.json"), load_optional("target/code-size.json"))
+        replace_between(DONE_BEGIN, DONE_END, md)
+        print(md)
+        return
     if args and args[0] == "--check":
         d, apps = load(args[1], args[2])
         check(d, apps)
@@ -251,6 +600,8 @@ def main():
         _, tail = rest.split(END, 1)
         bm.write_text(head + BEGIN + "\n" + md + "\n" + END + tail)
     plots(d)
+    if "steady" in d:
+        plot_steady(d, load_optional("target/bench-wasm.json"))
     print(md)
 
 

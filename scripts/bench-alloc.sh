@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The global-allocator benchmarks (BENCHMARKS.md, "Global allocator"):
-# wasm-vmem's allocator against dlmalloc, talc and the system allocator,
-# natively, all in one run, interleaved.
-#   (a)-(c) and the LARGE_MIN threshold: the `alloc` binary, every backend
-#           an instance -> target/bench-alloc.json
+# wasm-vmem's allocator against dlmalloc, talc, mimalloc, rusty_alloc and
+# the system allocator, natively, all in one run, interleaved.
+#   (a)-(c), the steady state, the small-object churn and the LARGE_MIN
+#           threshold: the `alloc` binary, every backend an instance (the
+#           churn: each backend in a process of its own)
+#           -> target/bench-alloc.json
 #   (d)     the `alloc_apps` binary built once per allocator feature, run
 #           interleaved (repetition, workload, allocator) -> one JSON line
 #           per run in target/bench-alloc-apps.jsonl
@@ -34,7 +36,7 @@ target/release/alloc "${SMOKE[@]}" --out "$OUT"
 # (d): one binary per allocator.
 mkdir -p target/alloc-apps
 ALLOCS=()
-for a in vmem dlmalloc talc system; do
+for a in vmem dlmalloc talc mimalloc rusty system; do
     if cargo build --release -q -p wasm-vmem-bench --bin alloc_apps --features "alloc-$a" 2>target/alloc-apps/build-$a.log; then
         cp target/release/alloc_apps "target/alloc-apps/$a"
         ALLOCS+=("$a")
@@ -59,3 +61,6 @@ if [ ${#SMOKE[@]} -gt 0 ]; then
 fi
 PY=$(bash scripts/plot-python.sh)
 "$PY" scripts/bench-alloc.py "$OUT" "$APPS"
+# Issue 20's Done-when table, from this run and the last Chromium run and
+# code-size table, where they exist (scripts/bench-small.sh runs all three).
+"$PY" scripts/bench-alloc.py --done >/dev/null

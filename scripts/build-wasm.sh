@@ -7,8 +7,9 @@
 # directory. Checks each module's memory: shared for mt, unshared for st.
 # Their global allocator is wasm_vmem::Global. The bench page also loads
 # modules built with another global allocator (the web crate's features
-# alloc-dlmalloc, alloc-talc, alloc-lol): variant st-dlmalloc builds
-# web/pkg-st-dlmalloc, and so on for st-talc, st-lol, mt-dlmalloc, …
+# alloc-dlmalloc, alloc-talc, alloc-lol, alloc-rusty): variant st-dlmalloc
+# builds web/pkg-st-dlmalloc, and so on for st-talc, st-lol, st-rusty,
+# mt-dlmalloc, … (rusty_alloc in the single-threaded build only).
 # Usage: scripts/build-wasm.sh [st] [mt] [st-talc] …   (default: st mt)
 # Needs scripts/setup.sh (wasm-bindgen in .tools/, npm packages) first.
 set -euo pipefail
@@ -22,8 +23,14 @@ for v in "$@"; do
     features=()
     if [ "$alloc" != "$v" ]; then
         case $alloc in
-        dlmalloc | talc | lol) features=(--no-default-features --features "alloc-$alloc") ;;
-        *) echo "unknown allocator $alloc in $v (dlmalloc, talc or lol)" >&2; exit 2 ;;
+        # bench-rusty: rusty_alloc among the bench page's instances, as in
+        # the default build.
+        dlmalloc | talc | lol) features=(--no-default-features --features "alloc-$alloc,bench-rusty") ;;
+        rusty)
+            [ "${v%%-*}" = st ] || { echo "build-wasm: $v: rusty_alloc builds single-threaded only" >&2; exit 2; }
+            features=(--no-default-features --features "alloc-$alloc,bench-rusty")
+            ;;
+        *) echo "unknown allocator $alloc in $v (dlmalloc, talc, lol or rusty)" >&2; exit 2 ;;
         esac
     fi
     case ${v%%-*} in

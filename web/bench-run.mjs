@@ -91,7 +91,7 @@ else {
 for (const kind of ['st', 'mt']) {
   const a = report.builds[kind]?.allocs;
   if (!a) { problems.push(`${kind}: no allocator figures`); continue; }
-  const names = ['wasm-vmem', 'dlmalloc', 'talc', 'lol_alloc'];
+  const names = ['wasm-vmem', 'dlmalloc', 'talc', 'lol_alloc', ...(kind === 'st' ? ['rusty_alloc'] : [])];
   if (a.small.series.map((s) => s.name).join() !== names.join() || a.large.series.map((s) => s.name).join() !== names.join()) {
     problems.push(`${kind}: allocators ${a.small.series.map((s) => s.name)}`);
   }
@@ -110,6 +110,7 @@ for (const kind of ['st', 'mt']) {
     if (s.zeroed !== null && !(s.zeroed >= s.needed)) problems.push(`${kind} (b): ${s.name} zeroed ${s.zeroed} < needed ${s.needed}`);
   }
   for (const alloc of report.allocs) {
+    if (kind === 'mt' && alloc === 'rusty') continue; // single-threaded only
     const p = report.phases[kind]?.[alloc];
     if (!p || !(p.gc_bytes > 0 && p.app_bytes > 0) || !(p.linear_peak >= p.linear_before)) {
       problems.push(`${kind} (c) ${alloc}: ${JSON.stringify(p)}`);

@@ -5,9 +5,10 @@
 // URL parameters: ?smoke=1 (tiny traces, for the tests), ?builds=st,mt,
 // ?threads=N (the multithreaded build's thread sweep: 1, 2, 4, … N rayon
 // threads; default navigator.hardwareConcurrency, within 1..32),
-// ?allocs=vmem,dlmalloc,talc,lol (the global allocators whose builds run
-// the phase workload, for its peak linear memory; default vmem; each but
-// vmem needs its build: scripts/build-wasm.sh st-dlmalloc …).
+// ?allocs=vmem,dlmalloc,talc,lol,rusty (the global allocators whose builds
+// run the phase workload, for its peak linear memory; default vmem; each but
+// vmem needs its build: scripts/build-wasm.sh st-dlmalloc …; rusty in the
+// single-threaded build only).
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const smoke = params.get('smoke') === '1';
@@ -15,6 +16,8 @@ const isolated = globalThis.crossOriginIsolated === true;
 const wanted = (params.get('builds') ?? 'st,mt').split(',');
 const threads = Math.min(32, Math.max(1, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2) || 2));
 const kinds = wanted.filter((k) => k === 'st' || (k === 'mt' && isolated));
+// The global allocators that build multithreaded (rusty_alloc does not).
+const MT_ALLOCS = new Set(['vmem', 'dlmalloc', 'talc', 'lol']);
 const allocs = ['vmem', ...(params.get('allocs') ?? 'vmem').split(',').filter((a) => a && a !== 'vmem')];
 const report = { crossOriginIsolated: isolated, hardwareConcurrency: navigator.hardwareConcurrency,
   userAgent: navigator.userAgent, smoke, threads, allocs, builds: {}, phases: {},
@@ -176,6 +179,7 @@ try {
   for (const kind of kinds) {
     report.phases[kind] = {};
     for (const alloc of allocs) {
+      if (kind === 'mt' && !MT_ALLOCS.has(alloc)) continue;
       $('state').textContent = `running the ${kind === 'mt' ? 'multithreaded' : 'single-threaded'} build` +
         (alloc === 'vmem' ? '…' : ` with ${alloc} as its global allocator…`);
       const result = await runBuild(kind, alloc);

@@ -6,13 +6,23 @@
 //! medians of 7. This is the figure for "single-thread speed"; the (a)
 //! tables time fresh instances for a few milliseconds.
 //!
-//! `cargo run --release -p wasm-vmem-bench --example small_steady`
+//! `cargo run --release -p wasm-vmem-bench --example small_steady [-- --wall]`
+//! (timed in the thread's CPU time unless `--wall`; the
+//! same figures are part of `scripts/bench-alloc.sh`, with the system
+//! allocator too)
 
 use wasm_vmem_bench::alloc::native::{backend, hardware_threads, loadavg};
 use wasm_vmem_bench::alloc::{small_steady, Instance};
-use wasm_vmem_bench::figures::native_clock;
+use wasm_vmem_bench::figures::{native_clock, thread_cpu_clock};
 
-const BACKENDS: [&str; 4] = ["wasm-vmem (MT)", "wasm-vmem (ST)", "dlmalloc", "talc"];
+const BACKENDS: [&str; 6] = [
+    "wasm-vmem (MT)",
+    "wasm-vmem (ST)",
+    "dlmalloc",
+    "talc",
+    "mimalloc",
+    "rusty_alloc",
+];
 const REPS: usize = 7;
 const ROUNDS: usize = 4000;
 const BATCH: usize = 256;
@@ -25,16 +35,22 @@ fn main() {
     );
     let all: Vec<_> = BACKENDS.iter().map(|&b| backend(b)).collect();
     let refs: Vec<&(dyn Instance + Sync)> = all.iter().map(|a| &**a).collect();
-    let figures = small_steady(&refs, ROUNDS, BATCH, REPS, native_clock);
-    let dl = BACKENDS.iter().position(|&b| b == "dlmalloc").unwrap();
-    let (mixed_dl, batch_dl) = figures[dl];
-    println!("| backend | mixed M ops/s | ÷ dlmalloc | batches M ops/s | ÷ dlmalloc |");
-    println!("|---|---|---|---|---|");
+    // `--wall`: wall-clock time; by default the thread's CPU time (the
+    // machine may be shared).
+    let wall = std::env::args().any(|a| a == "--wall");
+    let clock = if wall { native_clock } else { thread_cpu_clock };
+    let figures = small_steady(&refs, ROUNDS, BATCH, REPS, clock);
+    let of = |name: &str| figures[BACKENDS.iter().position(|&b| b == name).unwrap()];
+    let ((mixed_dl, batch_dl), (mixed_mi, batch_mi)) = (of("dlmalloc"), of("mimalloc"));
+    println!("| backend | mixed M ops/s | ÷ dlmalloc | ÷ mimalloc | batches M ops/s | ÷ dlmalloc | ÷ mimalloc |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, (mixed, batch)) in BACKENDS.iter().zip(&figures) {
         println!(
-            "| {name} | {mixed:.1} | {:.2} | {batch:.1} | {:.2} |",
+            "| {name} | {mixed:.1} | {:.2} | {:.2} | {batch:.1} | {:.2} | {:.2} |",
             mixed / mixed_dl,
-            batch / batch_dl
+            mixed / mixed_mi,
+            batch / batch_dl,
+            batch / batch_mi
         );
     }
 }

@@ -18,6 +18,7 @@
 //!   pool grows and shrinks, then the app allocates its `Vec`s.
 //! - [`realloc_growth`]: a buffer doubled up to 64 MiB, twice.
 //! - the `LARGE_MIN` threshold: [`threshold`].
+//! - small-object churn, peak memory ÷ peak live: [`small_churn`].
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -598,6 +599,91 @@ pub fn small_steady(
         .zip(&mut batches)
         .map(|(m, b)| (median(m), median(b)))
         .collect()
+}
+
+// ------------------------------------------------------- small-object churn
+
+/// Parameters of [`small_churn`].
+#[derive(Clone, Copy, Debug)]
+pub struct ChurnConfig {
+    /// Bound of the live bytes' highs (each cycle's high is half of it to
+    /// all of it).
+    pub max_live: usize,
+    /// Grow-then-shrink cycles.
+    pub cycles: usize,
+    /// Seed of the sizes and the decisions.
+    pub seed: u64,
+}
+
+/// What [`small_churn`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct ChurnRun {
+    /// Allocations plus frees.
+    pub ops: u64,
+    /// Peak of the live bytes (sizes asked for).
+    pub peak_live: usize,
+    /// Peak number of live blocks.
+    pub peak_blocks: usize,
+}
+
+/// Small-object churn with a live set that varies: `cycles` times, the
+/// live bytes grow to a random high (half of `max_live` to all of it; three
+/// steps in four allocate, one frees) and then shrink to a random low (a
+/// tenth to half of that high; three steps in four free), then everything
+/// is freed. Objects are 16–2048 B, log-uniform, their first and last byte
+/// written; a free takes a random live block. The decisions depend on the
+/// seed and the sizes asked for only, so `a = None` (a dry run: nothing
+/// allocated) gives the same peaks as every backend: call it first to
+/// reserve `live`'s capacity (`peak_blocks`), so that the trace allocates
+/// nothing but its blocks. `live` is empty on return.
+pub fn small_churn<A: GlobalAlloc + ?Sized>(
+    a: Option<&A>,
+    cfg: ChurnConfig,
+    live: &mut Vec<Block>,
+) -> ChurnRun {
+    let mut rng = Rng::new(cfg.seed);
+    let (mut bytes, mut ops) = (0usize, 0u64);
+    let mut run = ChurnRun {
+        ops: 0,
+        peak_live: 0,
+        peak_blocks: 0,
+    };
+    for _ in 0..cfg.cycles {
+        let high = cfg.max_live / 2 + (rng.next_u64() as usize % (cfg.max_live / 2 + 1));
+        let low = high / 10 + (rng.next_u64() as usize % (high * 4 / 10 + 1));
+        for (grow, target) in [(true, high), (false, low)] {
+            while (grow && bytes < target) || (!grow && bytes > target) {
+                let allocate = live.is_empty() || (rng.next_u64() % 4 < 3) == grow;
+                if allocate {
+                    let size = rng.log_uniform(SMALL.0, SMALL.1);
+                    live.push(match a {
+                        Some(a) => alloc_touch(a, size),
+                        None => (0, Layout::from_size_align(size, 8).expect("layout")),
+                    });
+                    bytes += size;
+                    run.peak_live = run.peak_live.max(bytes);
+                    run.peak_blocks = run.peak_blocks.max(live.len());
+                } else {
+                    let b = live.swap_remove(rng.next_u64() as usize % live.len());
+                    bytes -= b.1.size();
+                    if let Some(a) = a {
+                        // SAFETY: a live block of `a`, dropped from the list.
+                        unsafe { free(a, b) };
+                    }
+                }
+                ops += 1;
+            }
+        }
+    }
+    for b in live.drain(..) {
+        if let Some(a) = a {
+            // SAFETY: live blocks of `a`.
+            unsafe { free(a, b) };
+        }
+        ops += 1;
+    }
+    run.ops = ops;
+    run
 }
 
 // --------------------------------------------------------- (b) large zeroed

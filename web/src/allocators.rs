@@ -6,7 +6,9 @@
 //!   pool of pages;
 //! - `alloc-dlmalloc`: std's own (dlmalloc), nothing declared;
 //! - `alloc-talc`: talc over `memory.grow`;
-//! - `alloc-lol`: lol_alloc's free-list allocator.
+//! - `alloc-lol`: lol_alloc's free-list allocator;
+//! - `alloc-rusty`: rusty_alloc (a pure-Rust remake of mimalloc), in the
+//!   single-threaded build only (with atomics it still assumes one thread).
 //!
 //! A wasm module's global allocator is fixed when it is built, so the
 //! figures that only a whole module gives (peak linear memory of a
@@ -24,19 +26,24 @@ use core::alloc::GlobalAlloc;
             any(
                 feature = "alloc-dlmalloc",
                 feature = "alloc-talc",
-                feature = "alloc-lol"
+                feature = "alloc-lol",
+                feature = "alloc-rusty"
             )
         ),
         all(
             feature = "alloc-dlmalloc",
-            any(feature = "alloc-talc", feature = "alloc-lol")
+            any(feature = "alloc-talc", feature = "alloc-lol", feature = "alloc-rusty")
         ),
-        all(feature = "alloc-talc", feature = "alloc-lol"),
+        all(
+            feature = "alloc-talc",
+            any(feature = "alloc-lol", feature = "alloc-rusty")
+        ),
+        all(feature = "alloc-lol", feature = "alloc-rusty"),
     )
 ))]
 compile_error!(
     "wasm-vmem-web: pick one global allocator: alloc-vmem (default), or \
-     --no-default-features --features alloc-dlmalloc | alloc-talc | alloc-lol"
+     --no-default-features --features alloc-dlmalloc | alloc-talc | alloc-lol | alloc-rusty"
 );
 
 #[cfg(all(
@@ -45,18 +52,28 @@ compile_error!(
         feature = "alloc-vmem",
         feature = "alloc-dlmalloc",
         feature = "alloc-talc",
-        feature = "alloc-lol"
+        feature = "alloc-lol",
+        feature = "alloc-rusty"
     ))
 ))]
 compile_error!(
     "wasm-vmem-web: no global allocator feature: alloc-vmem (default), alloc-dlmalloc, \
-     alloc-talc or alloc-lol"
+     alloc-talc, alloc-lol or alloc-rusty"
+);
+
+#[cfg(all(target_arch = "wasm32", feature = "alloc-rusty", feature = "threads"))]
+compile_error!(
+    "wasm-vmem-web: alloc-rusty builds single-threaded only (rusty_alloc assumes one \
+     thread on wasm32 with atomics too)"
 );
 
 /// This build's global allocator: its short name (the build scripts' and
-/// the bench page's: `vmem`, `dlmalloc`, `talc`, `lol`) and its name.
+/// the bench page's: `vmem`, `dlmalloc`, `talc`, `lol`, `rusty`) and its
+/// name.
 const NAMES: (&str, &str) = if cfg!(feature = "alloc-talc") {
     ("talc", "talc")
+} else if cfg!(feature = "alloc-rusty") {
+    ("rusty", "rusty_alloc")
 } else if cfg!(feature = "alloc-lol") {
     ("lol", "lol_alloc")
 } else if cfg!(feature = "alloc-dlmalloc") {
@@ -79,7 +96,8 @@ pub const GLOBAL_KEY: &str = NAMES.0;
     not(any(
         feature = "alloc-dlmalloc",
         feature = "alloc-talc",
-        feature = "alloc-lol"
+        feature = "alloc-lol",
+        feature = "alloc-rusty"
     ))
 ))]
 #[global_allocator]
@@ -112,6 +130,15 @@ static GLOBAL: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 // one thread only.
 static GLOBAL: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// rusty_alloc (`rusty_alloc-api`), one heap over `memory.grow`.
+#[cfg(all(
+    target_arch = "wasm32",
+    feature = "alloc-rusty",
+    not(feature = "threads")
+))]
+#[global_allocator]
+static GLOBAL: rusty_alloc_api::RustyAlloc = rusty_alloc_api::RustyAlloc;
 
 /// The module's global allocator, whichever it is, as an instance: calls
 /// `std::alloc`'s functions (for the phase workload of the bench page).

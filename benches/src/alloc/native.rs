@@ -3,10 +3,12 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, threshold, threshold_fresh,
-    AssertSync, Counted, DirtyOracle, Dlmalloc, GrowSys, Instance, PhasePeak, Ring, Vmem,
+    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, small_churn, small_steady,
+    threshold, threshold_fresh, AssertSync, Block, ChurnConfig, Counted, DirtyOracle, Dlmalloc,
+    GrowSys, Instance, PhasePeak, Ring, Vmem,
 };
-use crate::figures::native_clock;
+use crate::figures::{native_clock, thread_cpu_clock};
+use core::alloc::Layout;
 use serde_json::{json, Value};
 use std::alloc::System;
 use std::time::Instant;
@@ -19,8 +21,23 @@ pub const MEMORY: usize = 2 << 30;
 
 pub use crate::backends::TalcArena;
 
-/// The backends, fresh, in the order of every table.
-pub const BACKENDS: [&str; 5] = [
+/// The backends, in the order of every table. mimalloc, rusty_alloc and
+/// the system allocator are one heap per process (per thread inside it):
+/// their "fresh instance" is the process's heap as the runs before left it.
+/// (b) and realloc growth leave out mimalloc and rusty_alloc
+/// ([`LARGE_BACKENDS`]).
+pub const BACKENDS: [&str; 7] = [
+    "wasm-vmem (MT)",
+    "wasm-vmem (ST)",
+    "dlmalloc",
+    "talc",
+    "mimalloc",
+    "rusty_alloc",
+    "system",
+];
+
+/// The backends of (b) and realloc growth.
+pub const LARGE_BACKENDS: [&str; 5] = [
     "wasm-vmem (MT)",
     "wasm-vmem (ST)",
     "dlmalloc",
@@ -52,6 +69,15 @@ pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
             Some(|t: &TalcArena| t.high() as u64),
         )),
         "system" => Box::new(Counted::new("system", System, false, None)),
+        // mimalloc's and rusty_alloc's `alloc_zeroed` skip memory fresh
+        // from the OS: what they zeroed is not seen.
+        "mimalloc" => Box::new(Counted::new("mimalloc", mimalloc::MiMalloc, false, None)),
+        "rusty_alloc" => Box::new(Counted::new(
+            "rusty_alloc",
+            rusty_alloc_api::RustyAlloc,
+            false,
+            None,
+        )),
         _ => panic!("no backend {name}"),
     }
 }
@@ -75,17 +101,31 @@ pub struct Config {
     pub threshold_iters: usize,
     /// Bytes of blocks per fresh-memory threshold case.
     pub threshold_fresh_bytes: usize,
-    /// Only these backends in (a) and (b) (to profile one); empty: all.
+    /// Only these backends in (a), (b), the steady state and the churn (to
+    /// profile one); empty: all.
     pub only: Vec<String>,
+    /// Rounds of each single-thread trace in the steady state.
+    pub steady_rounds: usize,
+    /// Interleaved repetitions of the steady state.
+    pub steady_reps: usize,
+    /// The small-object churn trace.
+    pub churn: ChurnConfig,
+    /// Repetitions of the churn trace (one process per backend each).
+    pub churn_reps: usize,
 }
 
 impl Config {
-    fn backends(&self) -> Vec<&'static str> {
-        BACKENDS
-            .iter()
+    fn filter(&self, list: &[&'static str]) -> Vec<&'static str> {
+        list.iter()
             .copied()
             .filter(|b| self.only.is_empty() || self.only.iter().any(|o| o == b))
             .collect()
+    }
+    fn backends(&self) -> Vec<&'static str> {
+        self.filter(&BACKENDS)
+    }
+    fn large_backends(&self) -> Vec<&'static str> {
+        self.filter(&LARGE_BACKENDS)
     }
 }
 
@@ -102,6 +142,14 @@ impl Config {
             threshold_iters: 4000,
             threshold_fresh_bytes: 32 << 20,
             only: Vec::new(),
+            steady_rounds: 4000,
+            steady_reps: 11,
+            churn: ChurnConfig {
+                max_live: 64 << 20,
+                cycles: 8,
+                seed: 11,
+            },
+            churn_reps: 3,
         }
     }
     /// A few seconds; numbers meaningless.
@@ -116,6 +164,14 @@ impl Config {
             threshold_iters: 50,
             threshold_fresh_bytes: 1 << 20,
             only: Vec::new(),
+            steady_rounds: 5,
+            steady_reps: 1,
+            churn: ChurnConfig {
+                max_live: 1 << 20,
+                cycles: 2,
+                seed: 11,
+            },
+            churn_reps: 1,
         }
     }
 }
@@ -255,7 +311,7 @@ fn large_sizes(max: usize) -> Vec<usize> {
 /// bytes zeroed ÷ bytes that had to be zeroed.
 fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
     let sizes = large_sizes(cfg.large_max);
-    let all = cfg.backends();
+    let all = cfg.large_backends();
     let mut secs = vec![vec![Vec::new(); sizes.len()]; all.len()];
     let mut first = vec![vec![Vec::new(); sizes.len()]; all.len()];
     let mut ratio = vec![vec![None; sizes.len()]; all.len()];
@@ -299,7 +355,7 @@ fn large(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
 /// instance (fresh memory), then again on the same instance (over the
 /// memory the first growth used).
 fn realloc(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
-    let all = cfg.backends();
+    let all = cfg.large_backends();
     let top = cfg.large_max;
     let mut secs = vec![[Vec::new(), Vec::new()]; all.len()];
     let mut moves = vec![[0usize; 2]; all.len()];
@@ -421,6 +477,126 @@ fn thresholds(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
            "large_min": wasm_vmem::LARGE_MIN})
 }
 
+/// Single-thread small objects in the steady state
+/// ([`small_steady`](super::small_steady)): every backend warmed up, then
+/// `steady_rounds` rounds of the mixed trace and of batches allocated then
+/// freed, interleaved, medians of `steady_reps`, timed in the thread's CPU
+/// time ([`thread_cpu_clock`]: on a machine shared with other work, the
+/// time the loop ran, not the time it waited for a core).
+fn steady(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
+    let names = cfg.backends();
+    let all: Vec<_> = names.iter().map(|&b| backend(b)).collect();
+    let refs: Vec<&(dyn Instance + Sync)> = all.iter().map(|a| &**a).collect();
+    let figures = small_steady(
+        &refs,
+        cfg.steady_rounds,
+        BATCH,
+        cfg.steady_reps,
+        thread_cpu_clock,
+    );
+    log("(a) steady state");
+    let series: Vec<Value> = names
+        .iter()
+        .zip(&figures)
+        .map(|(name, (mixed, batches))| json!({"name": name, "mixed": mixed, "batches": batches}))
+        .collect();
+    json!({"rounds": cfg.steady_rounds, "batch": BATCH, "reps": cfg.steady_reps,
+           "clock": "thread CPU time", "loadavg_at_end": loadavg(), "series": series})
+}
+
+/// The small-object churn trace ([`small_churn`]) on backend `name`, alone
+/// in this process, and its peak memory: the growth of the resident set
+/// from just before the trace to its high-water mark (`VmHWM`, reset
+/// before the trace through `/proc/self/clear_refs` where allowed), the
+/// same measure for every backend; and, where the backend knows it, the
+/// memory it took ([`Instance::footprint`]). The trace's own list of
+/// blocks is allocated and written before, from its dry run.
+pub fn churn_child(name: &str, cfg: &Config) -> Value {
+    let dry = small_churn::<System>(None, cfg.churn, &mut Vec::new());
+    let mut live: Vec<Block> = vec![(1, Layout::new::<u8>()); dry.peak_blocks + 1];
+    live.clear();
+    let a = backend(name);
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = proc_status("VmRSS");
+    let t0 = Instant::now();
+    let run = small_churn(Some(&*a), cfg.churn, &mut live);
+    let secs = t0.elapsed().as_secs_f64();
+    let hwm = proc_status("VmHWM");
+    assert_eq!(run.peak_live, dry.peak_live, "the trace is the dry run's");
+    json!({"name": name, "peak_live": run.peak_live, "peak_blocks": run.peak_blocks,
+           "ops": run.ops, "secs": secs, "rss_before": before, "rss_hwm": hwm,
+           "hwm_reset": reset, "rss_growth": hwm.saturating_sub(before),
+           "footprint": a.footprint()})
+}
+
+/// A size field of `/proc/self/status` (`VmRSS`, `VmHWM`) in bytes; 0 when
+/// unknown.
+pub fn proc_status(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The churn trace's peak memory ÷ peak live bytes: [`churn_child`] for
+/// each backend in a process of its own (this binary again, with
+/// `--churn-child`), `churn_reps` times, interleaved.
+fn churn(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
+    let names = cfg.backends();
+    let exe = std::env::current_exe().expect("this binary");
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); names.len()];
+    for rep in 0..cfg.churn_reps.max(1) {
+        for (bi, name) in names.iter().enumerate() {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "--churn-child",
+                    name,
+                    "--churn",
+                    &format!(
+                        "{},{},{}",
+                        cfg.churn.max_live, cfg.churn.cycles, cfg.churn.seed
+                    ),
+                ])
+                .output()
+                .expect("run the churn child");
+            assert!(
+                out.status.success(),
+                "churn child {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            runs[bi].push(serde_json::from_slice(&out.stdout).expect("the child's JSON"));
+        }
+        log(&format!(
+            "small-object churn: rep {} of {}",
+            rep + 1,
+            cfg.churn_reps
+        ));
+    }
+    let series: Vec<Value> = names
+        .iter()
+        .zip(&runs)
+        .map(|(name, r)| {
+            let live = r[0]["peak_live"].as_f64().unwrap_or(1.0).max(1.0);
+            let ratios: Vec<f64> = r
+                .iter()
+                .map(|x| x["rss_growth"].as_f64().unwrap_or(0.0) / live)
+                .collect();
+            let footprint = r[0]["footprint"].as_f64().map(|f| f / live);
+            json!({"name": name, "peak_live": r[0]["peak_live"], "rss_ratio": med(&ratios),
+                   "rss_ratios": ratios, "footprint_ratio": footprint,
+                   "secs": med(&r.iter().map(|x| x["secs"].as_f64().unwrap_or(0.0)).collect::<Vec<_>>()),
+                   "hwm_reset": r[0]["hwm_reset"], "runs": r})
+        })
+        .collect();
+    json!({"max_live": cfg.churn.max_live, "cycles": cfg.churn.cycles, "seed": cfg.churn.seed,
+           "sizes": [super::SMALL.0, super::SMALL.1], "series": series})
+}
+
 /// Runs every part; returns the JSON.
 pub fn run(cfg: &Config, parts: &[&str], log: &mut dyn FnMut(&str)) -> Value {
     let mut out = json!({
@@ -434,6 +610,8 @@ pub fn run(cfg: &Config, parts: &[&str], log: &mut dyn FnMut(&str)) -> Value {
             "phase" => phase(cfg, log),
             "realloc" => realloc(cfg, log),
             "threshold" => thresholds(cfg, log),
+            "steady" => steady(cfg, log),
+            "churn" => churn(cfg, log),
             _ => panic!("no part {p}"),
         };
         out[p] = v;
@@ -480,8 +658,12 @@ mod tests {
         let cfg = Config::smoke(2);
         let v = run(
             &cfg,
-            &["small", "large", "phase", "realloc", "threshold"],
+            &["small", "large", "phase", "realloc", "threshold", "steady"],
             &mut |_| {},
+        );
+        assert_eq!(
+            v["steady"]["series"].as_array().unwrap().len(),
+            BACKENDS.len()
         );
         for mode in ["cross", "local"] {
             for s in v["small"][mode].as_array().unwrap() {
@@ -501,5 +683,17 @@ mod tests {
         let peak = |i: usize| rows[i]["peak"].as_u64().unwrap();
         // One pool needs less than the GC heap plus the app's allocator.
         assert!(peak(0) < peak(1), "{rows:?}");
+    }
+
+    /// The churn trace in this process: every backend's peak live is the
+    /// dry run's, and a child's figures exist.
+    #[test]
+    fn churn_child_measures() {
+        let cfg = Config::smoke(2);
+        for name in BACKENDS {
+            let v = churn_child(name, &cfg);
+            assert!(v["peak_live"].as_u64().unwrap() > 0, "{v}");
+            assert!(v["rss_hwm"].as_u64().unwrap() > 0, "{v}");
+        }
     }
 }

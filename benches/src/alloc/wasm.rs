@@ -12,7 +12,7 @@
 //! [`threshold`](super::threshold) and
 //! [`threshold_fresh`](super::threshold_fresh). Footprints are what each
 //! instance grew itself (wasm-vmem's owned bytes, dlmalloc's regions);
-//! talc's and lol_alloc's are not known here.
+//! talc's, lol_alloc's and rusty_alloc's are not known here.
 
 use super::{AssertSync, Counted, Dlmalloc, GrowSys, Instance, Vmem};
 use wasm_vmem::lock::SpinLock;
@@ -22,8 +22,16 @@ use wasm_vmem::sys::Wasm32Memory;
 /// policy: multithreaded in a module with atomics, else single-threaded), dlmalloc (as in
 /// std: `memory.grow` for every region, behind a spinlock), talc (its wasm
 /// source and binning, behind a spinlock), lol_alloc (its free-list
-/// allocator behind its spinlock).
+/// allocator behind its spinlock), and in the single-threaded build
+/// rusty_alloc (a pure-Rust remake of mimalloc: one heap per module, over
+/// `memory.grow`; with atomics it still assumes one thread, so not there).
+#[cfg(any(target_feature = "atomics", not(feature = "rusty")))]
 pub const BACKENDS: [&str; 4] = ["wasm-vmem", "dlmalloc", "talc", "lol_alloc"];
+
+/// See above: the single-threaded build has rusty_alloc too (feature
+/// `rusty`, on in the bench page's builds).
+#[cfg(all(not(target_feature = "atomics"), feature = "rusty"))]
+pub const BACKENDS: [&str; 5] = ["wasm-vmem", "dlmalloc", "talc", "lol_alloc", "rusty_alloc"];
 
 type TalcWasm =
     talc::sync::TalcLock<SpinLock, talc::wasm::WasmGrowAndExtend, talc::wasm::WasmBinning>;
@@ -63,6 +71,15 @@ pub fn backend(name: &str) -> Box<dyn Instance + Sync> {
             // SAFETY: every access goes through lol_alloc's own spinlock.
             unsafe { AssertSync::new(LolAlloc::new(lol_alloc::FreeListAllocator::new())) },
             true,
+            None,
+        )),
+        // Its `alloc_zeroed` skips memory fresh from `memory.grow`: what it
+        // zeroed is not seen. One process-wide heap: "fresh" it is not.
+        #[cfg(all(not(target_feature = "atomics"), feature = "rusty"))]
+        "rusty_alloc" => Box::new(Counted::new(
+            "rusty_alloc",
+            rusty_alloc_api::RustyAlloc,
+            false,
             None,
         )),
         _ => panic!("no backend {name}"),

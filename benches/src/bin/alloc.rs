@@ -1,24 +1,37 @@
 //! The global-allocator benchmarks (BENCHMARKS.md, "Global allocator"):
-//! (a) small objects across threads, (b) large zeroed vectors, (c) the
-//! phase workload's peak memory, realloc growth, and the `LARGE_MIN` threshold, for
-//! wasm-vmem's allocator and its baselines as instances, interleaved.
+//! (a) small objects in the steady state on one thread and across threads,
+//! the small-object churn trace's peak memory, (b) large zeroed vectors,
+//! (c) the phase workload's peak memory, realloc growth, and the
+//! `LARGE_MIN` threshold, for wasm-vmem's allocator and its baselines as
+//! instances, interleaved.
 //!
 //! ```text
-//! alloc [--smoke] [--reps N] [--parts small,large,phase,realloc,threshold] [--out PATH]
-//!       [--only BACKEND,...]
+//! alloc [--smoke] [--reps N] [--parts steady,small,churn,large,phase,realloc,threshold]
+//!       [--out PATH] [--only BACKEND,...]
+//! alloc --churn-child BACKEND --churn MAX_LIVE,CYCLES,SEED
 //! ```
 //!
-//! `--only` keeps those backends in (a) and (b) (names as in the tables),
-//! for profiling one.
+//! `--only` keeps those backends in (a), (b), the steady state and the
+//! churn (names as in the tables), for profiling one. `--churn-child` is
+//! how the churn part runs each backend in a process of its own: it prints
+//! that process's figures as JSON.
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    use wasm_vmem_bench::alloc::native::{hardware_threads, run, Config};
+    use wasm_vmem_bench::alloc::native::{churn_child, hardware_threads, run, Config};
 
-    let usage =
-        "usage: alloc [--smoke] [--reps N] [--parts small,large,phase,realloc,threshold] [--out PATH] [--only BACKEND,...]";
+    let usage = "usage: alloc [--smoke] [--reps N] [--parts steady,small,churn,large,phase,realloc,threshold] [--out PATH] [--only BACKEND,...]";
     let mut cfg = Config::full(hardware_threads());
-    let mut parts = vec!["small", "large", "phase", "realloc", "threshold"];
+    let mut parts = vec![
+        "steady",
+        "small",
+        "churn",
+        "large",
+        "phase",
+        "realloc",
+        "threshold",
+    ];
+    let mut child = None;
     let mut out = String::from("target/bench-alloc.json");
     let mut args = std::env::args().skip(1);
     let mut parts_arg = None;
@@ -38,6 +51,19 @@ fn main() {
             }
             "--parts" => parts_arg = Some(args.next().expect("--parts needs a list")),
             "--out" => out = args.next().expect("--out needs a path"),
+            "--churn-child" => child = Some(args.next().expect("--churn-child needs a backend")),
+            "--churn" => {
+                let v: Vec<u64> = args
+                    .next()
+                    .expect("--churn needs MAX_LIVE,CYCLES,SEED")
+                    .split(',')
+                    .map(|x| x.parse().expect("a number"))
+                    .collect();
+                assert_eq!(v.len(), 3, "--churn needs MAX_LIVE,CYCLES,SEED");
+                cfg.churn.max_live = v[0] as usize;
+                cfg.churn.cycles = v[1] as usize;
+                cfg.churn.seed = v[2];
+            }
             "--only" => {
                 cfg.only = args
                     .next()
@@ -51,6 +77,10 @@ fn main() {
                 std::process::exit(2);
             }
         }
+    }
+    if let Some(name) = child {
+        println!("{}", churn_child(&name, &cfg));
+        return;
     }
     if let Some(p) = &parts_arg {
         parts = p.split(',').collect();

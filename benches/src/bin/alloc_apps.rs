@@ -3,7 +3,8 @@
 //! on a generated document of about 50 MB (serialize and parse), and an
 //! image-like pipeline (4096×4096 RGBA buffers: allocate, blur into a new
 //! buffer, free). One binary per allocator, chosen by a feature of this
-//! crate (`alloc-vmem`, `alloc-dlmalloc`, `alloc-talc`, `alloc-system`);
+//! crate (`alloc-vmem`, `alloc-dlmalloc`, `alloc-talc`, `alloc-system`,
+//! `alloc-mimalloc`, `alloc-rusty`);
 //! `scripts/bench-alloc.sh` builds them all and runs them interleaved.
 //!
 //! ```text
@@ -67,6 +68,16 @@ mod talc_global {
 #[global_allocator]
 static ALLOC: std::alloc::System = std::alloc::System;
 
+/// mimalloc (C, the `mimalloc` crate, its default options).
+#[cfg(all(feature = "alloc-mimalloc", not(target_arch = "wasm32")))]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// rusty_alloc (a pure-Rust remake of mimalloc, `rusty_alloc-api`).
+#[cfg(all(feature = "alloc-rusty", not(target_arch = "wasm32")))]
+#[global_allocator]
+static ALLOC: rusty_alloc_api::RustyAlloc = rusty_alloc_api::RustyAlloc;
+
 /// The allocator's name in the output.
 const NAME: &str = if cfg!(feature = "alloc-vmem") {
     "wasm-vmem (MT)"
@@ -74,6 +85,10 @@ const NAME: &str = if cfg!(feature = "alloc-vmem") {
     "dlmalloc"
 } else if cfg!(feature = "alloc-talc") {
     "talc"
+} else if cfg!(feature = "alloc-mimalloc") {
+    "mimalloc"
+} else if cfg!(feature = "alloc-rusty") {
+    "rusty_alloc"
 } else {
     "system"
 };
