@@ -596,6 +596,17 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         }
     }
 
+    /// Whether every page of `ptr .. ptr + size` is reserved, in one
+    /// arena. For tests of this crate (the allocator's invariant check).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn is_reserved(&self, ptr: *mut u8, size: usize) -> bool {
+        let Ok((start, len)) = self.range(ptr, size) else {
+            return false;
+        };
+        self.search_order()
+            .any(|a| self.arenas[a].with(|t| t.is_reserved(start, len)))
+    }
+
     /// Grows `arena`'s table storage now, if needed, so that it describes
     /// `pages` pages: tests and loom models that want the storage in place
     /// before their scenario starts. Returns whether it could.

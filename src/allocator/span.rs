@@ -471,6 +471,13 @@ impl Pending {
         }
     }
 
+    /// The span on top of the stack, left there (for the invariant check).
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) fn peek(&self) -> *mut Span {
+        // Acquire: the links of the spans pushed (as in `take`).
+        self.head.load(Ordering::Acquire)
+    }
+
     /// Takes every span on the stack (a chain through `pending_next`).
     #[inline]
     pub(super) fn take(&self) -> *mut Span {
