@@ -193,6 +193,7 @@ impl Heap {
                 class,
                 (*at).arena as usize,
                 false,
+                remote,
             )
         };
         let s = self.queues[class].first;
@@ -222,7 +223,8 @@ impl Heap {
 
     /// Adds the span at `at` (reserved by the caller at the class's span
     /// size and alignment) to the queue of `class`, first, for arena
-    /// `arena` (this one); `zero` says whether its bytes read zero.
+    /// `arena` (this one); `zero` says whether its bytes read zero,
+    /// `remote` whether other threads may free its blocks.
     ///
     /// # Safety
     ///
@@ -234,9 +236,10 @@ impl Heap {
         class: usize,
         arena: usize,
         zero: bool,
+        remote: bool,
     ) {
         // SAFETY: as the caller guarantees.
-        let s = unsafe { Span::format(at, class, arena, zero) };
+        let s = unsafe { Span::format(at, class, arena, zero, remote) };
         self.spans += 1;
         self.held += INFO[class].span as usize;
         // SAFETY: just formatted, this heap's.

@@ -363,7 +363,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         let got = self.with_heap(arena, |h| {
             // SAFETY: just reserved, zero, this call's alone; it stays
             // reserved until the heap gives it back.
-            unsafe { h.add_span(span, class, arena, true) };
+            unsafe { h.add_span(span, class, arena, true, Self::REMOTE) };
             h.alloc(class, size, Self::REMOTE)
         });
         // A span just added has a free block, and the lock was held from
