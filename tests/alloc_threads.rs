@@ -174,6 +174,7 @@ fn short_lived_thread(a: &Alloc<SimMemory>, t: usize, shared: &Mutex<Vec<Block>>
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "10,000 threads: far too slow interpreted")]
 fn ten_thousand_threads_keep_memory_bounded() {
     let start = Instant::now();
     let a = Alloc::new(SimMemory::new(256 * MIB));
