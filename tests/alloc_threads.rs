@@ -214,7 +214,7 @@ fn ten_thousand_threads_keep_memory_bounded() {
 }
 
 /// Rounds of the owner in [`remote_frees_race_the_owner_and_a_trim`].
-const ROUNDS: usize = if cfg!(miri) { 6 } else { 2000 };
+const ROUNDS: usize = if cfg!(miri) { 16 } else { 2000 };
 
 /// The owner of arena 1 allocates blocks of 8 KiB (seven to a 64 KiB
 /// span, so spans fill and leave their queue often), frees half as the
