@@ -60,6 +60,18 @@ echo "ok: std is used for System only"
 cargo test -p wasm-vmem --test no_global_alloc --test vmem_as_global --test global_alloc -q
 echo "ok: no global allocation at run time"
 
+# The single-threaded build makes no atomic read-modify-write in its
+# small-object heaps: only a span of a heap among several (`remote`, which
+# the allocator's `REMOTE` constant passes down) may see one on its
+# `thread_free` word, and debug builds assert that at each of them
+# (`Span::rmw_word`, src/allocator/span.rs). The single-threaded build's
+# allocator tests (every rule of tests/alloc.rs, and the property test
+# against a model) run in debug here, so a path that reaches one without
+# the `remote` guard fails them. (On wasm32 without +atomics, the only
+# single-threaded wasm build, the module has no atomic instruction at all.)
+cargo test -p wasm-vmem --test alloc --test alloc_model -q -- st:: single_threaded
+echo "ok: the single-threaded heaps make no atomic read-modify-write"
+
 # The single-threaded allocator as a native program's global allocator: it
 # has no lock, so it is not `Sync`, and a program with threads must not be
 # able to install it (on wasm32, `wasm_vmem::Global` is the way, and the ST

@@ -6,18 +6,24 @@
 #
 # Bound: LOOM_MAX_PREEMPTIONS=2 by default; override it (3 is the deep run).
 # Two test files: tests/models.rs (the page pool) and tests/alloc_models.rs
-# (the global allocator: cross-thread free, a segment going back to the
-# pool, realloc in place; each with a reserve or allocation racing it).
-# Cost on 2 cores (loom 0.7.3), after a ~20 s first build:
-#   bound 2: pool 18,853 interleavings, ~3.6 s of models (storage race:
-#            6,591; storage in a free run: 1,783); allocator 536
-#            interleavings (13 + 13 + 39 + 471), ~0.3 s (2026-11-27)
-#   bound 3: pool 118,098 interleavings, ~17 s of models (storage race:
-#            62,004); allocator 12,900 (30 + 12,668 + 202), ~5 s
+# (the global allocator's size-class spans: a free by the owner arena's
+# threads racing an allocation; a remote free racing the owner collecting
+# its span's thread_free list; a remote free racing the span going back to
+# the pool (notified, pushed on the pending stack, trimmed); another
+# thread's trim racing both; realloc in place racing a reserve).
+# Cost on 2 cores (loom 0.7.3), after a ~20 s first build, measured while
+# other builds shared the cores (load average 13; less when idle):
+#   bound 2: pool 20,292 interleavings, ~22 s of models (storage race:
+#            6,591; storage in a free run: 1,783); allocator 2,096
+#            interleavings (own-arena free 37, remote free vs collecting 7,
+#            vs the span going back 12, trim racing both 2,001, realloc
+#            39), ~3 s; the whole script ~1 min 45 s
+#   bound 3: allocator 16,545 (192 + 7 + 19 + 16,143 + 184), ~24 s
 # The broken variants (should_panic) run models with a fault injected
-# (`wasm_vmem::faults`: a free without the owner's lock, handed-over blocks
-# never freed, a storage's free run claimed late; feature `loom-faults`,
-# which loom-tests enables; it compiles nothing without `--cfg loom`).
+# (`wasm_vmem::faults`: a free without the owner's lock, a full span never
+# notified, the pending stack never taken, a span given back while
+# notified, a storage's free run claimed late; feature `loom-faults`, which
+# loom-tests enables; it compiles nothing without `--cfg loom`).
 # A failing model can be replayed with LOOM_CHECKPOINT_FILE and LOOM_LOG=1
 # (see loom's docs).
 set -euo pipefail

@@ -29,7 +29,8 @@ pub enum Fault {
     /// the span's owner (`Span::free_remote`).
     FullNeverNotified = 4,
     /// The owner gives a span back while a remote free that notified it
-    /// may still be pushing it on the pending stack (`Heap::settle`).
+    /// may still be pushing it on the pending stack (`Heap::settle`,
+    /// `Heap::trim`).
     RetireWhileNotified = 5,
 }
 

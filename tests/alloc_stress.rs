@@ -290,7 +290,7 @@ where
         v.reserved_bytes + v.free_zero_bytes + v.free_dirty_bytes + v.metadata_bytes,
         v.owned_bytes
     );
-    a.vmem().check_invariants();
+    a.check_invariants();
 }
 
 #[test]

@@ -42,3 +42,20 @@ pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
         start.elapsed().as_secs_f64()
     );
 }
+
+/// Stack of the thread [`on_big_stack`] runs a scenario on.
+#[cfg(loom)]
+const BIG_STACK: usize = 1 << 20;
+
+/// Runs `f` on a loom thread with a 1 MiB stack and joins it: loom's own
+/// model thread has a 32 KiB stack, too small for building an allocator
+/// instance (its arrays of per-arena state) there.
+#[cfg(loom)]
+pub fn on_big_stack(f: impl FnOnce() + Send + 'static) {
+    loom::thread::Builder::new()
+        .stack_size(BIG_STACK)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("the scenario's thread");
+}

@@ -1,43 +1,70 @@
 //! Loom models of the global allocator (`mt::Alloc`, docs/DESIGN.md §9):
-//! every interleaving, up to `LOOM_MAX_PREEMPTIONS` preemptions, of two
-//! threads using one allocator. Run with `scripts/test-loom.sh`.
+//! every interleaving, up to `LOOM_MAX_PREEMPTIONS` preemptions, of two or
+//! three threads using one allocator. Run with `scripts/test-loom.sh`.
 //!
-//! What loom checks here: the arena locks (loom atomics) and every access
-//! to an arena's heap state (it sits in a loom cell inside `Locked`, so an
-//! access without the lock's happens-before edge is reported), the page
-//! pool's locks and tables, and page contents written or read through the
-//! `SimMemory` seam (a loom cell per 16 KiB page: a page zeroed by a new
-//! owner without an edge from the old owner's writes is reported).
+//! The small-object heaps are size-class spans (`src/allocator/span.rs`):
+//! a block freed by a thread of its span's arena goes on the span's local
+//! list under the arena's lock; one freed by a thread of another arena is
+//! pushed on the span's `thread_free` word with a compare-and-swap, no
+//! lock taken, and if the span had left its queue full, the freeing thread
+//! notifies the owner by pushing the span on the arena's pending stack.
+//! Under loom every thread's own arena is 0, so the models place blocks in
+//! arena 1 (`alloc_in`) and free them as its owner or as another arena
+//! (`dealloc_from`).
 //!
-//! What it does not check: talc's own reads and writes of its chunk
-//! headers and free lists, and the segment headers, are plain raw-pointer
-//! accesses that loom cannot see (talc has no atomics or cells); they are
-//! covered only because every one of them happens inside an arena's lock,
-//! which loom does check, and by Miri (`scripts/test-miri.sh`, one
-//! thread). Block contents that both threads write in one page are written
-//! with raw pointers (a page cell would report two blocks of one page as a
-//! race); contents that must be ordered (a block, a segment or a
-//! reservation changing owners) go through the seam.
+//! What loom checks here: the arena locks and every access to an arena's
+//! heap state (it sits in a loom cell inside `Locked`), the `thread_free`
+//! words and the pending stacks (loom atomics, even inside a span header),
+//! the page pool's locks and tables, and page contents written or read
+//! through the `SimMemory` seam (a loom cell per 16 KiB page). Blocks of
+//! 63 KiB fill whole pages of their own (three per 256 KiB span, the first
+//! 64 KiB of which hold the header), so the models write and read them
+//! through the seam: a block changing hands without a happens-before edge
+//! (a `thread_free` push not released, or not acquired by the collecting
+//! owner) is reported as a causality violation.
+//!
+//! What it does not check directly: the span headers' plain fields and the
+//! blocks' link words are raw-pointer accesses, invisible to loom. The
+//! models check their consequences instead: no block is handed out twice,
+//! a block freed by another thread is handed out again, the counts and the
+//! pool agree (`balanced`), every span a heap holds (in a queue, cached or
+//! on the pending stack) is still reserved in the pool and still its own
+//! (`Alloc::check_invariants`), and `trim` gives every empty span back.
 //!
 //! Broken variants (feature `loom-faults` of wasm-vmem, which this crate
-//! enables; the switch exists only under `--cfg loom`): with
-//! `Fault::FreeWithoutOwnerLock` a free from another thread updates the
-//! owner's heap without the owner's lock, and the models of a cross-thread
-//! free racing an allocation and of a segment going back to the pool fail
-//! with loom's "Causality violation".
+//! enables; the switches exist only under `--cfg loom`), each shown
+//! failing with `#[should_panic]`:
+//! - `FreeWithoutOwnerLock`: every small free updates the owner's heap
+//!   without its lock: loom's "Causality violation";
+//! - `FullNeverNotified`: a remote free into a full span does not notify
+//!   the owner: the block is never handed out again, and the emptied span
+//!   is held past `trim`;
+//! - `PendingNeverTaken`: the owner never takes the pending stack: the
+//!   block is never handed out again;
+//! - `RetireWhileNotified`: the owner (or a `trim`) gives back a span a
+//!   remote free has just notified, before that free pushed it on the
+//!   pending stack: the stack then holds a span of the pool (reused by a
+//!   reservation, or free), which the invariant check reports, and the
+//!   late push writes into the reservation.
 #![cfg(loom)]
 
 use core::alloc::{GlobalAlloc, Layout};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{model, outcomes, seen};
+use loom_tests::{model, on_big_stack, outcomes, seen};
 use wasm_vmem::faults::{inject, Fault};
 use wasm_vmem::mt::Alloc;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
 use wasm_vmem::{Stats, LARGE_MIN, PAGE_SIZE, WASM_PAGE_SIZE};
 
-/// The small heaps' segment size and alignment (`allocator::small`).
-const SEGMENT: usize = 256 * 1024;
+/// Blocks of the largest small class (64 KiB): three per span.
+const BIG: usize = LARGE_MIN - 1024;
+
+/// The span size and alignment of that class.
+const SPAN: usize = 256 * 1024;
+
+/// The arena the models' spans belong to (every thread's own is 0).
+const OWNER: usize = 1;
 
 /// An allocator over `wasm_pages` wasm pages for the scenario, plus one
 /// per arena for the tables' storage, grown before the scenario starts (as
@@ -65,6 +92,31 @@ fn alloc(a: &Alloc<SimMemory>, size: usize) -> usize {
 fn dealloc(a: &Alloc<SimMemory>, p: usize, size: usize) {
     // SAFETY: callers pass a live block of theirs of that size.
     unsafe { a.dealloc(p as *mut u8, layout(size)) }
+}
+
+/// A block of `BIG` bytes in the owner arena's heap.
+fn alloc_owned(a: &Alloc<SimMemory>) -> usize {
+    let p = a.alloc_in(OWNER, layout(BIG)) as usize;
+    assert_ne!(p, 0, "out of memory");
+    p
+}
+
+/// Frees a `BIG` block of the owner arena as its owner (onto the span's
+/// local list, under the arena's lock).
+fn free_as_owner(a: &Alloc<SimMemory>, p: usize) {
+    // SAFETY: callers pass a live block of theirs of that size.
+    unsafe { a.dealloc_from(OWNER, p as *mut u8, layout(BIG)) }
+}
+
+/// Frees a `BIG` block of the owner arena as a thread of another arena
+/// (pushed on the span's `thread_free`, no lock).
+fn free_remotely(a: &Alloc<SimMemory>, p: usize) {
+    // SAFETY: callers pass a live block of theirs of that size.
+    unsafe { a.dealloc_from(0, p as *mut u8, layout(BIG)) }
+}
+
+fn span_of(p: usize) -> usize {
+    p & !(SPAN - 1)
 }
 
 /// Writes `byte` over a block with a raw pointer (not seen by loom).
@@ -102,20 +154,50 @@ fn consistent(s: &Stats) {
 }
 
 /// The allocator's pages are exactly what the pool has reserved, besides
-/// `other` bytes reserved through the page API.
+/// `other` bytes reserved through the page API; every span a heap holds
+/// is reserved and its own.
 fn balanced(a: &Alloc<SimMemory>, other: u64) {
     let s = a.stats();
     let v = a.vmem().stats();
     consistent(&v);
     assert_eq!(v.reserved_bytes, s.large_bytes + s.small_held_bytes + other);
-    a.vmem().check_invariants();
+    a.check_invariants();
 }
 
-/// (a) A block allocated by one thread is freed by another (into the
-/// owner's arena, under its lock) while the owner allocates in the same
-/// arena: the heap is only ever touched under the lock, the freed block may
-/// be handed out again, and no live block is disturbed.
-fn cross_thread_free_racing_the_owners_allocation() {
+/// Blocks not overlapping: `(address, length)` each.
+fn disjoint(blocks: &[(usize, usize)]) -> bool {
+    blocks.iter().enumerate().all(|(i, &(p, n))| {
+        blocks[i + 1..]
+            .iter()
+            .all(|&(q, m)| p + n <= q || q + m <= p)
+    })
+}
+
+/// A full span of the owner arena: its three blocks handed out, and a
+/// fourth allocation, which finds it with nothing left, has marked it
+/// full and taken it out of its queue (the fourth block is in a second
+/// span). Returns the three blocks and the fourth.
+fn full_span(a: &Alloc<SimMemory>) -> ([usize; 3], usize) {
+    let x = [alloc_owned(a), alloc_owned(a), alloc_owned(a)];
+    let s = span_of(x[0]);
+    assert!(x.iter().all(|&b| span_of(b) == s), "one span: {x:x?}");
+    let x4 = alloc_owned(a);
+    assert_ne!(span_of(x4), s, "the fourth block is in a new span");
+    assert_eq!(a.stats().small_spans, 2);
+    (x, x4)
+}
+
+/// (a0) A block allocated by one thread is freed by another of the same
+/// arena (under loom, arena 0 for both: into the span's local list, under
+/// the arena's lock) while the owner allocates in that arena: the heap is
+/// only ever touched under the lock and no live block is disturbed (the
+/// freed block is not handed out again here: allocation pops the span's
+/// `free` list first, its local list only once `free` runs dry).
+fn own_arena_free_racing_an_allocation() {
+    on_big_stack(own_arena_free_racing_an_allocation_on_its_thread);
+}
+
+fn own_arena_free_racing_an_allocation_on_its_thread() {
     let a = allocator(8);
     let keep = alloc(&a, 48);
     stamp(keep, 48, 0x11);
@@ -127,8 +209,8 @@ fn cross_thread_free_racing_the_owners_allocation() {
             // Handed over by the spawn: it holds what the owner wrote.
             assert!(stamped(x, 100, 0xAA), "the block as handed over");
             dealloc(&a, x, 100);
-            // Then a block of its own, in the same arena (under loom every
-            // thread's is arena 0), handed back to the main thread.
+            // Then a block of its own, in the same arena, handed back to
+            // the main thread.
             let w = alloc(&a, 24);
             stamp(w, 24, 0xCC);
             w
@@ -138,12 +220,13 @@ fn cross_thread_free_racing_the_owners_allocation() {
     stamp(y, 100, 0xBB);
     let w = freer.join().unwrap();
     assert!(
-        stamped(y, 100, 0xBB) && stamped(keep, 48, 0x11),
+        stamped(y, 100, 0xBB) && stamped(keep, 48, 0x11) && stamped(w, 24, 0xCC),
         "live blocks intact"
     );
-    assert!(stamped(w, 24, 0xCC));
+    assert!(disjoint(&[(keep, 48), (y, 100), (w, 24)]));
     let s = a.stats();
-    assert_eq!((s.small_in_use_bytes, s.small_spans), (172, 1), "{s:?}");
+    // Three classes, one span each.
+    assert_eq!((s.small_in_use_bytes, s.small_spans), (172, 3), "{s:?}");
     balanced(&a, 0);
     dealloc(&a, w, 24);
     dealloc(&a, y, 100);
@@ -152,194 +235,345 @@ fn cross_thread_free_racing_the_owners_allocation() {
 }
 
 #[test]
-fn cross_thread_free_racing_an_allocation() {
+fn own_arena_free_racing_the_owners_allocation() {
     model(
-        "cross_thread_free_racing_an_allocation",
-        cross_thread_free_racing_the_owners_allocation,
+        "own_arena_free_racing_the_owners_allocation",
+        own_arena_free_racing_an_allocation,
     );
 }
 
-/// The broken variant: the free skips the owner's lock.
+/// The broken variant: the free skips the arena's lock.
 #[test]
 #[should_panic(expected = "Causality violation")]
-fn cross_thread_free_without_the_owners_lock_is_caught() {
+fn own_arena_free_without_the_lock_is_caught() {
     let _fault = inject(Fault::FreeWithoutOwnerLock);
-    loom::model(cross_thread_free_racing_the_owners_allocation);
+    loom::model(own_arena_free_racing_an_allocation);
 }
 
-/// (a') A block of arena 1 is freed by a thread of arena 0 (under loom
-/// every thread's own arena is 0) while the owner works in arena 1: the
-/// freer hands the block over on arena 1's lock-free stack without taking
-/// its lock, then (the hand-over batch is 1 under loom) frees the stack
-/// itself if arena 1's lock is free; otherwise the owner's next
-/// allocation in arena 1 (or `stats`) frees it. Both paths are explored;
-/// either way the owner's blocks are intact and everything is accounted
-/// for.
-#[test]
-fn free_handed_over_while_the_owner_is_busy() {
-    model(
-        "free_handed_over_while_the_owner_is_busy",
-        free_handed_over_racing_the_owner,
-    );
-    assert_eq!(
-        outcomes(),
-        0b11,
-        "freed by the freer under the lock, and left for the owner"
-    );
+/// (a) A remote free against the owner collecting: a span of the owner
+/// arena has one block left to format; a thread of another arena frees
+/// one of its blocks (a `thread_free` push) while the owner allocates
+/// twice in the span. The owner's second allocation finds the span's
+/// lists empty: it collects the pushed block if the push came first
+/// (`refill`, or `mark_full`, which looks again before it marks the span
+/// full), else marks the span full and takes a new one; the push then
+/// sees the mark and notifies the owner, whose next allocation takes the
+/// span from the pending stack and hands the block out. Either way the
+/// block is handed out again (by the second or the third allocation), its
+/// contents pass from the freeing thread to the owner with a
+/// happens-before edge (seam writes on both sides), and once everything
+/// is freed `trim` gives both spans back.
+fn remote_free_racing_the_owners_collection() {
+    on_big_stack(remote_free_racing_the_owners_collection_on_its_thread);
 }
 
-/// The broken variant: handed-over blocks are never freed, so the figures
-/// are wrong once a block was handed over.
-#[test]
-#[should_panic(expected = "small_in_use_bytes")]
-fn handed_over_blocks_never_freed_is_caught() {
-    let _fault = inject(Fault::HandOverNeverFreed);
-    loom::model(free_handed_over_racing_the_owner);
-}
-
-fn free_handed_over_racing_the_owner() {
-    {
-        let a = allocator(8);
-        // SAFETY (here and below): non-zero small layouts.
-        let x = a.alloc_in(1, layout(100)) as usize;
-        assert_ne!(x, 0);
-        stamp(x, 100, 0xAA);
-        let freer = {
-            let a = a.clone();
-            thread::spawn(move || {
-                assert!(stamped(x, 100, 0xAA), "the block as handed over");
-                dealloc(&a, x, 100);
-            })
-        };
-        let y = a.alloc_in(1, layout(100)) as usize;
-        assert_ne!(y, 0);
-        stamp(y, 100, 0xBB);
-        freer.join().unwrap();
-        // Still handed over, or freed by the freer under the lock (then
-        // perhaps `y` is `x`'s block again).
-        seen(usize::from(a.handed_over(1)));
-        assert!(stamped(y, 100, 0xBB), "the owner's block intact");
-        // `stats` frees what waits on the stack first: exact at rest.
-        let s = a.stats();
-        assert_eq!(s.small_in_use_bytes, 100, "small_in_use_bytes: {s:?}");
-        balanced(&a, 0);
-        dealloc(&a, y, 100);
-        assert_eq!(a.stats().in_use_bytes, 0);
-    }
-}
-
-/// Blocks of this size fill segments quickly (a few per segment).
-const BIG_SMALL: usize = LARGE_MIN - 1024;
-
-/// (b) Arena 0 holds three segments: the first (talc's metadata, never
-/// given back), an empty one, and one whose last block another thread
-/// frees, so that it goes back to the pool. Meanwhile the owner allocates a
-/// small block in that arena and reserves a segment's worth of pages
-/// through the page API, which can only be the given-back segment's pages
-/// (or fresh growth): the freeing thread's writes (through the seam) are
-/// ordered before the new owner zeroes them, and the heap no longer hands
-/// out blocks in them.
-fn segment_back_to_the_pool_racing_a_reservation() {
-    let a = allocator(32);
-    let seg = |p: usize| p & !(SEGMENT - 1);
-    // Fill segments with blocks until a third segment is taken.
-    let mut blocks = Vec::new();
-    while a.stats().small_spans < 3 {
-        blocks.push(alloc(&a, BIG_SMALL));
-    }
-    let third = seg(*blocks.last().unwrap());
-    let second = seg(blocks[blocks.len() - 2]);
-    assert_ne!(second, third);
-    assert_ne!(seg(blocks[0]), second);
-    // The third segment empty (kept: the arena's one empty segment), the
-    // second down to one block, which goes to the other thread.
-    let mut in_second: Vec<usize> = blocks
-        .iter()
-        .copied()
-        .filter(|&b| seg(b) == second)
-        .collect();
-    for &b in blocks.iter().filter(|&&b| seg(b) == third) {
-        dealloc(&a, b, BIG_SMALL);
-    }
-    let x = in_second.pop().unwrap();
-    for b in in_second {
-        dealloc(&a, b, BIG_SMALL);
-    }
-    let first: Vec<usize> = blocks
-        .iter()
-        .copied()
-        .filter(|&b| seg(b) != second && seg(b) != third)
-        .collect();
-    assert_eq!(a.stats().small_spans, 3);
+fn remote_free_racing_the_owners_collection_on_its_thread() {
+    let a = allocator(16);
+    let x1 = alloc_owned(&a);
+    let x2 = alloc_owned(&a);
+    write(&a, x1, BIG, 0xAA);
     let freer = {
         let a = a.clone();
         thread::spawn(move || {
-            // The block's last use, through the seam: ordered before the
-            // pages' next owner zeroes them.
-            write(&a, x, BIG_SMALL, 0xEE);
-            dealloc(&a, x, BIG_SMALL);
+            assert!(reads(&a, x1, BIG, 0xAA), "the block as handed over");
+            // Its last use, through the seam: ordered before the owner's
+            // writes once it hands the block out again.
+            write(&a, x1, BIG, 0xEE);
+            free_remotely(&a, x1);
         })
     };
-    let y = alloc(&a, 1000);
-    stamp(y, 1000, 0x77);
-    let r = a.vmem().reserve(SEGMENT, PAGE_SIZE).unwrap().as_ptr() as usize;
-    assert!(reads(&a, r, SEGMENT, 0), "the reservation reads zero");
-    write(&a, r, SEGMENT, 0x55);
+    let y1 = alloc_owned(&a);
+    write(&a, y1, BIG, 0x11);
+    let y2 = alloc_owned(&a);
+    write(&a, y2, BIG, 0x22);
     freer.join().unwrap();
+    let waiting = a.handed_over(OWNER);
+    let y3 = alloc_owned(&a);
+    write(&a, y3, BIG, 0x33);
     assert!(
-        y + 1000 <= r || r + SEGMENT <= y,
-        "the block is not in the reservation"
+        [y1, y2, y3].contains(&x1),
+        "the block freed remotely is handed out again: {x1:x} {y1:x} {y2:x} {y3:x}"
     );
-    assert!(
-        reads(&a, r, SEGMENT, 0x55),
-        "nobody else wrote the reservation"
-    );
-    assert!(stamped(y, 1000, 0x77), "the block intact");
+    // Collected by the first or second allocation (`refill` or
+    // `mark_full`) if the push came first; else the span was marked full,
+    // the free notified the owner, and the third allocation took the span
+    // from the pending stack.
+    assert_eq!(y3 == x1, waiting, "notified exactly when collected last");
+    seen(usize::from(waiting));
+    assert!(disjoint(&[(x2, BIG), (y1, BIG), (y2, BIG), (y3, BIG)]));
+    assert!(reads(&a, y1, BIG, 0x11) && reads(&a, y2, BIG, 0x22) && reads(&a, y3, BIG, 0x33));
+    assert_eq!(a.stats().small_in_use_bytes, 4 * BIG as u64);
+    balanced(&a, 0);
+    for p in [x2, y1, y2, y3] {
+        free_as_owner(&a, p);
+    }
+    a.trim();
     let s = a.stats();
-    // The second segment went back unless `y` was placed in it first, or
-    // in the empty third one first (then the second is the one kept empty).
-    let kept = match seg(y) {
-        y if y == second => 3..=3,
-        y if y == third => 2..=3,
-        _ => 2..=2,
-    };
-    assert!(kept.contains(&s.small_spans), "{s:?}");
-    if r == second {
-        assert_eq!(s.small_spans, 2, "reused only once given back");
-        seen(0);
-    } else {
-        seen(1);
-    }
-    balanced(&a, SEGMENT as u64);
-    dealloc(&a, y, 1000);
-    for b in first {
-        dealloc(&a, b, BIG_SMALL);
-    }
-    assert_eq!(a.stats().in_use_bytes, 0);
+    assert_eq!(
+        (s.small_in_use_bytes, s.small_spans),
+        (0, 0),
+        "no span held after trim: {s:?}"
+    );
+    balanced(&a, 0);
 }
 
 #[test]
-fn segment_back_to_the_pool_racing_a_reserve() {
+fn remote_free_racing_the_owner_collecting() {
     model(
-        "segment_back_to_the_pool_racing_a_reserve",
-        segment_back_to_the_pool_racing_a_reservation,
+        "remote_free_racing_the_owner_collecting",
+        remote_free_racing_the_owners_collection,
+    );
+    assert_eq!(outcomes(), 0b11, "collected, and notified");
+}
+
+/// The broken variant: the remote free takes the owner's heap without its
+/// lock (every small free does, under this fault).
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn remote_free_without_the_owners_lock_is_caught() {
+    let _fault = inject(Fault::FreeWithoutOwnerLock);
+    loom::model(remote_free_racing_the_owners_collection);
+}
+
+/// The broken variant: a remote free into a full span does not notify the
+/// owner, which never looks at the span again.
+#[test]
+#[should_panic(expected = "handed out again")]
+fn full_span_never_notified_is_caught() {
+    let _fault = inject(Fault::FullNeverNotified);
+    loom::model(remote_free_racing_the_owners_collection);
+}
+
+/// The broken variant: the owner never takes its pending stack.
+#[test]
+#[should_panic(expected = "handed out again")]
+fn pending_never_taken_is_caught() {
+    let _fault = inject(Fault::PendingNeverTaken);
+    loom::model(remote_free_racing_the_owners_collection);
+}
+
+/// The broken variant of `FullNeverNotified` seen from `trim`: a full span
+/// whose blocks are all freed remotely, unnotified, is in no queue and on
+/// no stack, and `trim` never finds it.
+#[test]
+#[should_panic(expected = "no span held after trim")]
+fn full_span_never_notified_leaks_past_trim() {
+    let _fault = inject(Fault::FullNeverNotified);
+    loom::model(|| on_big_stack(full_span_emptied_remotely_then_trimmed));
+}
+
+fn full_span_emptied_remotely_then_trimmed() {
+    {
+        let a = allocator(16);
+        let (x, x4) = full_span(&a);
+        let freer = {
+            let a = a.clone();
+            thread::spawn(move || {
+                for p in x {
+                    free_remotely(&a, p);
+                }
+            })
+        };
+        free_as_owner(&a, x4);
+        freer.join().unwrap();
+        a.trim();
+        let s = a.stats();
+        assert_eq!(s.small_spans, 0, "no span held after trim: {s:?}");
+    }
+}
+
+/// (b) A remote free against the span going back to the pool
+/// (mimalloc's delayed free): a full span of the owner arena, whose
+/// blocks `x1` and `x3` the owner holds and `x2` another arena's thread.
+/// That thread frees `x2`: its push finds the span full, swaps the mark
+/// for "notified", and then pushes the span on the pending stack.
+/// Meanwhile the owner frees `x1`, allocates and frees a block (which
+/// takes the pending stack if the push landed, else reuses `x1`), frees
+/// `x3`, its last block, calls `trim`, and reserves a span's worth of
+/// pages through the page API and writes them.
+///
+/// The span holds no live block once `x2` is collected, but while it is
+/// notified it must not go back to the pool: the notifying thread still
+/// writes its header (the stack link) and pushes it. So either `trim`
+/// found the span on the stack and gave it back (then the reservation may
+/// take its pages), or it found it notified and kept it, and the span
+/// waits on the stack after the join, still the owner's; the next `trim`
+/// gives it back. Never is a span on the stack given back, and the
+/// reservation is written by nobody else.
+fn remote_free_racing_the_span_going_back() {
+    on_big_stack(remote_free_racing_the_span_going_back_on_its_thread);
+}
+
+fn remote_free_racing_the_span_going_back_on_its_thread() {
+    let a = allocator(16);
+    let ([x1, x2, x3], x4) = full_span(&a);
+    let span = span_of(x1);
+    let freer = {
+        let a = a.clone();
+        thread::spawn(move || {
+            write(&a, x2, BIG, 0xEE);
+            free_remotely(&a, x2);
+        })
+    };
+    free_as_owner(&a, x1);
+    let y = alloc_owned(&a);
+    write(&a, y, BIG, 0x77);
+    free_as_owner(&a, y);
+    free_as_owner(&a, x3);
+    a.trim();
+    let r = a.vmem().reserve(SPAN, SPAN).unwrap().as_ptr() as usize;
+    assert!(reads(&a, r, SPAN, 0), "the reservation reads zero");
+    write(&a, r, SPAN, 0x55);
+    freer.join().unwrap();
+    // First: a span given back while it was notified is on the stack now.
+    a.check_invariants();
+    assert!(
+        reads(&a, r, SPAN, 0x55),
+        "the reservation was written by nobody else (a span given back while notified)"
+    );
+    assert!(disjoint(&[(r, SPAN), (x4, BIG)]));
+    let waiting = a.handed_over(OWNER);
+    let spans = a.stats().small_spans;
+    if waiting {
+        // `trim` found the span notified and kept it.
+        assert_ne!(r, span, "a notified span is not given back");
+        assert_eq!(spans, 2);
+        seen(0);
+    } else if spans == 1 {
+        // `trim` found it empty (taken from the stack, or never notified:
+        // the free came after the owner's first, which put the span back
+        // in its queue) and gave it back.
+        seen(1);
+        if r == span {
+            seen(2);
+        }
+    } else {
+        // The free came after `trim`, unnotified (the span was back in
+        // its queue): its block waits on `thread_free` for the next one.
+        assert_ne!(r, span);
+        assert_eq!(spans, 2);
+        seen(3);
+    }
+    a.trim();
+    assert!(!a.handed_over(OWNER));
+    let s = a.stats();
+    assert_eq!(
+        (s.small_in_use_bytes, s.small_spans),
+        (BIG as u64, 1),
+        "the emptied span given back: {s:?}"
+    );
+    balanced(&a, SPAN as u64);
+    free_as_owner(&a, x4);
+}
+
+#[test]
+fn remote_free_racing_the_span_back_to_the_pool() {
+    model(
+        "remote_free_racing_the_span_back_to_the_pool",
+        remote_free_racing_the_span_going_back,
     );
     assert_eq!(
         outcomes(),
-        0b11,
-        "the reservation took the given-back segment, and grew"
+        0b1111,
+        "kept while notified, given back, its pages reserved, and freed after trim"
     );
 }
 
-/// The broken variant: the last free skips the owner's lock.
+/// The broken variant: a span holding no live block is given back even
+/// while it is notified.
 #[test]
-#[should_panic(expected = "Causality violation")]
-fn segment_back_to_the_pool_without_the_owners_lock_is_caught() {
-    let _fault = inject(Fault::FreeWithoutOwnerLock);
-    loom::model(segment_back_to_the_pool_racing_a_reservation);
+#[should_panic(expected = "given back")]
+fn span_given_back_while_notified_is_caught() {
+    let _fault = inject(Fault::RetireWhileNotified);
+    loom::model(remote_free_racing_the_span_going_back);
 }
 
-/// (c) A large block is grown by `realloc` while the pages behind it are
+/// (c) A `trim` by another thread (what an out-of-memory path runs: it
+/// locks each arena in turn, takes its pending stack, collects every
+/// span's remotely freed blocks and gives every empty span back) racing a
+/// remote free and the owner. The span is full, its blocks `x1` and `x3`
+/// the owner's, `x2` another arena's thread's. That thread frees `x2`
+/// (notifying the owner), the owner frees `x1` and `x3` and allocates a
+/// block, and a third thread trims. `trim` gives the span back only when
+/// it holds no live block and is not waiting to be taken from the stack;
+/// the owner's block is intact, and after everything is freed the next
+/// `trim` leaves no span held.
+///
+/// Of the three threads only the owner and the trimming thread take
+/// locks; the freeing thread takes none (loom cannot finish three
+/// spinning threads: `models.rs`).
+fn trim_racing_a_remote_free_and_the_owner() {
+    on_big_stack(trim_racing_a_remote_free_and_the_owner_on_its_thread);
+}
+
+fn trim_racing_a_remote_free_and_the_owner_on_its_thread() {
+    let a = allocator(16);
+    let ([x1, x2, x3], x4) = full_span(&a);
+    let span = span_of(x1);
+    let freer = {
+        let a = a.clone();
+        thread::spawn(move || {
+            write(&a, x2, BIG, 0xEE);
+            free_remotely(&a, x2);
+        })
+    };
+    let trimmer = {
+        let a = a.clone();
+        thread::spawn(move || {
+            a.trim();
+        })
+    };
+    free_as_owner(&a, x1);
+    free_as_owner(&a, x3);
+    let y = alloc_owned(&a);
+    write(&a, y, BIG, 0x77);
+    freer.join().unwrap();
+    trimmer.join().unwrap();
+    // First: a span given back while it was notified is on the stack now.
+    a.check_invariants();
+    assert!(reads(&a, y, BIG, 0x77), "the owner's block intact");
+    assert!(disjoint(&[(y, BIG), (x4, BIG)]));
+    // The span went back if the trim found it empty and not waiting; `y`
+    // then came from the second span.
+    seen(usize::from(span_of(y) == span));
+    if a.stats().small_spans == 1 {
+        seen(2);
+    }
+    free_as_owner(&a, y);
+    free_as_owner(&a, x4);
+    a.trim();
+    let s = a.stats();
+    assert_eq!(
+        (s.small_in_use_bytes, s.small_spans),
+        (0, 0),
+        "no span held after trim: {s:?}"
+    );
+    balanced(&a, 0);
+}
+
+#[test]
+fn trim_racing_a_remote_free_and_the_owners_frees() {
+    model(
+        "trim_racing_a_remote_free_and_the_owners_frees",
+        trim_racing_a_remote_free_and_the_owner,
+    );
+    assert_eq!(
+        outcomes(),
+        0b111,
+        "the block in the first span, in the second, and the first given back by trim"
+    );
+}
+
+/// The broken variant: `trim` gives back a span holding no live block even
+/// while it is notified.
+#[test]
+#[should_panic(expected = "given back")]
+fn trim_giving_back_a_notified_span_is_caught() {
+    let _fault = inject(Fault::RetireWhileNotified);
+    loom::model(trim_racing_a_remote_free_and_the_owner);
+}
+
+/// (d) A large block is grown by `realloc` while the pages behind it are
 /// free (dirty), and another thread reserves exactly that many pages: one
 /// of them gets the pages (in place, or the reservation), the other grows
 /// the memory (the block then moves); the pages are never shared, the
@@ -348,6 +582,13 @@ fn segment_back_to_the_pool_without_the_owners_lock_is_caught() {
 #[test]
 fn realloc_in_place_racing_a_reserve() {
     model("realloc_in_place_racing_a_reserve", || {
+        on_big_stack(realloc_in_place_racing_a_reservation)
+    });
+    assert_eq!(outcomes(), 0b11, "grown in place, and moved");
+}
+
+fn realloc_in_place_racing_a_reservation() {
+    {
         let a = allocator(4);
         let l = alloc(&a, LARGE_MIN);
         write(&a, l, LARGE_MIN, 0xAB);
@@ -408,6 +649,5 @@ fn realloc_in_place_racing_a_reserve() {
         let zeroed = if p == l { 0 } else { WASM_PAGE_SIZE as u64 };
         assert_eq!(v.bytes_zeroed, zeroed, "{v:?}");
         dealloc(&a, p, 2 * LARGE_MIN);
-    });
-    assert_eq!(outcomes(), 0b11, "grown in place, and moved");
+    }
 }

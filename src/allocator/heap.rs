@@ -30,15 +30,22 @@ fn kind(info: ClassInfo) -> usize {
     }
 }
 
-/// Whether a span is given back while it waits on the pending stack:
-/// never, except under the loom models' fault `RetireWhileNotified`.
+/// Whether `s`, holding no live block, may be given up: unless a remote
+/// free notified its owner and the span waits on the pending stack (the
+/// notifying thread may still be pushing it there). Always, under the
+/// loom models' fault `RetireWhileNotified`.
+///
+/// # Safety
+///
+/// Callers must own `s`.
 #[inline]
-fn retires_notified() -> bool {
+unsafe fn may_give_up(s: *mut Span, remote: bool) -> bool {
     #[cfg(all(loom, feature = "loom-faults"))]
     if crate::faults::active(crate::faults::Fault::RetireWhileNotified) {
         return true;
     }
-    false
+    // SAFETY: as the caller guarantees.
+    !(remote && unsafe { Span::notified(s) })
 }
 
 /// The spans of one class that have (or may have) free blocks: a doubly
@@ -186,6 +193,7 @@ impl Heap {
                 class,
                 (*at).arena as usize,
                 false,
+                remote,
             )
         };
         let s = self.queues[class].first;
@@ -215,7 +223,8 @@ impl Heap {
 
     /// Adds the span at `at` (reserved by the caller at the class's span
     /// size and alignment) to the queue of `class`, first, for arena
-    /// `arena` (this one); `zero` says whether its bytes read zero.
+    /// `arena` (this one); `zero` says whether its bytes read zero,
+    /// `remote` whether other threads may free its blocks.
     ///
     /// # Safety
     ///
@@ -227,9 +236,10 @@ impl Heap {
         class: usize,
         arena: usize,
         zero: bool,
+        remote: bool,
     ) {
         // SAFETY: as the caller guarantees.
-        let s = unsafe { Span::format(at, class, arena, zero) };
+        let s = unsafe { Span::format(at, class, arena, zero, remote) };
         self.spans += 1;
         self.held += INFO[class].span as usize;
         // SAFETY: just formatted, this heap's.
@@ -286,7 +296,7 @@ impl Heap {
                 }
                 self.enqueue(s);
             }
-            if (*s).used == 0 && !(remote && Span::notified(s) && !retires_notified()) {
+            if (*s).used == 0 && may_give_up(s, remote) {
                 self.retire(s);
             }
         }
@@ -394,7 +404,7 @@ impl Heap {
                     if remote {
                         Span::collect_to_local(s);
                     }
-                    if (*s).used == 0 && !(remote && Span::notified(s)) {
+                    if (*s).used == 0 && may_give_up(s, remote) {
                         self.unqueue(s);
                         self.give_up(s);
                     }
@@ -409,6 +419,68 @@ impl Heap {
                     self.give_up(c);
                 }
             }
+        }
+    }
+
+    /// Checks the heap of arena `arena` (its lock held), panicking if an
+    /// invariant is broken: every span on `pending` (this arena's stack),
+    /// in a queue or cached is reserved in the pool (`reserved` says
+    /// whether a range is), is this arena's, and is where its header says.
+    /// A span on the stack is checked reserved before its header is read:
+    /// one given back while it waited may have been reused since. For
+    /// tests and loom models.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn check(
+        &self,
+        arena: usize,
+        pending: &Pending,
+        reserved: impl Fn(*mut u8, usize) -> bool,
+    ) {
+        let held = |s: *mut Span, what: &str| {
+            assert!(
+                reserved(s.cast(), 1),
+                "span {s:p} {what} was given back to the pool"
+            );
+            // SAFETY: reserved, so readable; a header of this heap's if the
+            // checks below pass (read as plain bytes first).
+            let (class, owner) = unsafe { ((*s).class as usize, (*s).arena as usize) };
+            assert!(
+                class < CLASSES && owner == arena,
+                "span {s:p} {what} was given back and reused (class {class}, arena {owner})"
+            );
+            assert!(
+                reserved(s.cast(), Span::bytes(s)),
+                "span {s:p} {what}: not all reserved"
+            );
+        };
+        let mut s = pending.peek();
+        while !s.is_null() {
+            held(s, "on the pending stack");
+            // SAFETY: a header of this heap (checked above); pushed spans
+            // keep their links until the owner takes them, under the lock
+            // held here.
+            unsafe {
+                assert!(Span::notified(s), "span {s:p} pending but not notified");
+                s = (*s).pending_next;
+            }
+        }
+        for (class, q) in self.queues.iter().enumerate() {
+            let mut s = q.first;
+            while !s.is_null() {
+                held(s, "in a queue");
+                // SAFETY: a header of this heap's queue (checked above).
+                unsafe {
+                    assert!((*s).in_queue && (*s).class as usize == class);
+                    assert!((*s).used <= (*s).formatted, "span {s:p}: used > formatted");
+                    s = (*s).next;
+                }
+            }
+        }
+        for &c in self.cache.iter().flatten().filter(|c| !c.is_null()) {
+            held(c, "cached");
+            // SAFETY: a header of this heap's cache (checked above).
+            let (queued, used) = unsafe { ((*c).in_queue, (*c).used) };
+            assert!(!queued && used == 0, "cached span {c:p} in use");
         }
     }
 

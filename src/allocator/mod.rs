@@ -266,6 +266,50 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             .0
     }
 
+    /// Frees a small block as a thread of arena `home` does: into its
+    /// span's local list under the owner's lock if the block is `home`'s,
+    /// else onto its span's list of blocks freed by other threads (tests
+    /// and loom models, where every thread's own arena is 0, free as the
+    /// owner or as another arena with it). Large layouts are freed as
+    /// [`dealloc`](GlobalAlloc::dealloc) does.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GlobalAlloc::dealloc`].
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub unsafe fn dealloc_from(&self, home: usize, ptr: *mut u8, layout: Layout) {
+        let Some(p) = NonNull::new(ptr) else { return };
+        let home = home % GenericVmem::<M, P>::ARENAS;
+        // SAFETY: a live block of that layout (caller).
+        unsafe {
+            if is_large(layout) {
+                self.dealloc_large(p, layout);
+            } else {
+                self.dealloc_small_from(home, p, layout);
+            }
+        }
+    }
+
+    /// Checks the small-object heaps (each under its lock) and the page
+    /// pool, panicking if an invariant is broken: every span a heap holds
+    /// in a queue, in its cache or on its pending stack is reserved in the
+    /// pool, is that arena's and is where its header says (a span given
+    /// back while a remote free still pushes it on the stack fails here).
+    /// For tests and loom models; walks every queue.
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn check_invariants(&self) {
+        for arena in 0..GenericVmem::<M, P>::ARENAS {
+            self.small[arena].with(|h| {
+                h.check(arena, &self.pending[arena], |p, n| {
+                    self.vmem.is_reserved(p, n)
+                })
+            });
+        }
+        self.vmem.check_invariants();
+    }
+
     /// Whether spans of `arena` wait on its pending stack: a block was
     /// freed by another thread into a span that was full (for tests and
     /// loom models).
@@ -320,7 +364,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         let got = self.with_heap(arena, |h| {
             // SAFETY: just reserved, zero, this call's alone; it stays
             // reserved until the heap gives it back.
-            unsafe { h.add_span(span, class, arena, true) };
+            unsafe { h.add_span(span, class, arena, true, Self::REMOTE) };
             h.alloc(class, size, Self::REMOTE)
         });
         // A span just added has a free block, and the lock was held from
@@ -347,6 +391,19 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// with `layout`.
     #[inline]
     unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
+        let home = if Self::ONE_ARENA { 0 } else { self.vmem.home() };
+        // SAFETY: as the caller guarantees.
+        unsafe { self.dealloc_small_from(home, ptr, layout) }
+    }
+
+    /// [`dealloc_small`](Self::dealloc_small) by a thread of arena `home`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`dealloc_small`](Self::dealloc_small); `home` is an arena
+    /// of the instance.
+    #[inline]
+    unsafe fn dealloc_small_from(&self, home: usize, ptr: NonNull<u8>, layout: Layout) {
         let class = class_of(layout);
         let free = |h: &mut Heap| {
             // SAFETY: a live block of that heap with that layout (caller).
@@ -368,7 +425,6 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             self.release_spans(released);
             return;
         }
-        let home = self.vmem.home();
         if owner == home {
             // Without taking the pending spans: the arena's next
             // allocation does.

@@ -82,6 +82,11 @@ pub(super) struct Span {
     pub(super) free_is_zero: bool,
     /// Whether the bytes of the blocks not formatted yet read zero.
     pub(super) tail_is_zero: bool,
+    /// Whether the span's heap is one of several (`remote` of its heap's
+    /// calls): only then may `thread_free` see a read-modify-write. Debug
+    /// builds assert it at each, so that the single-threaded build's
+    /// tests show it makes none.
+    pub(super) remote: bool,
 }
 
 const _: () = assert!(size_of::<Span>() <= super::class::SPAN_HEADER);
@@ -94,8 +99,9 @@ impl Span {
         ptr.as_ptr().map_addr(|a| a & !(span - 1)).cast()
     }
 
-    /// Writes a fresh header for class `class` and arena `arena` into the
-    /// span at `at`.
+    /// Writes a fresh header for class `class` and arena `arena` (of a heap
+    /// whose blocks other threads may free if `remote`) into the span at
+    /// `at`.
     ///
     /// # Safety
     ///
@@ -107,6 +113,7 @@ impl Span {
         class: usize,
         arena: usize,
         zero: bool,
+        remote: bool,
     ) -> *mut Span {
         let s = at.cast::<Span>();
         // SAFETY: the first bytes of the caller's span, aligned, with room
@@ -126,9 +133,32 @@ impl Span {
                 in_queue: false,
                 free_is_zero: zero,
                 tail_is_zero: zero,
+                remote,
             })
         };
         s.as_ptr()
+    }
+
+    /// The span's `thread_free` word, for a read-modify-write: debug
+    /// builds check that the span's heap is one of several (the
+    /// single-threaded build makes none).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that the span is held (its header lives
+    /// until their last access through the reference).
+    #[inline]
+    unsafe fn rmw_word<'a>(s: *mut Span) -> &'a AtomicUsize {
+        // SAFETY: written once with the header, before any block exists
+        // (read through the raw pointer: other threads may hold other
+        // fields' places); the header lives (caller).
+        unsafe {
+            debug_assert!(
+                (*s).remote,
+                "an atomic read-modify-write on a span of a lone heap"
+            );
+            &(*s).thread_free
+        }
     }
 
     /// The class's figures.
@@ -176,7 +206,7 @@ impl Span {
     /// Callers must own the span and find `free` empty.
     pub(super) unsafe fn collect(s: *mut Span) -> u32 {
         // SAFETY: the header lives while the span is held (caller).
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         let mut w = word.load(Ordering::Relaxed);
         loop {
             if w & !FLAGS == 0 {
@@ -201,7 +231,7 @@ impl Span {
     /// Callers must own the span.
     pub(super) unsafe fn collect_to_local(s: *mut Span) {
         // SAFETY: the header lives while the span is held (caller).
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         let mut w = word.load(Ordering::Relaxed);
         loop {
             if w & !FLAGS == 0 {
@@ -303,7 +333,7 @@ impl Span {
     /// nothing left to format.
     pub(super) unsafe fn mark_full(s: *mut Span) -> bool {
         // SAFETY: the header lives while the span is held (caller).
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         let mut w = word.load(Ordering::Relaxed);
         loop {
             if w & !FLAGS != 0 {
@@ -328,7 +358,7 @@ impl Span {
     /// Callers must own the span.
     pub(super) unsafe fn clear_full(s: *mut Span) {
         // SAFETY: the header lives while the span is held (caller).
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         word.fetch_and(!FULL, Ordering::Relaxed);
     }
 
@@ -353,7 +383,7 @@ impl Span {
     /// Callers must own the span and have taken it from the pending stack.
     pub(super) unsafe fn unnotify(s: *mut Span) -> u32 {
         // SAFETY: the header lives while the span is held (caller).
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         // SAFETY: the owner's field.
         if unsafe { (*s).free.is_null() } {
             // Acquire: the blocks' links (as in `collect`).
@@ -380,7 +410,7 @@ impl Span {
         let b = b.cast::<Block>();
         // SAFETY: a live block keeps its span held (caller), so the header
         // lives until this thread's last access below.
-        let word = unsafe { &(*s).thread_free };
+        let word = unsafe { Self::rmw_word(s) };
         let mut w = word.load(Ordering::Relaxed);
         loop {
             // SAFETY: the block is the caller's to give up; nobody reads
@@ -469,6 +499,13 @@ impl Pending {
                 Err(seen) => head = seen,
             }
         }
+    }
+
+    /// The span on top of the stack, left there (for the invariant check).
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) fn peek(&self) -> *mut Span {
+        // Acquire: the links of the spans pushed (as in `take`).
+        self.head.load(Ordering::Acquire)
     }
 
     /// Takes every span on the stack (a chain through `pending_next`).

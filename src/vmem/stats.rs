@@ -48,6 +48,17 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         Limits::compute(self.memory.maximum(), self.memory.size(), self.limit)
     }
 
+    /// Whether every page of `ptr .. ptr + size` is reserved, in one
+    /// arena. For tests of this crate (the allocator's invariant check).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn is_reserved(&self, ptr: *mut u8, size: usize) -> bool {
+        let Ok((start, len)) = self.range(ptr, size) else {
+            return false;
+        };
+        self.search_order()
+            .any(|a| self.arenas[a].with(|t| t.is_reserved(start, len)))
+    }
+
     /// Checks the page table's invariants, panicking if one is broken. For
     /// tests of this crate; costs a walk over the whole table.
     #[cfg(any(test, feature = "testing"))]
