@@ -13,7 +13,7 @@ draws docs/bench/alloc-*.png (matplotlib).
       (scripts/bench-wasm.sh: target/bench-wasm.json) between the
       ALLOC CHROMIUM markers
   python3 scripts/bench-alloc.py --done
-      issue 20's "Done when (small objects)" table from target/bench-alloc.json,
+      the targets table of the small-object engine from target/bench-alloc.json,
       target/bench-wasm.json and target/code-size.json (scripts/code-size.sh)
       between the DONE SMALL markers
 """
@@ -377,7 +377,7 @@ def replace_between(begin, end, md):
 
 
 # The single-threaded and multithreaded demo modules with the talc-based
-# engine, as the test command's build shipped them (issue 20).
+# engine, as the test command's build shipped them.
 CODE_SIZE_BEFORE = {"st": 308_431, "mt": 742_771}
 
 
@@ -459,7 +459,7 @@ def done_table(d, w, cs):
          f"{d['machine'].get('loadavg_at_start', '?').split(' ')[0]} at the start; Chromium: "
          + (f"`scripts/bench-wasm.sh`, {wasm_machine(w)}" if w else "no run") + "; code size: "
          + (f"`scripts/code-size.sh`, {cs['rustc']} (ST), {cs['rustc_nightly']} (MT)" if cs else "no run") + ".", "",
-         "| target (issue 20) | measured | |", "|---|---|---|"]
+         "| target | measured | |", "|---|---|---|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(L) + "\n"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every small-object figure of BENCHMARKS.md (issue 20) from one run, in
+# Every small-object figure of BENCHMARKS.md from one run, in
 # this order: natively (scripts/bench-alloc.sh: the steady state, (a) across
 # threads, the churn's peak memory, (b)-(d); tables and plots), in Chromium
 # (scripts/bench-wasm.sh: the bench page with every allocator, both builds;
