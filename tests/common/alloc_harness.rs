@@ -211,14 +211,25 @@ pub fn run_mt(config: &Config, ops: &[(usize, Op)]) {
         let streams: Vec<_> = round.into_iter().filter(|s| !s.is_empty()).collect();
         let start = Barrier::new(streams.len());
         std::thread::scope(|s| {
-            for stream in &streams {
-                let (m, start) = (&m, &start);
-                s.spawn(move || {
-                    start.wait();
-                    for op in stream {
-                        m.step(op);
-                    }
-                });
+            let threads: Vec<_> = streams
+                .iter()
+                .map(|stream| {
+                    let (m, start) = (&m, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        for op in stream {
+                            m.step(op);
+                        }
+                    })
+                })
+                .collect();
+            // Joined one by one rather than by the end of the scope, which
+            // returns before the threads have run their thread-local
+            // destructors: the fuzzer's leak check would then count them.
+            for t in threads {
+                if let Err(panic) = t.join() {
+                    std::panic::resume_unwind(panic);
+                }
             }
         });
         m.check_quiescent();
