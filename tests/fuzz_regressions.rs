@@ -7,7 +7,8 @@
 //!   builds, checked after every step against the reference model
 //!   (`common/harness.rs`);
 //! - target `alloc`: every input under `fuzz/regressions/alloc/` and
-//!   `fuzz/seeds/alloc/`, then a hundred seeded pseudo-random inputs
+//!   `fuzz/seeds/alloc/`, a few hundred times each (its threads interleave
+//!   differently each time), then a hundred seeded pseudo-random inputs
 //!   (none under Miri), through the same driver and checks as the fuzz
 //!   target (`common/alloc_harness.rs`).
 #![cfg(not(target_arch = "wasm32"))]
@@ -17,8 +18,8 @@ use common::{alloc_harness, harness::run_bytes};
 use std::path::Path;
 
 /// Runs every input file of `fuzz/<dir>` (not the `.md` notes, not
-/// subdirectories) through `run`.
-fn replay_with(dir: &str, run: fn(&[u8])) {
+/// subdirectories) through `run`, `times` times each.
+fn replay_with(dir: &str, run: fn(&[u8]), times: usize) {
     // Miri isolates the file system (opening a directory aborts); the
     // native run replays these.
     if cfg!(miri) {
@@ -34,14 +35,21 @@ fn replay_with(dir: &str, run: fn(&[u8])) {
     for file in files {
         let data = std::fs::read(&file).expect("readable input");
         eprintln!("replaying {}", file.display());
-        run(&data);
+        for _ in 0..times {
+            run(&data);
+        }
     }
 }
 
 /// [`replay_with`] through the `ops` target's driver.
 fn replay(dir: &str) {
-    replay_with(dir, run_bytes);
+    replay_with(dir, run_bytes, 1);
 }
+
+/// How many times each input of the `alloc` target is replayed: its
+/// threads interleave differently each time, and a race it caught comes
+/// back in a few runs of a hundred (each takes a few milliseconds).
+const ALLOC_REPLAYS: usize = 300;
 
 #[test]
 fn committed_regressions() {
@@ -55,12 +63,12 @@ fn committed_seeds() {
 
 #[test]
 fn committed_alloc_regressions() {
-    replay_with("regressions/alloc", alloc_harness::run_bytes);
+    replay_with("regressions/alloc", alloc_harness::run_bytes, ALLOC_REPLAYS);
 }
 
 #[test]
 fn committed_alloc_seeds() {
-    replay_with("seeds/alloc", alloc_harness::run_bytes);
+    replay_with("seeds/alloc", alloc_harness::run_bytes, ALLOC_REPLAYS);
 }
 
 /// SplitMix64: a seeded generator, so that every run replays the same inputs.

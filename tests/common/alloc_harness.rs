@@ -119,7 +119,8 @@ pub enum Op {
     Realloc { slot: usize, size: usize },
     /// Frees the slot's block, if any.
     Free { slot: usize },
-    /// `trim`, and the statistics read while other threads run.
+    /// `trim`, and the statistics read while other threads run (none
+    /// wrapped below zero).
     Trim,
     /// The end of a round: every thread stops, the quiescent checks run,
     /// fresh threads start the next.
@@ -415,8 +416,14 @@ impl<'a, P: Policy> Model<'a, P> {
             }
             Op::Trim => {
                 self.a.trim();
-                let _ = self.a.stats();
                 let _ = self.a.vmem().stats();
+                // Read while other threads allocate and free: no figure
+                // exact, none wrapped below zero either.
+                for _ in 0..16 {
+                    let s = self.a.stats();
+                    let figures = [s.in_use_bytes, s.small_in_use_bytes, s.large_bytes];
+                    assert!(figures.iter().all(|&f| f < 1 << 48), "{s:?}");
+                }
             }
             Op::Round => {}
         }
