@@ -40,8 +40,8 @@
 #      fuzz/regressions/alloc/<what-it-caught>    (alloc)
 #   cargo test --test fuzz_regressions            (replays it)
 #
-# Recorded runs (fuzz/regressions/README.md has the crashes they found):
-# see the end of fuzz/regressions/README.md.
+# The runs made, their figures and the crashes they found:
+# fuzz/regressions/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
