@@ -2,6 +2,8 @@
 #![allow(dead_code, unused_imports)]
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod alloc_harness;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod harness;
 
 pub use wasm_vmem::policy::{MultiThreaded, Policy, SingleThreaded};
