@@ -129,7 +129,15 @@ function allocRows(a, held, extra = []) {
 const rowsHtml = (rows) => rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
 
 const COLORS = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980', '#495057', '#94d82d'];
+// The charts need uPlot (vendor/uplot/, a classic script before this
+// module). Without it the page runs and reports all the same, with a note
+// in place of each chart (web/capture.js has recorded why it did not load).
+const plots = typeof uPlot === 'function';
 function chart(id, names, data, dashed = []) {
+  if (!plots) {
+    $(id).textContent = 'chart unavailable: the plotting library (uPlot) did not load';
+    return { setData() {} };
+  }
   return new uPlot({
     width: 560, height: 190, legend: { live: false },
     cursor: { show: false },
@@ -168,6 +176,10 @@ async function run() {
   let stopping = false;
   let slice = 1;
   let calls = 0, callMs = 0, longestCallMs = 0;
+  // A whole tick (the slice, the probe, the snapshot and the charts), and
+  // the longest time between two ticks (the timer's delay, or anything else
+  // that kept the event loop from this page).
+  let longestTickMs = 0, longestGapMs = 0, lastTickEnd = null;
   let lastRender = -Infinity;
 
   // The allocator's chart goes on after the GC run, while the allocator
@@ -254,7 +266,9 @@ async function run() {
   return new Promise((resolve) => {
     function tick() {
       try {
-        const t = (performance.now() - started) / 1000;
+        const tickStart = performance.now();
+        if (lastTickEnd !== null) longestGapMs = Math.max(longestGapMs, tickStart - lastTickEnd);
+        const t = (tickStart - started) / 1000;
         if (!stopping && t >= SECONDS) {
           mod.stop();
           stopping = true;
@@ -275,6 +289,8 @@ async function run() {
           render(s, now);
           lastRender = now;
         }
+        lastTickEnd = performance.now();
+        longestTickMs = Math.max(longestTickMs, lastTickEnd - tickStart);
         if (!s.done) {
           setTimeout(tick, more ? 0 : 20);
           return;
@@ -323,7 +339,8 @@ async function run() {
       balance: { ok: problems.length === 0, problems },
       probes,
       jsViewRefreshes: viewRefreshes - refreshesBefore,
-      mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)) },
+      mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)),
+        longestTickMs: Number(longestTickMs.toFixed(2)), longestGapMs: Number(longestGapMs.toFixed(2)) },
       segmentBytes: s.segment,
       gen0Bytes: s.gen0,
       peakLinearMiB: st.linear / MiB,
