@@ -225,7 +225,7 @@ async function launchWebKit() {
     XDG_CACHE_HOME: join(home.dir, 'cache'),
     XDG_RUNTIME_DIR: home.dir,
     TMPDIR: home.dir, // xvfb-run's directory too
-    JSC_useSharedArrayBuffer: '1',
+    JSC_useSharedArrayBuffer: process.env.JSC_useSharedArrayBuffer ?? '1',
     // No GPU here; no accessibility bus either.
     LIBGL_ALWAYS_SOFTWARE: '1',
     NO_AT_BRIDGE: '1',

@@ -38,21 +38,29 @@ window.addEventListener('error', (e) => fail(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => fail(e.reason));
 
 const isolated = globalThis.crossOriginIsolated === true;
-const kind = isolated ? 'mt' : 'st';
+// The multithreaded build needs its memory posted to workers: cross-origin
+// isolation, and SharedArrayBuffer exposed. WebKitGTK keeps it behind a
+// runtime flag even under COOP/COEP (JSC_useSharedArrayBuffer=1); without
+// it the module's shared memory can be created but never reaches the
+// workers, and the pool would wait for them forever.
+const threaded = isolated && typeof SharedArrayBuffer === 'function';
+const kind = threaded ? 'mt' : 'st';
 const mod = await import(`./pkg-${kind}/wasm_vmem_web.js`);
 const wasm = await mod.default();
 const memory = wasm.memory;
 
 let poolThreads = 0;
-if (isolated) {
+if (threaded) {
   // At least 2 (the point is to run on threads), at most 32 (the workload's
   // slots; more threads would only contend for the same memory bandwidth).
   poolThreads = Math.min(32, Math.max(2, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2)));
   await mod.initThreadPool(poolThreads);
 }
-$('mode').innerHTML = isolated
+$('mode').innerHTML = threaded
   ? `<span class="badge mt">${mod.build_kind()}</span> cross-origin isolated · shared memory · ${poolThreads} rayon threads + the main thread`
-  : `<span class="badge st">${mod.build_kind()}</span> not cross-origin isolated (no COOP/COEP headers): fallback, main thread only`;
+  : `<span class="badge st">${mod.build_kind()}</span> ${isolated
+    ? 'cross-origin isolated, but this browser exposes no SharedArrayBuffer'
+    : 'not cross-origin isolated (no COOP/COEP headers)'}: fallback, main thread only`;
 $('mode').innerHTML += ` · global allocator: ${mod.global_allocator()}`;
 $('alloc-name').textContent = mod.global_allocator();
 
@@ -232,7 +240,7 @@ async function run() {
     const problems = s.done ? balance(s) : null;
     const rows = [
       ['build', mod.build_kind()],
-      ['threads used', isolated ? `${s.pool_threads_used} rayon + main` : 'main only'],
+      ['threads used', threaded ? `${s.pool_threads_used} rayon + main` : 'main only'],
       ['heap target', `${s.heap_target} × 2 MiB per thread`],
       ['collections', collections.toLocaleString()],
       ['operations', `${ops.toLocaleString()} (${Math.round(ops / Math.max(t, 1e-3)).toLocaleString()}/s)`],
