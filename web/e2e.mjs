@@ -72,7 +72,7 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   const s = r.stats;
   const summary = {
     build: r.build, crossOriginIsolated: r.crossOriginIsolated, hardwareConcurrency: r.hardwareConcurrency,
-    rayonThreadsUsed: r.poolThreadsUsed, threadsIncludingMain: r.threads, seconds: r.seconds,
+    rayonThreadsUsed: r.poolThreadsUsed, rayonPoolStartMs: r.poolStartMs, threadsIncludingMain: r.threads, seconds: r.seconds,
     collections: r.collections, operations: r.operations, operationsPerSecond: r.operationsPerSecond,
     perThread: r.perThread.map((t) => `${t.thread}: ${t.operations} ops, ${t.operationsPerSecond}/s`),
     verificationFailures: r.failures + r.jsFailures, errors: r.errors,

@@ -50,11 +50,14 @@ const wasm = await mod.default();
 const memory = wasm.memory;
 
 let poolThreads = 0;
+let poolStartMs = 0;
 if (threaded) {
   // At least 2 (the point is to run on threads), at most 32 (the workload's
   // slots; more threads would only contend for the same memory bandwidth).
   poolThreads = Math.min(32, Math.max(2, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2)));
+  const t0 = performance.now();
   await mod.initThreadPool(poolThreads);
+  poolStartMs = Number((performance.now() - t0).toFixed(1)); // every worker started and ready
 }
 $('mode').innerHTML = threaded
   ? `<span class="badge mt">${mod.build_kind()}</span> cross-origin isolated · shared memory · ${poolThreads} rayon threads + the main thread`
@@ -326,6 +329,7 @@ async function run() {
       crossOriginIsolated: isolated,
       hardwareConcurrency: navigator.hardwareConcurrency,
       poolThreads,
+      poolStartMs,
       poolThreadsUsed: s.pool_threads_used,
       poolWorkers: workers,
       threads: s.ops.length,
