@@ -18,7 +18,12 @@
 //     --allocs  the global allocators whose builds run the phase workload
 //               (default vmem; the others need scripts/build-wasm.sh
 //               st-dlmalloc mt-dlmalloc …)
+//     --threads the multithreaded build's sweeps go to this many rayon
+//               threads (default: this machine's cores, the same in every
+//               engine; navigator.hardwareConcurrency is 4 in WebKitGTK on
+//               2 cores)
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './serve.mjs';
@@ -28,6 +33,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const smoke = process.argv.includes('--smoke');
 const allocsArg = process.argv.includes('--allocs') ? process.argv[process.argv.indexOf('--allocs') + 1] : 'vmem';
 const engines = browserArg();
+const threadsArg = process.argv.includes('--threads') ? Number(process.argv[process.argv.indexOf('--threads') + 1])
+  : availableParallelism();
 const TIMEOUT_MS = (smoke ? 120 : 900) * 1000;
 const timer = setTimeout(() => { console.error('bench-run: timed out'); process.exit(2); }, engines.length * (TIMEOUT_MS + 60_000));
 timer.unref();
@@ -49,11 +56,13 @@ for (const [engine, { report, errors, version }] of results) {
 process.exit(failed ? 1 : 0);
 
 async function runPage(engine) {
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`, loadStart = load();
   const browser = await launch(engine);
   let report, errors;
   try {
     const page = await browser.newPage({ width: 1220, height: 800 });
-    const query = new URLSearchParams({ allocs: allocsArg });
+    const query = new URLSearchParams({ allocs: allocsArg, threads: threadsArg });
     if (smoke) query.set('smoke', '1');
     await page.goto(`${server.url}bench.html?${query}`);
     await page.waitFor(() => document.body.dataset.done, TIMEOUT_MS, 1000);
@@ -64,7 +73,7 @@ async function runPage(engine) {
   } finally {
     await browser.close();
   }
-  report.browser = { engine, version: browser.version };
+  Object.assign(report, { browser: { engine, version: browser.version }, when, loadavg: { start: loadStart, end: load() } });
   console.log(`\n===== ${engine}: ${browser.version}`);
   for (const b of Object.values(report.builds)) console.log(`${b.text.trimEnd()}\n(${b.build} build ran in ${b.seconds.toFixed(1)} s)`);
   if (report.phasesText) console.log(report.phasesText.trimEnd());
