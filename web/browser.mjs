@@ -63,6 +63,19 @@ const leftovers = new Set();
 process.on('exit', () => {
   for (const l of leftovers) l();
 });
+// A signal (timeout(1) sends SIGTERM, Ctrl-C SIGINT) would end the process
+// without 'exit' handlers: turn it into an exit, once a browser is started.
+let signalsHooked = false;
+function hookSignals() {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    process.once(signal, () => {
+      console.error(`${signal}: stopping the browsers`);
+      process.exit(code);
+    });
+  }
+}
 
 function freshDir(engine) {
   const dir = mkdtempSync(join(tmpdir(), `wasm-vmem-${engine}-`));
@@ -330,6 +343,7 @@ async function launchWebKit() {
 
 // Starts a browser of the engine; close() it (a finally block).
 export function launch(engine = 'chromium') {
+  hookSignals();
   switch (engine) {
   case 'chromium': return launchChromium();
   case 'firefox': return launchFirefox();
