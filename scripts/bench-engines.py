@@ -124,7 +124,7 @@ def detail(e, r):
     for x in s["series"]:
         md.append(f"| {x['name']} | " + " | ".join(f"{v:.3f} ({v / x['mops'][0]:.2f})" for v in x["mops"]) + " |")
     md += ["", "Allocators, ST / MT. (a) one thread, steady state: million operations/s (÷ dlmalloc); "
-           "(a) cross-thread frees: million operations/s at 1 thread (ST) and at each thread count (MT); "
+           "(a) half of each batch freed by the next thread (MT build): million operations/s at each thread count; "
            "(b) `vec![0u8; 64 MiB]`, µs steady (first); (c) memory grown ÷ the larger phase.", "",
            "| allocator | (a) mixed | (a) batches | (a) cross-thread, MT: " +
            " → ".join(str(t) for t in r["builds"]["mt"]["allocs"]["small"]["threads"]) + " threads | (b) 64 MiB | (c) |",
