@@ -6,7 +6,10 @@ written by `node web/bench-run.mjs --browser all` (scripts/bench-wasm.sh
 one engine's run: wasm-vmem against baselines measured in the same engine,
 page and run. Replaces the lines between the ENGINES START/END markers.
 
-    scripts/bench-engines.py [--print]   (--print: only print the tables)
+    scripts/bench-engines.py [--print] [--dir DIR]
+      --print  only print the tables
+      --dir    read DIR/bench-wasm-ENGINE.json instead (the committed run:
+               benches/results/)
 """
 import json
 import sys
@@ -19,9 +22,10 @@ NAMES = {"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKitGTK"}
 
 
 def load():
+    src = Path(sys.argv[sys.argv.index("--dir") + 1]) if "--dir" in sys.argv else TARGET
     runs = {}
     for e in ENGINES:
-        f = TARGET / f"bench-wasm-{e}.json"
+        f = src / f"bench-wasm-{e}.json"
         if f.exists():
             runs[e] = json.loads(f.read_text())
     return runs
