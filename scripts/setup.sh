@@ -8,8 +8,8 @@
 #     into .tools/ (gitignored);
 #   - the three browser engines of the browser tests, from Debian:
 #     chromium and chromium-driver, firefox-esr, and WebKitGTK's
-#     webkit2gtk-driver (WebKitWebDriver + MiniBrowser) with xvfb (MiniBrowser
-#     has no headless mode; it runs under xvfb-run);
+#     webkit2gtk-driver (WebKitWebDriver + MiniBrowser) with xvfb and xauth
+#     (MiniBrowser has no headless mode; it runs under xvfb-run);
 #   - the npm packages of web/ (playwright-core, puppeteer-core, uPlot) from
 #     web/package-lock.json, again whenever the lock file changes.
 set -euo pipefail
@@ -49,6 +49,7 @@ missing=()
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 { [ -x /usr/bin/WebKitWebDriver ] && [ -x "$MINIBROWSER" ]; } || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb)
+command -v xauth >/dev/null || missing+=(xauth) # xvfb-run needs it; xvfb only recommends it
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]} (Debian)"
     $SUDO apt-get update -qq
