@@ -9,11 +9,13 @@
 //             /usr/bin/WebKitWebDriver (plain W3C WebDriver over HTTP), under
 //             xvfb-run (MiniBrowser has no headless mode), with
 //             JSC_useSharedArrayBuffer=1 (WebKitGTK keeps SharedArrayBuffer
-//             behind that flag; Safari turns it on under COOP/COEP)
+//             behind that flag; Safari turns it on under COOP/COEP; a value
+//             set in the environment is kept, 0 tries the page without it)
 //
 // Every browser starts with a fresh user-data directory (for WebKit, fresh
-// HOME and XDG directories) that close() removes, and close() stops every
-// process it started; so does the exit of this process, however it exits.
+// HOME, XDG and TMPDIR directories) that close() removes, and close() stops
+// every process it started; so does the exit of this process, however it
+// exits (a SIGINT, SIGTERM or SIGHUP becomes an exit).
 //
 //   const browser = await launch('firefox');
 //   const page = await browser.newPage({ width: 1220, height: 1000 });
