@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full benchmarks (a few minutes on 2 cores): native (criterion and the
-# other figures), the thread sweep, then both wasm builds in the browser,
-# then the tables and plots of BENCHMARKS.md from that very run.
+# other figures), the thread sweep, then both wasm builds in the browser
+# (Chromium, Firefox and WebKit, one after the other), then the tables and
+# plots of BENCHMARKS.md from that very run.
 #   scripts/bench.sh            all
 #   scripts/bench.sh --native   native only (no browser, no setup)
 #   scripts/bench.sh --sweep    the thread sweep only, then its tables and plot
@@ -16,14 +17,15 @@ sweep() {
 if [ "${1:-}" = --sweep ]; then
     sweep
 else
-    rm -f target/bench-wasm.json
+    rm -f target/bench-wasm.json target/bench-wasm-*.json
     cargo bench -p wasm-vmem-bench
     sweep
-    [ "${1:-}" = --native ] || bash scripts/bench-wasm.sh
+    [ "${1:-}" = --native ] || bash scripts/bench-wasm.sh --browser all
 fi
 PY=$(bash scripts/plot-python.sh)
 if [ "${1:-}" = --sweep ]; then
     "$PY" scripts/bench-report.py --sweep
 else
     "$PY" scripts/bench-report.py
+    [ "${1:-}" = --native ] || python3 scripts/bench-engines.py
 fi

@@ -6,8 +6,11 @@
 #     and Miri;
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #     into .tools/ (gitignored);
-#   - Debian's chromium and chromium-driver (browser tests);
-#   - the npm packages of web/ (playwright-core, uPlot) from
+#   - the three browser engines of the browser tests, from Debian:
+#     chromium and chromium-driver, firefox-esr, and WebKitGTK's
+#     webkit2gtk-driver (WebKitWebDriver + MiniBrowser) with xvfb and xauth
+#     (MiniBrowser has no headless mode; it runs under xvfb-run);
+#   - the npm packages of web/ (playwright-core, puppeteer-core, uPlot) from
 #     web/package-lock.json, again whenever the lock file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +42,18 @@ if [ "$have" != "$want" ] || [ "$have_runner" != "$want" ]; then
     cargo install wasm-bindgen-cli --version "=$want" --root .tools --force
 fi
 
-if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+MINIBROWSER=/usr/lib/$(uname -m)-linux-gnu/webkit2gtk-4.1/MiniBrowser
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+{ [ -x /usr/bin/WebKitWebDriver ] && [ -x "$MINIBROWSER" ]; } || missing+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || missing+=(xvfb)
+command -v xauth >/dev/null || missing+=(xauth) # xvfb-run needs it; xvfb only recommends it
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (Debian)"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
 # npm ci again only when package-lock.json changed since the last install.
@@ -53,5 +65,7 @@ fi
 
 echo "setup: ready in $((SECONDS - start)) s: $(rustc +stable --version | cut -d' ' -f1-2) + wasm32," \
     "$(rustc +nightly --version | cut -d' ' -f1-2) + rust-src, wasm-bindgen $want," \
-    "$(/usr/bin/chromium --version 2>/dev/null | head -1), node $(node --version)," \
-    "playwright-core $(node -p "require('./web/node_modules/playwright-core/package.json').version")"
+    "$(/usr/bin/chromium --version 2>/dev/null | head -1), $(firefox-esr --version 2>/dev/null | head -1)," \
+    "WebKitGTK $(dpkg-query -W -f '${Version}' webkit2gtk-driver 2>/dev/null | cut -d- -f1), node $(node --version)," \
+    "playwright-core $(node -p "require('./web/node_modules/playwright-core/package.json').version")," \
+    "puppeteer-core $(node -p "require('./web/node_modules/puppeteer-core/package.json').version")"

@@ -9,16 +9,20 @@
 #  2. both demo modules built, their memory checked (shared for mt), and
 #     both again with std's dlmalloc as the global allocator (the bench
 #     page's comparison of global allocators);
+#  3-5 in each browser engine, Chromium, Firefox and WebKit (web/browser.mjs;
+#     $WASM_BROWSERS picks some, e.g. "chromium firefox"):
 #  3. the end-to-end browser test of the demo page with and without
-#     COOP/COEP (web/e2e.mjs; its servers stop with it), screenshots in
-#     target/web-mt.png and target/web-st.png: the GC workload, and with
-#     wasm_vmem::Global as the global allocator a Vec from the released
-#     pages and the allocator workload (collect, par_sort, HashMap churn,
-#     strings, large zeroed vectors) on rayon threads and single-threaded;
-#  4. a short soak (web/soak.mjs, $SOAK_SECONDS, default 25 s): the
+#     COOP/COEP (web/e2e.mjs; its servers stop with it), the same checks in
+#     every engine, screenshots in target/web-ENGINE-{mt,st}.png: the GC
+#     workload, and with wasm_vmem::Global as the global allocator a Vec
+#     from the released pages and the allocator workload (collect,
+#     par_sort, HashMap churn, strings, large zeroed vectors) on rayon
+#     threads and single-threaded;
+#  4. a short soak (web/soak.mjs, $SOAK_SECONDS, default 20 s): the
 #     multithreaded demo on every hardware thread with 25 % of memory.grow
-#     failing; no verification failure, failed grows recovered from,
-#     statistics balanced after release (report in target/soak-short.json);
+#     failing; no verification failure, every failed grow refused or
+#     rescued, failed grows recovered from, statistics balanced after
+#     release (report in target/soak-short-ENGINE.json);
 #  5. a smoke run of the benchmarks in the browser, both builds
 #     (web/bench-run.mjs --smoke: every figure there and consistent; the
 #     allocator benchmarks, and the phase workload in the builds whose
@@ -53,19 +57,25 @@ part "demo modules"
 timeout 1800 bash scripts/build-wasm.sh st-dlmalloc mt-dlmalloc st mt
 done_ "demo builds"
 
-part "end-to-end browser test"
-timeout 600 node web/e2e.mjs --seconds "${E2E_SECONDS:-6}"
-done_ "e2e (Chromium)"
+read -r -a engines <<<"${WASM_BROWSERS:-chromium firefox webkit}"
+order=("contract st (Node)" "contract mt (Chromium)" "demo builds")
+for e in "${engines[@]}"; do
+    part "end-to-end browser test ($e)"
+    timeout 600 node web/e2e.mjs --browser "$e" --seconds "${E2E_SECONDS:-6}"
+    done_ "e2e ($e)"
 
-part "short soak, multithreaded, 25 % of memory.grow failing"
-timeout 300 node web/soak.mjs --seconds "${SOAK_SECONDS:-25}" --fail-grow 0.25 --progress 5 --out target/soak-short.json
-done_ "soak short (Chromium)"
+    part "short soak ($e), multithreaded, 25 % of memory.grow failing"
+    timeout 300 node web/soak.mjs --browser "$e" --seconds "${SOAK_SECONDS:-20}" --fail-grow 0.25 --progress 5 \
+        --out "target/soak-short-$e.json"
+    done_ "soak short ($e)"
 
-part "benchmarks in the browser, smoke run (both builds)"
-timeout 300 node web/bench-run.mjs --smoke --allocs vmem,dlmalloc
-done_ "bench smoke (Chromium)"
+    part "benchmarks in the browser ($e), smoke run (both builds)"
+    timeout 300 node web/bench-run.mjs --browser "$e" --smoke --allocs vmem,dlmalloc
+    done_ "bench smoke ($e)"
+    order+=("e2e ($e)" "soak short ($e)" "bench smoke ($e)")
+done
 
 echo "--- wasm stage times (s):"
-for k in "contract st (Node)" "contract mt (Chromium)" "demo builds" "e2e (Chromium)" "soak short (Chromium)" "bench smoke (Chromium)"; do
+for k in "${order[@]}"; do
     printf '    %-24s %5d\n' "$k" "${took[$k]}"
 done

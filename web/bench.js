@@ -1,6 +1,7 @@
 // The bench page: runs the benchmarks of each wasm build in a worker, one
 // build after the other, and shows the ratios. The multithreaded build needs
-// shared memory, so it runs only when the page is cross-origin isolated.
+// shared memory, so it runs only when the page is cross-origin isolated and
+// the browser exposes SharedArrayBuffer (WebKitGTK: behind a runtime flag).
 //
 // URL parameters: ?smoke=1 (tiny traces, for the tests), ?builds=st,mt,
 // ?threads=N (the multithreaded build's thread sweep: 1, 2, 4, … N rayon
@@ -13,9 +14,10 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const smoke = params.get('smoke') === '1';
 const isolated = globalThis.crossOriginIsolated === true;
+const threaded = isolated && typeof SharedArrayBuffer === 'function';
 const wanted = (params.get('builds') ?? 'st,mt').split(',');
 const threads = Math.min(32, Math.max(1, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2) || 2));
-const kinds = wanted.filter((k) => k === 'st' || (k === 'mt' && isolated));
+const kinds = wanted.filter((k) => k === 'st' || (k === 'mt' && threaded));
 // The global allocators that build multithreaded (rusty_alloc does not).
 const MT_ALLOCS = new Set(['vmem', 'dlmalloc', 'talc', 'lol']);
 const allocs = ['vmem', ...(params.get('allocs') ?? 'vmem').split(',').filter((a) => a && a !== 'vmem')];
@@ -23,9 +25,10 @@ const report = { crossOriginIsolated: isolated, hardwareConcurrency: navigator.h
   userAgent: navigator.userAgent, smoke, threads, allocs, builds: {}, phases: {},
   skipped: wanted.filter((k) => !kinds.includes(k)) };
 
-$('mode').innerHTML = (isolated
+$('mode').innerHTML = (threaded
   ? '<span class="badge mt">cross-origin isolated</span> both builds'
-  : '<span class="badge st">not cross-origin isolated</span> the single-threaded build only (the multithreaded one needs COOP/COEP)')
+  : isolated ? '<span class="badge st">no SharedArrayBuffer</span> the single-threaded build only (the multithreaded one needs it)'
+    : '<span class="badge st">not cross-origin isolated</span> the single-threaded build only (the multithreaded one needs COOP/COEP)')
   + (smoke ? ' · smoke run (tiny traces)' : '');
 
 function finish(state, error) {

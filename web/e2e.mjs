@@ -1,26 +1,29 @@
-// End-to-end test of the demo in headless Chromium (Debian's, driven by
-// playwright-core): with COOP/COEP the multithreaded build must run on more
-// than one rayon thread; without them the single-threaded fallback must
-// run. Both must finish with zero verification failures and consistent
-// statistics. Both builds have wasm_vmem::Global as their global allocator
-// and run the GC workload over its pool: after it, a Vec must come from the
-// released pages (no growth), and the allocator workload (collect, sort,
-// maps, strings, large zeroed vectors; on rayon threads in the
-// multithreaded build) must check out, with the bytes in use back where
-// they started. Screenshots go to target/.
+// End-to-end test of the demo in a browser engine (web/browser.mjs:
+// Chromium, Firefox or WebKit, each Debian's): with COOP/COEP the
+// multithreaded build must run on more than one rayon thread; without them
+// the single-threaded fallback must run. Both must finish with zero
+// verification failures and consistent statistics. Both builds have
+// wasm_vmem::Global as their global allocator and run the GC workload over
+// its pool: after it, a Vec must come from the released pages (no growth),
+// and the allocator workload (collect, sort, maps, strings, large zeroed
+// vectors; on rayon threads in the multithreaded build) must check out,
+// with the bytes in use back where they started. The same checks in every
+// engine. Screenshots go to target/web-ENGINE-{mt,st}.png.
 //
-//   node web/e2e.mjs [--report] [--seconds N]
+//   node web/e2e.mjs [--browser chromium|firefox|webkit|all] [--report] [--seconds N]
+//     --browser  the engine(s) (default chromium); all: one after the other
 //     --report   only print the reports (scripts/demo.sh --headless)
 //     --seconds  length of each run (default 6)
 import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './serve.mjs';
-import { launch } from './browser.mjs';
+import { launch, browserArg } from './browser.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const reportOnly = argv.includes('--report');
+const engines = browserArg(argv);
 const SECONDS = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 6;
 if (!(SECONDS > 0)) throw new Error('--seconds needs a positive number');
 // A run takes SECONDS plus loading and the pool's start; bounded anyway.
@@ -36,26 +39,25 @@ function check(what, ok, detail = '') {
 
 async function run(browser, isolated) {
   const server = await serve({ isolated });
-  const page = await browser.newPage({ viewport: { width: 1220, height: 1000 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const page = await browser.newPage({ width: 1220, height: 1000 });
   try {
-    await page.goto(`${server.url}?seconds=${SECONDS}`, { waitUntil: 'load' });
-    await page.waitForSelector('body[data-done]', { timeout: TIMEOUT_MS });
+    await page.goto(`${server.url}?seconds=${SECONDS}`);
+    await page.waitFor(() => document.body.dataset.done, TIMEOUT_MS);
     const report = await page.evaluate(() => window.__report);
-    const shot = join(ROOT, 'target', `web-${isolated ? 'mt' : 'st'}.png`);
-    await page.screenshot({ path: shot, fullPage: true });
+    const shot = join(ROOT, 'target', `web-${browser.engine}-${isolated ? 'mt' : 'st'}.png`);
+    await page.screenshot(shot);
     let again = null;
     if (isolated && !report.error) {
       // "Run again": a second run on the same rayon pool and the same
       // global instance, which must reuse the pages the first released.
-      await page.evaluate(() => { window.__report = null; });
-      await page.click('#again');
-      await page.waitForFunction(() => window.__report && document.body.dataset.done, null, { timeout: TIMEOUT_MS });
+      await page.evaluate(() => {
+        window.__report = null;
+        document.getElementById('again').click();
+      });
+      await page.waitFor(() => window.__report && document.body.dataset.done, TIMEOUT_MS);
       again = await page.evaluate(() => window.__report);
     }
-    return { report, errors, shot, again };
+    return { report, errors: await page.errors(), shot, again };
   } finally {
     await page.close();
     await server.close();
@@ -70,7 +72,7 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
   const s = r.stats;
   const summary = {
     build: r.build, crossOriginIsolated: r.crossOriginIsolated, hardwareConcurrency: r.hardwareConcurrency,
-    rayonThreadsUsed: r.poolThreadsUsed, threadsIncludingMain: r.threads, seconds: r.seconds,
+    rayonThreadsUsed: r.poolThreadsUsed, rayonPoolStartMs: r.poolStartMs, threadsIncludingMain: r.threads, seconds: r.seconds,
     collections: r.collections, operations: r.operations, operationsPerSecond: r.operationsPerSecond,
     perThread: r.perThread.map((t) => `${t.thread}: ${t.operations} ops, ${t.operationsPerSecond}/s`),
     verificationFailures: r.failures + r.jsFailures, errors: r.errors,
@@ -79,6 +81,7 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
     injectedGrowFailures: r.grow.injectedFailures, balance: r.balance.ok ? 'ok' : r.balance.problems.join(', '),
     jsViewRefreshes: r.jsViewRefreshes,
     mainThreadLongestCallMs: r.mainThread.longestCallMs, mainThreadMeanCallMs: r.mainThread.meanCallMs,
+    mainThreadLongestTickMs: r.mainThread.longestTickMs, mainThreadLongestGapMs: r.mainThread.longestGapMs,
     globalAllocator: r.globalAllocator, pool: r.pool,
     allocInUseStartEndKiB: `${r.allocAtStart.in_use / 1024} -> ${r.final.alloc.in_use / 1024}`,
     allocSmallHeldMiB: r.final.alloc.small_held / 2 ** 20, allocZeroingSkippedMiB: r.final.alloc.zeroing_skipped / 2 ** 20,
@@ -159,18 +162,26 @@ function verify(label, { report: r, errors, shot }, isolated, first = null) {
 }
 
 mkdirSync(join(ROOT, 'target'), { recursive: true });
-const timer = setTimeout(() => { console.error('e2e: timed out'); process.exit(2); }, 3 * TIMEOUT_MS + 60_000);
+const timer = setTimeout(() => { console.error('e2e: timed out'); process.exit(2); }, engines.length * (3 * TIMEOUT_MS + 60_000));
 timer.unref();
-const browser = await launch();
-try {
-  const mt = await run(browser, true);
-  verify('with COOP/COEP', mt, true);
-  if (mt.again) verify('with COOP/COEP, run again', { ...mt, report: mt.again }, true, mt.report);
-  verify('without COOP/COEP', await run(browser, false), false);
-} finally {
-  await browser.close();
+const totals = [];
+for (const engine of engines) {
+  const before = { passed, failed };
+  const browser = await launch(engine);
+  console.log(`\n===== ${engine}: ${browser.version}`);
+  try {
+    const mt = await run(browser, true);
+    verify(`${engine}, with COOP/COEP`, mt, true);
+    if (mt.again) verify(`${engine}, with COOP/COEP, run again`, { ...mt, report: mt.again }, true, mt.report);
+    else if (!reportOnly) check(`${engine}, with COOP/COEP, run again: page ran`, false, 'the first run failed');
+    verify(`${engine}, without COOP/COEP`, await run(browser, false), false);
+  } finally {
+    await browser.close();
+  }
+  totals.push(`${engine} (${browser.version}): ${passed - before.passed} passed, ${failed - before.failed} failed`);
 }
 if (!reportOnly) {
+  for (const t of totals) console.log(`e2e: ${t}`);
   console.log(`\ne2e: ${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }

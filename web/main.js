@@ -38,21 +38,32 @@ window.addEventListener('error', (e) => fail(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => fail(e.reason));
 
 const isolated = globalThis.crossOriginIsolated === true;
-const kind = isolated ? 'mt' : 'st';
+// The multithreaded build needs its memory posted to workers: cross-origin
+// isolation, and SharedArrayBuffer exposed. WebKitGTK keeps it behind a
+// runtime flag even under COOP/COEP (JSC_useSharedArrayBuffer=1); without
+// it the module's shared memory can be created but never reaches the
+// workers, and the pool would wait for them forever.
+const threaded = isolated && typeof SharedArrayBuffer === 'function';
+const kind = threaded ? 'mt' : 'st';
 const mod = await import(`./pkg-${kind}/wasm_vmem_web.js`);
 const wasm = await mod.default();
 const memory = wasm.memory;
 
 let poolThreads = 0;
-if (isolated) {
+let poolStartMs = 0;
+if (threaded) {
   // At least 2 (the point is to run on threads), at most 32 (the workload's
   // slots; more threads would only contend for the same memory bandwidth).
   poolThreads = Math.min(32, Math.max(2, Number(params.get('threads') ?? navigator.hardwareConcurrency ?? 2)));
+  const t0 = performance.now();
   await mod.initThreadPool(poolThreads);
+  poolStartMs = Number((performance.now() - t0).toFixed(1)); // every worker started and ready
 }
-$('mode').innerHTML = isolated
+$('mode').innerHTML = threaded
   ? `<span class="badge mt">${mod.build_kind()}</span> cross-origin isolated · shared memory · ${poolThreads} rayon threads + the main thread`
-  : `<span class="badge st">${mod.build_kind()}</span> not cross-origin isolated (no COOP/COEP headers): fallback, main thread only`;
+  : `<span class="badge st">${mod.build_kind()}</span> ${isolated
+    ? 'cross-origin isolated, but this browser exposes no SharedArrayBuffer'
+    : 'not cross-origin isolated (no COOP/COEP headers)'}: fallback, main thread only`;
 $('mode').innerHTML += ` · global allocator: ${mod.global_allocator()}`;
 $('alloc-name').textContent = mod.global_allocator();
 
@@ -129,7 +140,15 @@ function allocRows(a, held, extra = []) {
 const rowsHtml = (rows) => rows.map(([k, v]) => `<tr><td>${k}</td><td class="v">${v}</td></tr>`).join('');
 
 const COLORS = ['#3266cc', '#e8590c', '#2b8a3e', '#ae3ec9', '#1098ad', '#f08c00', '#5c7cfa', '#e64980', '#495057', '#94d82d'];
+// The charts need uPlot (vendor/uplot/, a classic script before this
+// module). Without it the page runs and reports all the same, with a note
+// in place of each chart (web/capture.js has recorded why it did not load).
+const plots = typeof uPlot === 'function';
 function chart(id, names, data, dashed = []) {
+  if (!plots) {
+    $(id).textContent = 'chart unavailable: the plotting library (uPlot) did not load';
+    return { setData() {} };
+  }
   return new uPlot({
     width: 560, height: 190, legend: { live: false },
     cursor: { show: false },
@@ -168,6 +187,10 @@ async function run() {
   let stopping = false;
   let slice = 1;
   let calls = 0, callMs = 0, longestCallMs = 0;
+  // A whole tick (the slice, the probe, the snapshot and the charts), and
+  // the longest time between two ticks (the timer's delay, or anything else
+  // that kept the event loop from this page).
+  let longestTickMs = 0, longestGapMs = 0, lastTickEnd = null;
   let lastRender = -Infinity;
 
   // The allocator's chart goes on after the GC run, while the allocator
@@ -220,7 +243,7 @@ async function run() {
     const problems = s.done ? balance(s) : null;
     const rows = [
       ['build', mod.build_kind()],
-      ['threads used', isolated ? `${s.pool_threads_used} rayon + main` : 'main only'],
+      ['threads used', threaded ? `${s.pool_threads_used} rayon + main` : 'main only'],
       ['heap target', `${s.heap_target} × 2 MiB per thread`],
       ['collections', collections.toLocaleString()],
       ['operations', `${ops.toLocaleString()} (${Math.round(ops / Math.max(t, 1e-3)).toLocaleString()}/s)`],
@@ -254,7 +277,9 @@ async function run() {
   return new Promise((resolve) => {
     function tick() {
       try {
-        const t = (performance.now() - started) / 1000;
+        const tickStart = performance.now();
+        if (lastTickEnd !== null) longestGapMs = Math.max(longestGapMs, tickStart - lastTickEnd);
+        const t = (tickStart - started) / 1000;
         if (!stopping && t >= SECONDS) {
           mod.stop();
           stopping = true;
@@ -275,6 +300,8 @@ async function run() {
           render(s, now);
           lastRender = now;
         }
+        lastTickEnd = performance.now();
+        longestTickMs = Math.max(longestTickMs, lastTickEnd - tickStart);
         if (!s.done) {
           setTimeout(tick, more ? 0 : 20);
           return;
@@ -302,6 +329,7 @@ async function run() {
       crossOriginIsolated: isolated,
       hardwareConcurrency: navigator.hardwareConcurrency,
       poolThreads,
+      poolStartMs,
       poolThreadsUsed: s.pool_threads_used,
       poolWorkers: workers,
       threads: s.ops.length,
@@ -323,7 +351,8 @@ async function run() {
       balance: { ok: problems.length === 0, problems },
       probes,
       jsViewRefreshes: viewRefreshes - refreshesBefore,
-      mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)) },
+      mainThread: { calls, longestCallMs: Number(longestCallMs.toFixed(2)), meanCallMs: Number((callMs / calls).toFixed(2)),
+        longestTickMs: Number(longestTickMs.toFixed(2)), longestGapMs: Number(longestGapMs.toFixed(2)) },
       segmentBytes: s.segment,
       gen0Bytes: s.gen0,
       peakLinearMiB: st.linear / MiB,

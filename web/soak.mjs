@@ -1,5 +1,5 @@
-// The browser soak: the demo's multithreaded build in headless Chromium
-// (Debian's, driven by playwright-core), with a rayon thread per hardware
+// The browser soak: the demo's multithreaded build in a browser engine
+// (web/browser.mjs: Chromium, Firefox or WebKit), with a rayon thread per hardware
 // thread (navigator.hardwareConcurrency) plus the main thread, for a long
 // run in which a chosen fraction of wasm-vmem's memory.grow calls fail
 // (the page's ?failGrow=, a FlakyMemory in the demo module). Prints
@@ -10,20 +10,20 @@
 // refused reservation and recovered from. Bounded in time: the server and
 // the browser stop with it.
 //
-//   node web/soak.mjs [--seconds 300] [--fail-grow 0.2] [--cycle S]
-//                     [--peak 16] [--threads N] [--progress 15]
-//                     [--out target/soak-report.json]
+//   node web/soak.mjs [--browser chromium|firefox|webkit] [--seconds 300]
+//                     [--fail-grow 0.2] [--cycle S] [--peak 16] [--threads N]
+//                     [--progress 15] [--out target/soak-report.json]
+//     --browser   the engine (default chromium)
 //     --cycle     seconds per up-and-down cycle of the heap target
 //                 (default: a tenth of the run, at least 5)
 //     --threads   rayon threads (default: the page's, hardwareConcurrency)
 //
 // Exit status: 0 all checks passed, 1 a check failed, 2 the page did not
 // finish in time or could not run.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, parseEngines } from './browser.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +39,12 @@ const PEAK = Number(opt('--peak', 16));
 const THREADS = opt('--threads');
 const PROGRESS = Number(opt('--progress', 15));
 const OUT = resolve(ROOT, opt('--out', 'target/soak-report.json'));
+const ENGINES = parseEngines(opt('--browser', 'chromium'));
+if (ENGINES.length !== 1) {
+  console.error('soak: one browser at a time');
+  process.exit(2);
+}
+const [ENGINE] = ENGINES;
 for (const [k, v, ok] of [['--seconds', SECONDS, SECONDS > 0], ['--fail-grow', FAIL_GROW, FAIL_GROW >= 0 && FAIL_GROW <= 1],
   ['--cycle', CYCLE, CYCLE > 0], ['--peak', PEAK, PEAK >= 2 && PEAK <= 16], ['--progress', PROGRESS, PROGRESS > 0]]) {
   if (!ok) {
@@ -64,27 +70,17 @@ function check(what, ok, detail = '') {
 
 mkdirSync(join(ROOT, 'target'), { recursive: true });
 const server = await serve({ isolated: true });
-const profile = mkdtempSync(join(tmpdir(), 'wasm-vmem-soak-'));
-let context;
+let browser;
 let exitCode = 2;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1220, height: 1000 },
-  });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  browser = await launch(ENGINE);
+  const page = await browser.newPage({ width: 1220, height: 1000 });
   const query = new URLSearchParams({ seconds: SECONDS, failGrow: FAIL_GROW, cycle: CYCLE, peak: PEAK });
   if (THREADS) query.set('threads', THREADS);
   const url = `${server.url}?${query}`;
-  console.log(`soak: ${url}  (${SECONDS} s, ${+(FAIL_GROW * 100).toFixed(2)} % of memory.grow failing)`);
+  console.log(`soak: ${browser.version}, ${url}  (${SECONDS} s, ${+(FAIL_GROW * 100).toFixed(2)} % of memory.grow failing)`);
   const began = Date.now();
-  await page.goto(url, { waitUntil: 'load' });
+  await page.goto(url);
 
   let lastPrint = 0;
   let done = null;
@@ -108,19 +104,18 @@ try {
     console.error(`soak: the page did not finish within ${TIMEOUT_MS / 1000} s`);
   } else {
     const r = await page.evaluate(() => window.__report);
-    await page.screenshot({ path: join(ROOT, 'target', 'soak.png'), fullPage: true }).catch(() => {});
-    exitCode = verify(r, errors, (Date.now() - began) / 1000);
+    await page.screenshot(join(ROOT, 'target', `soak-${ENGINE}.png`)).catch(() => {});
+    exitCode = verify(r, await page.errors(), (Date.now() - began) / 1000, browser.version);
   }
 } catch (e) {
   console.error('soak:', e?.stack ?? e);
 } finally {
-  await context?.close().catch(() => {});
+  await browser?.close().catch((e) => console.error('soak: closing the browser:', e));
   await server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 process.exit(exitCode);
 
-function verify(r, errors, wallSeconds) {
+function verify(r, errors, wallSeconds, version) {
   if (!r || r.error) {
     check('page ran', false, r?.error ?? 'no report');
     return 2;
@@ -160,6 +155,7 @@ function verify(r, errors, wallSeconds) {
   const ok = checks.every((c) => c.ok);
   const report = {
     ok,
+    browser: version,
     seconds: r.seconds,
     wallSeconds: Number(wallSeconds.toFixed(1)),
     failGrow: FAIL_GROW,
@@ -199,6 +195,6 @@ function verify(r, errors, wallSeconds) {
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
   const { page: _page, checks: _checks, ...summary } = report;
   console.log('SOAK REPORT ' + JSON.stringify(summary, null, 2));
-  console.log(`soak: ${ok ? 'passed' : 'FAILED'} (${checks.filter((c) => c.ok).length} of ${checks.length} checks); report in ${OUT}`);
+  console.log(`soak (${ENGINE}): ${ok ? 'passed' : 'FAILED'} (${checks.filter((c) => c.ok).length} of ${checks.length} checks); report in ${OUT}`);
   return ok ? 0 : 1;
 }
