@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Miri over the library's unit tests, a representative subset of the
 # contract tests (tests/contract.rs), in both builds (st:: and mt::), and
-# the global allocator's tests (tests/alloc_model.rs, tests/alloc.rs),
+# the global allocator's tests (tests/alloc_model.rs, tests/alloc.rs, one
+# test of tests/alloc_threads.rs, the last under Tree Borrows too),
 # natively and on a 32-bit target (usize as on wasm32).
 #
 # The subset: every rule of docs/DESIGN.md §4 except those whose tests read
@@ -15,8 +16,10 @@
 # `with_exposed_provenance`; hence -Zmiri-permissive-provenance.
 #
 # Cost on 2 cores (nightly 1.97 Miri): about 1.5 min per target after a
-# ~30 s first build of each target's sysroot and crate, plus about a
-# minute per target for the allocator's tests.
+# ~30 s first build of each target's sysroot and crate, plus about two
+# minutes per target for the allocator's tests when the cores are free
+# (the test binaries report 27 s, 52-67 s and 2 x 14 s; with other builds
+# sharing the cores, 4-6 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,17 +59,31 @@ for target in "${TARGETS[@]}"; do
         --target-dir target/miri --lib
     timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
         --target-dir target/miri --test contract -- "${SUBSET[@]}"
-    # The global allocator (src/allocator, talc's heaps, segment headers):
-    # the property test (2 short cases per build, the edge sequence) on
-    # every target, and the rules of tests/alloc.rs (megabytes scaled down
-    # under cfg(miri)) in one build per target: single-threaded on the
-    # first, multithreaded on the others (both are the same code but for
-    # the lock and the zeroing policy). About a minute per target.
-    timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
-        --target-dir target/miri --test alloc_model
+    # The global allocator (src/allocator: size-class spans, their headers
+    # reached through raw pointers only, shared with other threads): the
+    # property test (2 short cases per build, the edge sequence) on every
+    # target; the rules of tests/alloc.rs (megabytes scaled down under
+    # cfg(miri)) in one build per target: single-threaded on the first,
+    # multithreaded on the others (both are the same code but for the lock,
+    # the zeroing policy and the remote-free paths, which the
+    # multithreaded rules reach by placing blocks in other arenas); and an
+    # owner racing remote frees and a trimming thread with real threads
+    # (tests/alloc_threads.rs), for Miri's data-race detector.
     if [[ $target == "${TARGETS[0]}" ]]; then alloc_build=st::; else alloc_build=mt::; fi
     [[ ${MIRI_SUBSET:-} == all ]] && alloc_build=::
     timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
+        --target-dir target/miri --test alloc_model
+    timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
         --target-dir target/miri --test alloc -- "$alloc_build"
+    threads=(--test alloc_threads -- remote_frees_race_the_owner_and_a_trim)
+    timeout "$LIMIT" cargo +nightly miri test -p wasm-vmem --target "$target" \
+        --target-dir target/miri "${threads[@]}"
+    # Tree Borrows too, on the threaded test (about 15 s). Not on the
+    # others: they write and read megabytes through exposed-provenance
+    # pointers into one large region, and Tree Borrows is far slower there
+    # (the edge sequence of tests/alloc_model.rs alone ran past 20 minutes;
+    # mt::a_full_span_freed_by_other_threads_is_taken_back passes).
+    MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows" timeout "$LIMIT" cargo +nightly miri test \
+        -p wasm-vmem --target "$target" --target-dir target/miri "${threads[@]}"
     echo "--- miri on $target passed in $((SECONDS - start)) s"
 done
