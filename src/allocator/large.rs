@@ -1,0 +1,125 @@
+//! Large blocks: page reservations of the pool (docs/DESIGN.md §9, "Large
+//! blocks"). A request of `LARGE_MIN` bytes or more, or aligned to a page
+//! or more, is reserved; `realloc` grows it in place when the pages behind
+//! it are free, shrinks it by releasing its tail, and moves it otherwise.
+
+use super::GenericAlloc;
+use crate::policy::Policy;
+use crate::sync::atomic::Ordering::Relaxed;
+use crate::sys::LinearMemory;
+use crate::table::Fill;
+use crate::units::PAGE_SIZE;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+
+/// Bytes of pages a large block of `size` bytes takes.
+fn pages_of(size: usize) -> usize {
+    size.next_multiple_of(PAGE_SIZE)
+}
+
+impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
+    /// A large block: pages of the pool, zero if `fill` says so. Out of
+    /// line, as every large path: a small allocation or free stays small
+    /// enough to be inlined into its callers (entry 31).
+    #[inline(never)]
+    pub(super) fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
+        match self.reserve_or_reclaim(layout.size(), layout.align(), fill) {
+            Ok((p, zeroed)) => {
+                let counts = self.counts();
+                let pages = pages_of(layout.size());
+                counts.in_use.fetch_add(layout.size(), Relaxed);
+                counts.pages.fetch_add(pages, Relaxed);
+                if fill == Fill::Zero {
+                    counts.zeroed.fetch_add(zeroed as u64, Relaxed);
+                    counts
+                        .zero_skipped
+                        .fetch_add((pages - zeroed) as u64, Relaxed);
+                }
+                p.as_ptr()
+            }
+            Err(_) => ptr::null_mut(),
+        }
+    }
+
+    /// Frees a large block: its pages go back to the pool.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `ptr` is a live large block allocated
+    /// with `layout`.
+    #[inline(never)]
+    pub(super) unsafe fn dealloc_large(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: a live large block of that layout (caller).
+        unsafe { self.release_pages(ptr.as_ptr(), layout.size()) };
+        let counts = self.counts();
+        counts.in_use.fetch_sub(layout.size(), Relaxed);
+        counts.pages.fetch_sub(pages_of(layout.size()), Relaxed);
+    }
+
+    /// Reallocates a large block, in place when the pool can.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GlobalAlloc::realloc`], with both layouts large.
+    pub(super) unsafe fn realloc_large(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        let (old_pages, new_pages) = (pages_of(layout.size()), pages_of(new_size));
+        let counts = self.counts();
+        if new_pages <= old_pages {
+            if new_pages < old_pages {
+                // SAFETY: the tail is page-aligned, part of this block,
+                // and no longer used (realloc's contract).
+                unsafe { self.release_pages(ptr.add(new_pages), old_pages - new_pages) };
+                counts.pages.fetch_sub(old_pages - new_pages, Relaxed);
+            }
+            counts
+                .in_use
+                .fetch_add(new_size.wrapping_sub(layout.size()), Relaxed);
+            return ptr;
+        }
+        // Grown into as it is: realloc leaves the new bytes uninitialised.
+        // SAFETY: the block is reserved and this call's (realloc's
+        // contract).
+        let grown = unsafe {
+            self.vmem
+                .extend_filled(ptr, layout.size(), new_size, Fill::Any)
+        };
+        if grown.is_ok() {
+            counts.pages.fetch_add(new_pages - old_pages, Relaxed);
+            counts.in_use.fetch_add(new_size - layout.size(), Relaxed);
+            return ptr;
+        }
+        // SAFETY: as for `realloc` (caller).
+        unsafe { self.realloc_by_copy(ptr, layout, new_size) }
+    }
+
+    /// Allocates a new block, copies, and frees the old one.
+    ///
+    /// # Safety
+    ///
+    /// As for [`GlobalAlloc::realloc`].
+    pub(super) unsafe fn realloc_by_copy(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // SAFETY: the caller guarantees a valid size for the alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: non-zero size (realloc's contract).
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; the copy stays
+            // inside both.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
