@@ -23,7 +23,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// enough to be inlined into its callers (entry 31).
     #[inline(never)]
     pub(super) fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
-        match self.reserve_or_reclaim(layout.size(), layout.align(), fill) {
+        match self.reserve_or_reclaim(layout.size(), layout.align(), fill, true) {
             Ok((p, zeroed)) => {
                 let counts = self.counts();
                 let pages = pages_of(layout.size());

@@ -367,7 +367,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // Outside the lock: the pool may grow the memory. Zero, so that
         // blocks never written read zero (`alloc_zeroed` skips them); the
         // pool writes only pages that held data.
-        let Ok((span, _)) = self.reserve_or_reclaim(bytes, bytes, Fill::Zero) else {
+        let Ok((span, _)) = self.reserve_or_reclaim(bytes, bytes, Fill::Zero, false) else {
             // No span to be had: room left in another arena's heap (its
             // threads idle, say) is used rather than refused.
             return self.alloc_small_elsewhere(arena, class, size);
@@ -499,20 +499,27 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         any
     }
 
-    /// Pages from the pool; when it has none, the blocks handed over to
-    /// idle arenas are freed first ([`reclaim`](Self::reclaim)) and the
-    /// pool is asked again.
+    /// Pages from the pool; when it has none, the heaps give back their
+    /// empty spans first ([`reclaim`](Self::reclaim)) and the pool is asked
+    /// again. With `trim_first` (large blocks) they do so also before the
+    /// pool grows the memory, which never shrinks: spans the heaps hold
+    /// empty serve the block rather than new memory.
     fn reserve_or_reclaim(
         &self,
         size: usize,
         align: usize,
         fill: Fill,
+        trim_first: bool,
     ) -> Result<(NonNull<u8>, usize), crate::Error> {
-        match self.vmem.reserve_filled(size, align, fill) {
+        let mut before_grow = || trim_first && self.reclaim();
+        match self
+            .vmem
+            .reserve_filled(size, align, fill, &mut before_grow)
+        {
             Err(crate::Error::OutOfMemory { .. } | crate::Error::LimitExceeded { .. })
                 if self.reclaim() =>
             {
-                self.vmem.reserve_filled(size, align, fill)
+                self.vmem.reserve_filled(size, align, fill, &mut || false)
             }
             r => r,
         }

@@ -123,20 +123,24 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// [`Error::TooLarge`] for bad requests; [`Error::LimitExceeded`] and
     /// [`Error::OutOfMemory`] when it cannot be granted now.
     pub fn reserve(&self, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
-        self.reserve_from(self.home(), size, align, Fill::Zero)
+        self.reserve_from(self.home(), size, align, Fill::Zero, &mut || false)
             .map(|(p, _)| p)
     }
 
     /// [`reserve`](Self::reserve) for the global allocator: with
     /// [`Fill::Any`] nothing is written (`alloc` need not initialise);
-    /// returns the address and how many bytes this call zeroed.
+    /// returns the address and how many bytes this call zeroed. Before the
+    /// first growth of the memory it calls `before_grow`, with no lock
+    /// held; if that gave pages back to the pool (it returns `true`), the
+    /// pool looks again before it grows.
     pub(crate) fn reserve_filled(
         &self,
         size: usize,
         align: usize,
         fill: Fill,
+        before_grow: &mut dyn FnMut() -> bool,
     ) -> Result<(NonNull<u8>, usize), Error> {
-        self.reserve_from(self.home(), size, align, fill)
+        self.reserve_from(self.home(), size, align, fill, before_grow)
             .map(|(p, zeroed)| (p, zeroed * PAGE_SIZE))
     }
 
@@ -150,7 +154,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, Error> {
-        self.reserve_from(arena, size, align, Fill::Zero)
+        self.reserve_from(arena, size, align, Fill::Zero, &mut || false)
             .map(|(p, _)| p)
     }
 
@@ -171,11 +175,12 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         size: usize,
         align: usize,
         fill: Fill,
+        before_grow: &mut dyn FnMut() -> bool,
     ) -> Result<(NonNull<u8>, usize), Error> {
         let (len, align) = self.check_request(size, align)?;
         let home = home % Self::ARENAS;
         self.counted(len, size, || {
-            self.reserve_pages(home, len, align, size, fill)
+            self.reserve_pages(home, len, align, size, fill, before_grow)
         })
     }
 
@@ -230,9 +235,12 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         align: usize,
         size: usize,
         fill: Fill,
+        before_grow: &mut dyn FnMut() -> bool,
     ) -> Result<(NonNull<u8>, usize), Error> {
         let base = self.base_page();
         let mut attempt = 0;
+        // Whether `before_grow` was asked already (once per call).
+        let mut asked = false;
         // After growing: where the pages this call planned for start.
         let mut planned = None;
         loop {
@@ -277,6 +285,14 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
                     if planned.is_none() {
                         if let Some(p) = self.steal(home, len, align, base, fill, false) {
                             return Ok(p);
+                        }
+                    }
+                    if !asked {
+                        asked = true;
+                        // No lock held here: the caller may give pages
+                        // back to the pool, and then it is searched again.
+                        if before_grow() {
+                            continue;
                         }
                     }
                     let grown = match self.grow(home, pages, size) {
