@@ -343,7 +343,11 @@ impl Span {
             if w & NOTIFIED != 0 {
                 return true;
             }
-            match word.compare_exchange_weak(w, w | FULL, Ordering::Relaxed, Ordering::Relaxed) {
+            // Release: the remote free that finds the mark (acquire) and
+            // then writes the header's `pending_next` comes after every
+            // access of the owner's to that header, its read of the link
+            // when it last took the span from the pending stack included.
+            match word.compare_exchange_weak(w, w | FULL, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return true,
                 Err(seen) => w = seen,
             }
@@ -426,10 +430,13 @@ impl Span {
                 w
             } & FLAGS;
             // Release: the owner that takes the list sees the link.
+            // Acquire: a thread that finds FULL and notifies writes the
+            // header's `pending_next` after the owner's last access to it
+            // (`mark_full`'s release).
             match word.compare_exchange_weak(
                 w,
                 b.as_ptr() as usize | flags,
-                Ordering::Release,
+                Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break,
