@@ -67,7 +67,9 @@ pub use error::Error;
 /// `lock_api::Mutex<SpinLock, T>` is a main-thread-safe mutex.
 pub use lock_api;
 pub use stats::{Limits, Stats};
-pub use units::{BATCH_PAGES, MAX_ARENAS, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE};
+pub use units::{
+    BATCH_PAGES, MAX_ARENAS, MAX_HEAPS, PAGES_PER_WASM_PAGE, PAGE_SIZE, WASM_PAGE_SIZE,
+};
 pub use vmem::{GenericVmem, SENTINEL};
 
 /// The variant the `threads` feature selects: [`mt::Vmem`] with it,

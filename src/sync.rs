@@ -75,16 +75,16 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
-/// `[value; MAX_ARENAS]` of a value that is not `Copy`, in constant
-/// context: one per arena of an instance. Under loom, whose primitives
-/// cannot be built in constant context, it is built at run time.
-macro_rules! per_arena {
-    ($value:expr) => {{
+/// `[value; N]` of a value that is not `Copy`, in constant context: one
+/// per arena or heap of an instance. Under loom, whose primitives cannot be
+/// built in constant context, it is built at run time.
+macro_rules! array_of {
+    ($n:expr, $value:expr) => {{
         #[cfg(not(loom))]
-        let array = [const { $value }; $crate::units::MAX_ARENAS];
+        let array = [const { $value }; $n];
         #[cfg(loom)]
         let array = core::array::from_fn(|_| $value);
         array
     }};
 }
-pub(crate) use per_arena;
+pub(crate) use array_of;

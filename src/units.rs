@@ -23,6 +23,13 @@ pub const BATCH_PAGES: usize = 64;
 /// [`Policy::ARENAS`](crate::policy::Policy::ARENAS) of them.
 pub const MAX_ARENAS: usize = 8;
 
+/// Small-object heaps an instance's allocator holds room for; a policy
+/// uses [`Policy::HEAPS`](crate::policy::Policy::HEAPS) of them. More than
+/// arenas: a heap's lock is taken on every small allocation and free, an
+/// arena's only when a heap needs a span, so threads sharing a heap
+/// contend where threads sharing an arena rarely do.
+pub const MAX_HEAPS: usize = 16;
+
 /// Rounds `x` up to a multiple of `align`, a power of two.
 pub(crate) fn align_up(x: usize, align: usize) -> usize {
     (x + align - 1) & !(align - 1)

@@ -94,14 +94,14 @@ const PER_THREAD: usize = 24;
 const SHARED: usize = 256;
 /// The bound on the pool's reserved bytes (and so on the spans the heaps
 /// hold) after every wave. What a heap keeps without a live block is
-/// bounded: one empty span per class (24 classes of 16 KiB spans, 12 of
-/// 64 KiB, 12 of 256 KiB: 4.1 MiB) and one cached per span size, per
-/// arena: about 35 MiB for 8 arenas. Besides, at most
-/// `WAVE * PER_THREAD + SHARED` blocks (640) are live at a time, and
-/// their spans. Measured: 36-37 MiB reserved from the 25th wave on, flat
-/// to the last (debug build, 2 cores); the bound does not depend on how
-/// many threads have come and gone.
-const BOUND: u64 = 48 * MIB as u64;
+/// bounded: one empty span per class of 16 or 64 KiB spans (24 of 16 KiB,
+/// 12 of 64 KiB) and one cached per span size (16, 64 and 256 KiB), 1.45
+/// MiB per heap, 23 MiB for 16 heaps (threads come and go, and their
+/// numbers visit every heap). Besides, at most `WAVE * PER_THREAD +
+/// SHARED` blocks (640) are live at a time, and their spans. Measured:
+/// 51-53 MiB reserved at the peak (debug and release builds, 2 cores); the
+/// bound does not depend on how many threads have come and gone.
+const BOUND: u64 = 80 * MIB as u64;
 
 /// One thread of a wave: allocates `PER_THREAD` blocks, reallocates one,
 /// frees about a third of its own, frees up to 8 blocks of other threads

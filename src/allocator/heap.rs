@@ -1,14 +1,14 @@
-//! One arena's small-object heap: a queue of spans per size class
+//! A small-object heap: a queue of spans per size class
 //! (docs/DESIGN.md §9).
 //!
-//! Everything here runs under the owning arena's lock (none in the
+//! Everything here runs under the owning heap's lock (none in the
 //! single-threaded build) and calls nothing outside this module and
 //! [`span`](super::span): no page-pool call, no `memory.grow`, no global
 //! allocator. New spans are reserved by the caller outside the lock
 //! ([`Heap::add_span`]); spans the heap gives up wait on a chain
 //! ([`Heap::take_released`]) to be released after the lock is.
 //!
-//! `remote` (a constant of the policy: whether there are other arenas)
+//! `remote` (a constant of the policy: whether there are other heaps)
 //! says whether blocks can be freed by other threads; without, no atomic
 //! read-modify-write is made.
 
@@ -56,7 +56,7 @@ struct Queue {
     last: *mut Span,
 }
 
-/// One arena's small-object heap.
+/// A small-object heap.
 #[derive(Debug)]
 pub(crate) struct Heap {
     queues: [Queue; CLASSES],
@@ -75,7 +75,7 @@ pub(crate) struct Heap {
 }
 
 // SAFETY: the pointers all point into spans this heap owns; the heap is
-// only reached under its arena's lock (`Locked`), from whichever thread
+// only reached under its heap's lock (`Locked`), from whichever thread
 // holds it.
 unsafe impl Send for Heap {}
 
@@ -191,7 +191,7 @@ impl Heap {
             self.add_span(
                 NonNull::new_unchecked(at.cast()),
                 class,
-                (*at).arena as usize,
+                (*at).heap as usize,
                 false,
                 remote,
             )
@@ -222,8 +222,8 @@ impl Heap {
     }
 
     /// Adds the span at `at` (reserved by the caller at the class's span
-    /// size and alignment) to the queue of `class`, first, for arena
-    /// `arena` (this one); `zero` says whether its bytes read zero,
+    /// size and alignment) to the queue of `class`, first, for heap
+    /// number `index` (this one); `zero` says whether its bytes read zero,
     /// `remote` whether other threads may free its blocks.
     ///
     /// # Safety
@@ -234,12 +234,12 @@ impl Heap {
         &mut self,
         at: NonNull<u8>,
         class: usize,
-        arena: usize,
+        index: usize,
         zero: bool,
         remote: bool,
     ) {
         // SAFETY: as the caller guarantees.
-        let s = unsafe { Span::format(at, class, arena, zero, remote) };
+        let s = unsafe { Span::format(at, class, index, zero, remote) };
         self.spans += 1;
         self.held += INFO[class].span as usize;
         // SAFETY: just formatted, this heap's.
@@ -247,7 +247,7 @@ impl Heap {
     }
 
     /// Frees the block at `ptr` of class `class` (a request of `size`
-    /// bytes) by a thread of this arena.
+    /// bytes) by a thread of this heap.
     ///
     /// # Safety
     ///
@@ -340,13 +340,13 @@ impl Heap {
         self.released = s;
     }
 
-    /// Takes the spans on `pending` (this arena's stack): each is given
+    /// Takes the spans on `pending` (this heap's stack): each is given
     /// back its blocks freed by other threads, and goes back into its
     /// queue, or is given up if it holds no live block.
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that `pending` is this arena's stack.
+    /// Callers must guarantee that `pending` is this heap's stack.
     #[inline]
     pub(crate) unsafe fn take_pending(&mut self, pending: &Pending) {
         let s = pending.take();
@@ -360,7 +360,7 @@ impl Heap {
     ///
     /// # Safety
     ///
-    /// Callers must pass a chain taken from this arena's stack.
+    /// Callers must pass a chain taken from this heap's stack.
     #[cold]
     #[inline(never)]
     unsafe fn settle_pending(&mut self, mut s: *mut Span) {
@@ -390,7 +390,7 @@ impl Heap {
     ///
     /// # Safety
     ///
-    /// Callers must guarantee that `pending` is this arena's stack.
+    /// Callers must guarantee that `pending` is this heap's stack.
     pub(crate) unsafe fn trim(&mut self, pending: &Pending, remote: bool) {
         if remote {
             // SAFETY: as the caller guarantees.
@@ -423,17 +423,17 @@ impl Heap {
         }
     }
 
-    /// Checks the heap of arena `arena` (its lock held), panicking if an
-    /// invariant is broken: every span on `pending` (this arena's stack),
+    /// Checks this heap, number `index` (its lock held), panicking if an
+    /// invariant is broken: every span on `pending` (this heap's stack),
     /// in a queue or cached is reserved in the pool (`reserved` says
-    /// whether a range is), is this arena's, and is where its header says.
+    /// whether a range is), is this heap's, and is where its header says.
     /// A span on the stack is checked reserved before its header is read:
     /// one given back while it waited may have been reused since. For
     /// tests and loom models.
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn check(
         &self,
-        arena: usize,
+        index: usize,
         pending: &Pending,
         reserved: impl Fn(*mut u8, usize) -> bool,
     ) {
@@ -444,10 +444,10 @@ impl Heap {
             );
             // SAFETY: reserved, so readable; a header of this heap's if the
             // checks below pass (read as plain bytes first).
-            let (class, owner) = unsafe { ((*s).class as usize, (*s).arena as usize) };
+            let (class, owner) = unsafe { ((*s).class as usize, (*s).heap as usize) };
             assert!(
-                class < CLASSES && owner == arena,
-                "span {s:p} {what} was given back and reused (class {class}, arena {owner})"
+                class < CLASSES && owner == index,
+                "span {s:p} {what} was given back and reused (class {class}, heap {owner})"
             );
             assert!(
                 reserved(s.cast(), Span::bytes(s)),

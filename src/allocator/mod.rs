@@ -1,7 +1,7 @@
 //! The global allocator on the page pool (docs/DESIGN.md §9).
 //!
 //! Large requests are page reservations of the instance's own
-//! [`GenericVmem`]; small ones come from per-arena heaps of size-class
+//! [`GenericVmem`]; small ones come from heaps of size-class
 //! spans ([`heap`], [`span`], [`class`]) reserved from the same instance.
 //! One instance, one pool: a page released by the page API serves a
 //! `Vec`, and the other way round.
@@ -14,10 +14,10 @@ mod span;
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use crate::sync::{const_fn, per_arena};
+use crate::sync::{array_of, const_fn};
 use crate::sys::LinearMemory;
 use crate::table::Fill;
-use crate::units::{MAX_ARENAS, PAGE_SIZE};
+use crate::units::{MAX_HEAPS, PAGE_SIZE};
 use crate::vmem::GenericVmem;
 use class::{class_of, INFO};
 use core::alloc::{GlobalAlloc, Layout};
@@ -41,11 +41,11 @@ pub const LARGE_MIN: usize = 64 * 1024;
 ///   writes nothing at all, `realloc` grows in place with
 ///   [`GenericVmem::extend`] when the following pages are free and shrinks
 ///   by releasing the tail, and `dealloc` releases the pages to the pool.
-/// - Smaller requests come from one heap per arena (the thread's arena, as
-///   for the pool's reservations): spans of the pool, each holding blocks
-///   of one size class, with a free list for allocation, one for frees by
-///   the arena's threads and an atomic one for frees by other threads,
-///   which take no lock (mimalloc's free-list sharding). A span whose
+/// - Smaller requests come from the thread's heap (one of
+///   [`Policy::HEAPS`], chosen by the thread's number as arenas are):
+///   spans of the pool, each holding blocks of one size class, with a
+///   free list for allocation, one for frees by the heap's threads and an
+///   atomic one for frees by other threads, which take no lock (mimalloc's free-list sharding). A span whose
 ///   blocks are all free goes back to the pool, except a few kept for
 ///   reuse.
 ///
@@ -57,17 +57,17 @@ pub const LARGE_MIN: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct GenericAlloc<M, P: Policy> {
     vmem: GenericVmem<M, P>,
-    small: [Locked<P::Lock, Heap>; MAX_ARENAS],
-    /// Spans of each arena that left their queue full and had a block
-    /// freed since by another thread.
-    pending: [Pending; MAX_ARENAS],
-    counts: [Counts; MAX_ARENAS],
+    small: [Locked<P::Lock, Heap>; MAX_HEAPS],
+    /// Spans of each heap that left their queue full and had a block
+    /// freed since by a thread of another heap.
+    pending: [Pending; MAX_HEAPS],
+    counts: [Counts; MAX_HEAPS],
 }
 
-/// Counts kept by the arena of the thread that made the change (summed by
+/// Counts kept by the heap of the thread that made the change (summed by
 /// [`GenericAlloc::stats`]), so that threads do not share a counter's
-/// line. Wrapping: a block freed by another thread is subtracted from that
-/// thread's arena.
+/// line. Wrapping: a block freed by another heap's thread is subtracted
+/// from that thread's heap.
 #[derive(Debug)]
 #[repr(align(128))]
 struct Counts {
@@ -75,7 +75,7 @@ struct Counts {
     in_use: AtomicUsize,
     /// Bytes of pages in live large blocks.
     pages: AtomicUsize,
-    /// Bytes of small blocks of other arenas freed by this arena's threads.
+    /// Bytes of small blocks of other heaps freed by this heap's threads.
     small_freed: AtomicUsize,
     /// Bytes that `alloc_zeroed` did not write, known zero.
     zero_skipped: AtomicU64,
@@ -83,7 +83,7 @@ struct Counts {
     zeroed: AtomicU64,
 }
 
-/// Figures of a [`GenericAlloc`]: sums over the arenas, each read at a
+/// Figures of a [`GenericAlloc`]: sums over the heaps, each read at a
 /// different moment while other threads allocate, exact when none does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocStats {
@@ -111,9 +111,9 @@ impl<M, P: Policy> GenericAlloc<M, P> {
         pub const fn new(memory: M) -> Self {
             Self {
                 vmem: GenericVmem::new(memory),
-                small: per_arena!(Locked::new(lock_init!(P::Lock), Heap::new())),
-                pending: per_arena!(Pending::new()),
-                counts: per_arena!(Counts::new()),
+                small: array_of!(MAX_HEAPS, Locked::new(lock_init!(P::Lock), Heap::new())),
+                pending: array_of!(MAX_HEAPS, Pending::new()),
+                counts: array_of!(MAX_HEAPS, Counts::new()),
             }
         }
     }
@@ -156,7 +156,7 @@ const _: () = assert!(
     "is_large relies on both"
 );
 
-/// Whether heap operations take the spans waiting on their arena's
+/// Whether heap operations take the spans waiting on their heap's
 /// pending stack: always, except under the loom models' fault
 /// `PendingNeverTaken`.
 #[inline]
@@ -168,10 +168,10 @@ fn takes_pending() -> bool {
     true
 }
 
-/// A sum of per-arena wrapping counts, as [`GenericAlloc::stats`] reports
-/// it. Exact when no thread allocates; while threads do, the arenas are
+/// A sum of per-heap wrapping counts, as [`GenericAlloc::stats`] reports
+/// it. Exact when no thread allocates; while threads do, the heaps are
 /// read at different moments, and a block freed by a thread of another
-/// arena may be subtracted there before its allocation is seen: the sum is
+/// heap may be subtracted there before its allocation is seen: the sum is
 /// then below zero and wraps. Natively (64-bit) such a sum is far above
 /// any memory and reads zero; on wasm32 it cannot be told from a large
 /// count and is reported as it is.
@@ -184,23 +184,42 @@ fn settled(sum: usize) -> u64 {
 }
 
 impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
-    /// Whether the policy has one arena (the single-threaded build): then
-    /// every block is the calling thread's arena's, no block is ever freed
-    /// by another arena's thread, and the heap makes no atomic
-    /// read-modify-write.
-    const ONE_ARENA: bool = GenericVmem::<M, P>::ARENAS == 1;
+    /// Small-object heaps in use: `P::HEAPS`, within 1 ..= [`MAX_HEAPS`].
+    const HEAPS: usize = if P::HEAPS == 0 {
+        1
+    } else if P::HEAPS > MAX_HEAPS {
+        MAX_HEAPS
+    } else {
+        P::HEAPS
+    };
 
-    /// Whether blocks may be freed by threads of other arenas.
-    const REMOTE: bool = !Self::ONE_ARENA;
+    /// Whether the policy has one heap (the single-threaded build): then
+    /// every block is the calling thread's heap's, no block is ever freed
+    /// by another heap's thread, and the heap makes no atomic
+    /// read-modify-write.
+    const ONE_HEAP: bool = Self::HEAPS == 1;
+
+    /// Whether blocks may be freed by threads of other heaps.
+    const REMOTE: bool = !Self::ONE_HEAP;
+
+    /// The calling thread's heap: its number modulo the heaps (0 under
+    /// loom and Miri, whose threads the tests place in heaps themselves,
+    /// as for arenas).
+    #[inline]
+    fn home(&self) -> usize {
+        if Self::ONE_HEAP || cfg!(loom) || cfg!(miri) {
+            return 0;
+        }
+        crate::policy::thread::number() % Self::HEAPS
+    }
 
     /// Figures of the allocator (see [`AllocStats`]); the pool's own are in
     /// [`vmem().stats()`](GenericVmem::stats).
     pub fn stats(&self) -> AllocStats {
         let mut s = AllocStats::default();
-        let arenas = GenericVmem::<M, P>::ARENAS;
         let (mut in_use, mut pages, mut small) = (0usize, 0usize, 0usize);
-        for (arena, counts) in self.counts[..arenas].iter().enumerate() {
-            self.with_heap(arena, |h| {
+        for (heap, counts) in self.counts[..Self::HEAPS].iter().enumerate() {
+            self.with_heap(heap, |h| {
                 small = small.wrapping_add(h.in_use);
                 s.small_spans += h.spans;
                 s.small_held_bytes += h.held as u64;
@@ -217,12 +236,12 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         s
     }
 
-    /// Runs `f` on `arena`'s heap under its lock, after taking the spans
+    /// Runs `f` on heap `heap` under its lock, after taking the spans
     /// waiting on its pending stack; releases the spans it gave up after
     /// unlocking.
     #[inline]
-    fn with_heap<R>(&self, arena: usize, f: impl FnOnce(&mut Heap) -> R) -> R {
-        let (r, released) = self.small[arena].with(|h| Self::heap_op(h, &self.pending[arena], f));
+    fn with_heap<R>(&self, heap: usize, f: impl FnOnce(&mut Heap) -> R) -> R {
+        let (r, released) = self.small[heap].with(|h| Self::heap_op(h, &self.pending[heap], f));
         self.release_spans(released);
         r
     }
@@ -261,27 +280,26 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     }
 
     fn counts(&self) -> &Counts {
-        &self.counts[self.vmem.home()]
+        &self.counts[self.home()]
     }
 
-    /// A small block from the heap of `arena` (tests and loom models place
-    /// blocks in chosen arenas with it); null for a large layout or when
+    /// A small block from heap `heap` (tests and loom models place
+    /// blocks in chosen heaps with it); null for a large layout or when
     /// the pool cannot give a span.
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-    pub fn alloc_in(&self, arena: usize, layout: Layout) -> *mut u8 {
+    pub fn alloc_in(&self, heap: usize, layout: Layout) -> *mut u8 {
         if is_large(layout) || layout.size() == 0 {
             return ptr::null_mut();
         }
-        self.alloc_small_in(arena % GenericVmem::<M, P>::ARENAS, layout)
-            .0
+        self.alloc_small_in(heap % Self::HEAPS, layout).0
     }
 
-    /// Frees a small block as a thread of arena `home` does: into its
+    /// Frees a small block as a thread of heap `home` does: into its
     /// span's local list under the owner's lock if the block is `home`'s,
     /// else onto its span's list of blocks freed by other threads (tests
-    /// and loom models, where every thread's own arena is 0, free as the
-    /// owner or as another arena with it). Large layouts are freed as
+    /// and loom models, where every thread's own heap is 0, free as the
+    /// owner or as another heap with it). Large layouts are freed as
     /// [`dealloc`](GlobalAlloc::dealloc) does.
     ///
     /// # Safety
@@ -291,7 +309,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub unsafe fn dealloc_from(&self, home: usize, ptr: *mut u8, layout: Layout) {
         let Some(p) = NonNull::new(ptr) else { return };
-        let home = home % GenericVmem::<M, P>::ARENAS;
+        let home = home % Self::HEAPS;
         // SAFETY: a live block of that layout (caller).
         unsafe {
             if is_large(layout) {
@@ -305,15 +323,15 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// Checks the small-object heaps (each under its lock) and the page
     /// pool, panicking if an invariant is broken: every span a heap holds
     /// in a queue, in its cache or on its pending stack is reserved in the
-    /// pool, is that arena's and is where its header says (a span given
+    /// pool, is that heap's and is where its header says (a span given
     /// back while a remote free still pushes it on the stack fails here).
     /// For tests and loom models; walks every queue.
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn check_invariants(&self) {
-        for arena in 0..GenericVmem::<M, P>::ARENAS {
-            self.small[arena].with(|h| {
-                h.check(arena, &self.pending[arena], |p, n| {
+        for heap in 0..Self::HEAPS {
+            self.small[heap].with(|h| {
+                h.check(heap, &self.pending[heap], |p, n| {
                     self.vmem.is_reserved(p, n)
                 })
             });
@@ -321,46 +339,46 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         self.vmem.check_invariants();
     }
 
-    /// Whether spans of `arena` wait on its pending stack: a block was
+    /// Whether spans of `heap` wait on its pending stack: a block was
     /// freed by another thread into a span that was full (for tests and
     /// loom models).
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-    pub fn handed_over(&self, arena: usize) -> bool {
-        self.pending[arena % GenericVmem::<M, P>::ARENAS].waiting()
+    pub fn handed_over(&self, heap: usize) -> bool {
+        self.pending[heap % Self::HEAPS].waiting()
     }
 
     /// A small block from this thread's heap, and whether it reads zero
     /// but for its first word; null when the pool cannot give a span.
     #[inline]
     fn alloc_small(&self, layout: Layout) -> (*mut u8, bool) {
-        let arena = if Self::ONE_ARENA { 0 } else { self.vmem.home() };
-        self.alloc_small_in(arena, layout)
+        let heap = self.home();
+        self.alloc_small_in(heap, layout)
     }
 
-    /// [`alloc_small`](Self::alloc_small) in `arena`'s heap.
+    /// [`alloc_small`](Self::alloc_small) in heap `heap`.
     #[inline]
-    fn alloc_small_in(&self, arena: usize, layout: Layout) -> (*mut u8, bool) {
+    fn alloc_small_in(&self, heap: usize, layout: Layout) -> (*mut u8, bool) {
         let class = class_of(layout);
-        // Spans on the pending stack are taken by the arena's next
+        // Spans on the pending stack are taken by the heap's next
         // allocation: it looks (one load) before it takes the lock, and
         // only then leaves the fast path.
-        if Self::REMOTE && self.pending[arena].waiting() {
-            return self.alloc_small_slow(arena, class, layout.size());
+        if Self::REMOTE && self.pending[heap].waiting() {
+            return self.alloc_small_slow(heap, class, layout.size());
         }
-        match self.small[arena].with(|h| h.alloc(class, layout.size(), Self::REMOTE)) {
+        match self.small[heap].with(|h| h.alloc(class, layout.size(), Self::REMOTE)) {
             Some((p, zero)) => (p.as_ptr(), zero),
-            None => self.alloc_small_slow(arena, class, layout.size()),
+            None => self.alloc_small_slow(heap, class, layout.size()),
         }
     }
 
     /// [`alloc_small_in`](Self::alloc_small_in) when spans wait on the
-    /// arena's pending stack or its heap has no room: takes them (they
+    /// heap's pending stack or it has no room: takes them (they
     /// may make room) and allocates, else adds a span.
     #[cold]
     #[inline(never)]
-    fn alloc_small_slow(&self, arena: usize, class: usize, size: usize) -> (*mut u8, bool) {
-        if let Some((p, zero)) = self.with_heap(arena, |h| h.alloc(class, size, Self::REMOTE)) {
+    fn alloc_small_slow(&self, heap: usize, class: usize, size: usize) -> (*mut u8, bool) {
+        if let Some((p, zero)) = self.with_heap(heap, |h| h.alloc(class, size, Self::REMOTE)) {
             return (p.as_ptr(), zero);
         }
         let bytes = INFO[class].span as usize;
@@ -368,14 +386,14 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // blocks never written read zero (`alloc_zeroed` skips them); the
         // pool writes only pages that held data.
         let Ok((span, _)) = self.reserve_or_reclaim(bytes, bytes, Fill::Zero, false) else {
-            // No span to be had: room left in another arena's heap (its
+            // No span to be had: room left in another heap (its
             // threads idle, say) is used rather than refused.
-            return self.alloc_small_elsewhere(arena, class, size);
+            return self.alloc_small_elsewhere(heap, class, size);
         };
-        let got = self.with_heap(arena, |h| {
+        let got = self.with_heap(heap, |h| {
             // SAFETY: just reserved, zero, this call's alone; it stays
             // reserved until the heap gives it back.
-            unsafe { h.add_span(span, class, arena, true, Self::REMOTE) };
+            unsafe { h.add_span(span, class, heap, true, Self::REMOTE) };
             h.alloc(class, size, Self::REMOTE)
         });
         // A span just added has a free block, and the lock was held from
@@ -383,13 +401,13 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         got.map_or((ptr::null_mut(), false), |(p, zero)| (p.as_ptr(), zero))
     }
 
-    /// A small block from any arena's heap but `home`'s, without adding
-    /// spans; null if none has room. The block belongs to that arena, as
+    /// A small block from any heap but `home`'s, without adding
+    /// spans; null if none has room. The block belongs to that heap, as
     /// its span's header says, and is freed there.
     fn alloc_small_elsewhere(&self, home: usize, class: usize, size: usize) -> (*mut u8, bool) {
-        let arenas = GenericVmem::<M, P>::ARENAS;
-        (1..arenas)
-            .map(|i| (home + i) % arenas)
+        let heaps = Self::HEAPS;
+        (1..heaps)
+            .map(|i| (home + i) % heaps)
             .find_map(|a| self.with_heap(a, |h| h.alloc(class, size, Self::REMOTE)))
             .map_or((ptr::null_mut(), false), |(p, zero)| (p.as_ptr(), zero))
     }
@@ -402,16 +420,16 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// with `layout`.
     #[inline]
     unsafe fn dealloc_small(&self, ptr: NonNull<u8>, layout: Layout) {
-        let home = if Self::ONE_ARENA { 0 } else { self.vmem.home() };
+        let home = self.home();
         // SAFETY: as the caller guarantees.
         unsafe { self.dealloc_small_from(home, ptr, layout) }
     }
 
-    /// [`dealloc_small`](Self::dealloc_small) by a thread of arena `home`.
+    /// [`dealloc_small`](Self::dealloc_small) by a thread of heap `home`.
     ///
     /// # Safety
     ///
-    /// As for [`dealloc_small`](Self::dealloc_small); `home` is an arena
+    /// As for [`dealloc_small`](Self::dealloc_small); `home` is an heap
     /// of the instance.
     #[inline]
     unsafe fn dealloc_small_from(&self, home: usize, ptr: NonNull<u8>, layout: Layout) {
@@ -421,15 +439,15 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             unsafe { h.dealloc(ptr, class, layout.size(), Self::REMOTE) };
             h.take_released()
         };
-        if Self::ONE_ARENA {
+        if Self::ONE_HEAP {
             let released = self.small[0].with(free);
             self.release_spans(released);
             return;
         }
         let span = Span::of(ptr, class);
         // SAFETY: a live block's span has a header written before the
-        // block was handed out; `arena` never changes while it is held.
-        let owner = unsafe { (*span).arena } as usize;
+        // block was handed out; `heap` never changes while it is held.
+        let owner = unsafe { (*span).heap } as usize;
         #[cfg(all(loom, feature = "loom-faults"))]
         if crate::faults::active(crate::faults::Fault::FreeWithoutOwnerLock) {
             let released = self.small[owner].with_unlocked(free);
@@ -437,7 +455,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             return;
         }
         if owner == home {
-            // Without taking the pending spans: the arena's next
+            // Without taking the pending spans: the heap's next
             // allocation does.
             let released = self.small[owner].with(free);
             self.release_spans(released);
@@ -447,9 +465,9 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         unsafe { self.free_remote(span, owner, home, ptr, layout.size()) };
     }
 
-    /// Frees a small block of another arena, `owner`: pushes it on its
+    /// Frees a small block of another heap, `owner`: pushes it on its
     /// span's list of blocks freed by other threads, without touching that
-    /// arena's lock or heap, whose lines its own threads are using. Out of
+    /// heap's lock or heap, whose lines its own threads are using. Out of
     /// line, so that the free of a thread's own block stays small enough
     /// to be inlined into its callers.
     ///
@@ -473,9 +491,9 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
 
     /// Gives every small-object span that holds no live block back to the
     /// pool (`malloc_trim`), after collecting the blocks other threads
-    /// freed into them, locking each arena in turn; whether any span went
+    /// freed into them, locking each heap in turn; whether any span went
     /// back. Heaps otherwise keep a few empty spans for reuse, and spans
-    /// whose blocks other threads freed while their arena allocated
+    /// whose blocks other threads freed while their heap allocated
     /// nothing more. The allocator calls it itself before it reports out
     /// of memory.
     pub fn trim(&self) -> bool {
@@ -485,12 +503,12 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// [`trim`](Self::trim): the out-of-memory paths call it before they
     /// give up.
     fn reclaim(&self) -> bool {
-        let arenas = GenericVmem::<M, P>::ARENAS;
+        let heaps = Self::HEAPS;
         let mut any = false;
-        for arena in 0..arenas {
-            let released = self.small[arena].with(|h| {
-                // SAFETY: the arena's own stack.
-                unsafe { h.trim(&self.pending[arena], Self::REMOTE) };
+        for heap in 0..heaps {
+            let released = self.small[heap].with(|h| {
+                // SAFETY: the heap's own stack.
+                unsafe { h.trim(&self.pending[heap], Self::REMOTE) };
                 h.take_released()
             });
             any |= !released.is_empty();
@@ -611,12 +629,12 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
                 let Some(p) = NonNull::new(ptr) else {
                     return ptr::null_mut();
                 };
-                let owner = if Self::ONE_ARENA {
+                let owner = if Self::ONE_HEAP {
                     0
                 } else {
                     // SAFETY: a live small block: its span's header was
                     // written before it was handed out.
-                    unsafe { (*Span::of(p, class_of(layout))).arena as usize }
+                    unsafe { (*Span::of(p, class_of(layout))).heap as usize }
                 };
                 self.with_heap(owner, |h| {
                     h.in_use = h.in_use.wrapping_add(new_size).wrapping_sub(layout.size());
@@ -633,9 +651,9 @@ unsafe impl<M: LinearMemory, P: Policy> GlobalAlloc for GenericAlloc<M, P> {
 mod tests {
     use super::*;
 
-    /// `stats` while other threads free: a block of arena 0 freed by a
-    /// thread of arena 1, the free counted and the allocation not yet
-    /// (arena 0 read before the allocation, arena 1 after the free; found
+    /// `stats` while other threads free: a block of heap 0 freed by a
+    /// thread of heap 1, the free counted and the allocation not yet
+    /// (heap 0 read before the allocation, heap 1 after the free; found
     /// by the `alloc` fuzz target). The sums wrap below zero: reported as
     /// zero, not a panic on overflow nor 2^64 bytes.
     #[cfg(all(feature = "std", not(loom), not(miri)))]

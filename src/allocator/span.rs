@@ -2,9 +2,9 @@
 //! mimalloc's three free lists (docs/DESIGN.md §9).
 //!
 //! - `free`: the blocks allocation pops, the owner's alone;
-//! - `local_free`: blocks freed by threads of the owning arena, under its
+//! - `local_free`: blocks freed by threads of the owning heap, under its
 //!   lock; moved to `free` when `free` runs dry;
-//! - `thread_free`: blocks freed by threads of other arenas, pushed with
+//! - `thread_free`: blocks freed by threads of other heaps, pushed with
 //!   one compare-and-swap and no lock; the owner takes the whole list when
 //!   its own lists run dry.
 //!
@@ -17,7 +17,7 @@
 //! over it; its owner would then never look at its `thread_free`. So the
 //! owner marks it [`FULL`] in the same word, and the first remote free
 //! that finds the mark swaps it for [`NOTIFIED`] and pushes the span on its
-//! arena's [`Pending`] stack, which the owner takes at its next
+//! heap's [`Pending`] stack, which the owner takes at its next
 //! allocation. A span is given back to the pool only when none of its
 //! blocks is live (`used == 0`, remote frees counted as live until
 //! collected) and it is not `NOTIFIED`: the only thread that touches a
@@ -32,7 +32,7 @@ use core::ptr::{self, NonNull};
 /// Flag in `thread_free`: the span left its class queue as full; the next
 /// remote free must notify the owner.
 pub(super) const FULL: usize = 1;
-/// Flag in `thread_free`: a remote free pushed the span on its arena's
+/// Flag in `thread_free`: a remote free pushed the span on its heap's
 /// [`Pending`] stack; cleared only by the owner, when it takes the span
 /// from there.
 pub(super) const NOTIFIED: usize = 2;
@@ -54,16 +54,16 @@ pub(super) struct Block {
 pub(super) struct Span {
     /// Blocks to allocate from (owner only).
     pub(super) free: *mut Block,
-    /// Blocks freed by the owning arena's threads (owner only).
+    /// Blocks freed by the owning heap's threads (owner only).
     pub(super) local_free: *mut Block,
-    /// Blocks freed by other arenas' threads, and the flags [`FULL`] and
+    /// Blocks freed by other heaps' threads, and the flags [`FULL`] and
     /// [`NOTIFIED`] in the low bits.
     pub(super) thread_free: AtomicUsize,
-    /// Neighbours in the arena's queue of its class (owner only), or in the
+    /// Neighbours in the heap's queue of its class (owner only), or in the
     /// chain of spans to release.
     pub(super) next: *mut Span,
     pub(super) prev: *mut Span,
-    /// The next span on the arena's [`Pending`] stack: written by the
+    /// The next span on the heap's [`Pending`] stack: written by the
     /// notifying thread before its push.
     pub(super) pending_next: *mut Span,
     /// Blocks handed out and not on `free` or `local_free` (those on
@@ -73,9 +73,9 @@ pub(super) struct Span {
     pub(super) formatted: u32,
     /// The size class.
     pub(super) class: u8,
-    /// The arena that owns the span: written before any block exists,
+    /// The heap that owns the span: written before any block exists,
     /// never changed while the span is held.
-    pub(super) arena: u8,
+    pub(super) heap: u8,
     /// Whether the span is in its class queue (owner only).
     pub(super) in_queue: bool,
     /// Whether every block on `free` reads zero but for its link word.
@@ -90,6 +90,10 @@ pub(super) struct Span {
 }
 
 const _: () = assert!(size_of::<Span>() <= super::class::SPAN_HEADER);
+const _: () = assert!(
+    crate::units::MAX_HEAPS <= u8::MAX as usize + 1,
+    "a span header names its heap in a byte"
+);
 
 impl Span {
     /// The span holding the block at `ptr` of class `class`.
@@ -99,9 +103,9 @@ impl Span {
         ptr.as_ptr().map_addr(|a| a & !(span - 1)).cast()
     }
 
-    /// Writes a fresh header for class `class` and arena `arena` (of a heap
-    /// whose blocks other threads may free if `remote`) into the span at
-    /// `at`.
+    /// Writes a fresh header for class `class` and heap number `index`
+    /// (whose blocks other heaps' threads may free if `remote`) into the
+    /// span at `at`.
     ///
     /// # Safety
     ///
@@ -111,7 +115,7 @@ impl Span {
     pub(super) unsafe fn format(
         at: NonNull<u8>,
         class: usize,
-        arena: usize,
+        index: usize,
         zero: bool,
         remote: bool,
     ) -> *mut Span {
@@ -129,7 +133,7 @@ impl Span {
                 used: 0,
                 formatted: 0,
                 class: class as u8,
-                arena: arena as u8,
+                heap: index as u8,
                 in_queue: false,
                 free_is_zero: zero,
                 tail_is_zero: zero,
@@ -181,7 +185,7 @@ impl Span {
     ///
     /// # Safety
     ///
-    /// Callers must own the span (hold its arena's lock) and find `free`
+    /// Callers must own the span (hold its heap's lock) and find `free`
     /// empty.
     pub(super) unsafe fn refill(s: *mut Span, remote: bool) -> bool {
         // SAFETY: the owner's fields (caller).
@@ -402,14 +406,14 @@ impl Span {
     }
 
     /// Frees the block at `b`, a live block of the span `s`, from a thread
-    /// of another arena: pushes it on `thread_free`, and if the span is
-    /// [`FULL`], notifies its owner through `pending` (its arena's stack).
+    /// of another heap: pushes it on `thread_free`, and if the span is
+    /// [`FULL`], notifies its owner through `pending` (its heap's stack).
     ///
     /// # Safety
     ///
     /// Callers must guarantee that `b` is a live block of `s`, given up
     /// (nothing accesses it after), and that `pending` is the stack of the
-    /// arena owning `s`.
+    /// heap owning `s`.
     pub(super) unsafe fn free_remote(s: *mut Span, b: NonNull<u8>, pending: &Pending) {
         let b = b.cast::<Block>();
         // SAFETY: a live block keeps its span held (caller), so the header
@@ -464,7 +468,7 @@ fn no_notify() -> bool {
     false
 }
 
-/// An arena's stack of spans that left their queue full and had a block
+/// An heap's stack of spans that left their queue full and had a block
 /// freed since by another thread: pushed by that thread, taken whole by
 /// the owner. On a line of its own.
 #[derive(Debug)]

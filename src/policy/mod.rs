@@ -11,7 +11,7 @@
 pub mod lock;
 pub(crate) mod thread;
 
-use crate::units::MAX_ARENAS;
+use crate::units::{MAX_ARENAS, MAX_HEAPS};
 use lock::{NoLock, SpinLock, TableLock};
 
 /// A threading policy for [`GenericVmem`](crate::GenericVmem).
@@ -35,6 +35,14 @@ pub trait Policy {
     /// the arena that owns its pages is found by asking. One arena is one
     /// lock over one pool.
     const ARENAS: usize = 1;
+
+    /// Small-object heaps of the global allocator, each behind its own
+    /// lock (1 to [`MAX_HEAPS`]; by default one per arena). A thread
+    /// allocates from its own heap (by its number, as for arenas) and
+    /// frees another heap's blocks without its lock. With one heap there
+    /// is no other to free into, and the heap makes no atomic
+    /// read-modify-write.
+    const HEAPS: usize = Self::ARENAS;
 }
 
 /// The single-threaded build: no lock, lazy zeroing (sentinel on decommit,
@@ -59,6 +67,8 @@ impl Policy for MultiThreaded {
     /// another arena's pages, a snapshot of several) is there with two,
     /// and each more arena multiplies the branches loom explores.
     const ARENAS: usize = if cfg!(loom) { 2 } else { MAX_ARENAS };
+    /// Under loom, two, as for arenas.
+    const HEAPS: usize = if cfg!(loom) { 2 } else { MAX_HEAPS };
 }
 
 /// The multithreaded build with a lock that parks instead of spinning
@@ -84,4 +94,5 @@ impl Policy for MultiThreadedParking {
     type Lock = lock::ParkingLock;
     const EAGER_DECOMMIT: bool = true;
     const ARENAS: usize = MAX_ARENAS;
+    const HEAPS: usize = MAX_HEAPS;
 }

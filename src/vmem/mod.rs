@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::policy::lock::{lock_init, Locked};
 use crate::policy::Policy;
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::sync::{const_fn, per_arena};
+use crate::sync::{array_of, const_fn};
 use crate::sys::LinearMemory;
 use crate::table::{Fill, Plan, Table};
 use crate::units::{align_up, MAX_ARENAS, PAGES_PER_WASM_PAGE, PAGE_SIZE};
@@ -71,8 +71,8 @@ impl<M, P: Policy> GenericVmem<M, P> {
             Self {
                 memory,
                 limit: None,
-                arenas: per_arena!(Locked::new(lock_init!(P::Lock), Table::new())),
-                longest: per_arena!(OwnLine(AtomicUsize::new(0))),
+                arenas: array_of!(MAX_ARENAS, Locked::new(lock_init!(P::Lock), Table::new())),
+                longest: array_of!(MAX_ARENAS, OwnLine(AtomicUsize::new(0))),
                 counts: Counts {
                     reserved: AtomicUsize::new(0),
                     peak: OwnLine(AtomicUsize::new(0)),
