@@ -3,6 +3,10 @@
 // The multithreaded build must import a *shared* memory: a build with only
 // `+atomics` compiles and binds fine, then dies in the browser with
 // "#<Memory> could not be cloned" (rust-lang/rust#147225).
+// Also checks that no data segment carries a long run of zero bytes: a
+// `static` whose initial value is all zero lies in `.bss` and costs the
+// `.wasm` nothing, but one non-zero byte puts all of it in `.data` (the
+// global instance's heaps and arenas, about 16 KB, once did).
 import { readFileSync } from 'node:fs';
 
 const [file, want, wantMax] = process.argv.slice(2);
@@ -32,6 +36,39 @@ function memoryImports(bytes) {
     p = end;
   }
   return found;
+}
+
+// The longest run of zero bytes in any data segment, and its segment.
+function longestZeroRun(bytes) {
+  let p = 8;
+  const u32 = () => { let r = 0, s = 0, b; do { b = bytes[p++]; r |= (b & 0x7f) << s; s += 7; } while (b & 0x80); return r >>> 0; };
+  let best = { run: 0, segment: -1 };
+  while (p < bytes.length) {
+    const id = bytes[p++]; const size = u32(); const end = p + size;
+    if (id === 11) {
+      for (let n = u32(), k = 0; k < n; k++) {
+        const flags = u32();
+        if (flags === 2) u32();
+        if (flags !== 1) { p++; u32(); p++; } // i32.const OFFSET end
+        const len = u32();
+        let run = 0;
+        for (let i = p; i < p + len; i++) {
+          run = bytes[i] === 0 ? run + 1 : 0;
+          if (run > best.run) best = { run, segment: k };
+        }
+        p += len;
+      }
+    }
+    p = end;
+  }
+  return best;
+}
+
+const ZERO_RUN_MAX = 4096;
+const zeros = longestZeroRun(readFileSync(file));
+if (zeros.run > ZERO_RUN_MAX) {
+  console.error(`${file}: data segment ${zeros.segment} holds ${zeros.run} zero bytes in a row: a static that should lie in .bss is in .data (a non-zero byte in its initial value)`);
+  process.exit(1);
 }
 
 const mems = memoryImports(readFileSync(file));

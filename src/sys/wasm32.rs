@@ -13,7 +13,11 @@ use core::arch::wasm32;
 /// whole 4 GiB wasm32 address space.
 #[derive(Debug, Clone, Copy)]
 pub struct Wasm32Memory {
-    max_pages: usize,
+    /// Wasm pages the maximum lies below the 4 GiB address space: zero for
+    /// the whole space, so that the memory, and an instance over it in a
+    /// `static`, is all zero bytes and lies in `.bss` rather than in the
+    /// module's data.
+    pages_short: usize,
 }
 
 impl Wasm32Memory {
@@ -26,7 +30,7 @@ impl Wasm32Memory {
         let pages = max_bytes / WASM_PAGE_SIZE as u64;
         let pages = if pages > 65536 { 65536 } else { pages };
         Self {
-            max_pages: pages as usize,
+            pages_short: (65536 - pages) as usize,
         }
     }
 }
@@ -74,6 +78,6 @@ unsafe impl LinearMemory for Wasm32Memory {
     }
 
     fn maximum(&self) -> Option<usize> {
-        Some(self.max_pages)
+        Some(65536 - self.pages_short)
     }
 }

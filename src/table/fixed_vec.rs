@@ -12,7 +12,11 @@ use core::ptr::NonNull;
 /// gave it (here, a [`Storage`](super::storage::Storage) region of the
 /// linear memory).
 pub(crate) struct FixedVec<T> {
-    ptr: NonNull<T>,
+    /// The first slot; `None` (a null pointer) without capacity, so that
+    /// an empty vector is all zero bytes and an instance in a `static`
+    /// lies in `.bss`, not in the module's data (a `.wasm` carries every
+    /// byte of `.data`).
+    ptr: Option<NonNull<T>>,
     len: usize,
     cap: usize,
     _owns: PhantomData<T>,
@@ -34,11 +38,18 @@ unsafe impl<T: Send> Send for FixedVec<T> {}
 // SAFETY: `&FixedVec` only gives `&[T]`, so sharing it shares `&T`.
 unsafe impl<T: Sync> Sync for FixedVec<T> {}
 
+impl<T> FixedVec<T> {
+    /// The first slot: aligned and non-null, dangling without capacity.
+    fn base(&self) -> NonNull<T> {
+        self.ptr.unwrap_or(NonNull::dangling())
+    }
+}
+
 impl<T: Copy> FixedVec<T> {
     /// An empty vector with no capacity.
     pub(crate) const fn new() -> Self {
         Self {
-            ptr: NonNull::dangling(),
+            ptr: None,
             len: 0,
             cap: 0,
             _owns: PhantomData,
@@ -55,7 +66,7 @@ impl<T: Copy> FixedVec<T> {
     /// nothing else accesses that memory meanwhile.
     pub(crate) unsafe fn from_raw_parts(ptr: NonNull<T>, cap: usize) -> Self {
         Self {
-            ptr,
+            ptr: Some(ptr),
             len: 0,
             cap,
             _owns: PhantomData,
@@ -74,7 +85,7 @@ impl<T: Copy> FixedVec<T> {
         }
         // SAFETY: `len < cap`, so the slot is inside the memory the vector
         // was given (`from_raw_parts`), which only it accesses.
-        unsafe { self.ptr.add(self.len).write(value) };
+        unsafe { self.base().add(self.len).write(value) };
         self.len += 1;
         Ok(())
     }
@@ -88,7 +99,7 @@ impl<T: Copy> FixedVec<T> {
         assert!(new_len <= self.cap, "FixedVec over capacity");
         for i in self.len..new_len {
             // SAFETY: `i < new_len <= cap`: inside the vector's memory.
-            unsafe { self.ptr.add(i).write(value) };
+            unsafe { self.base().add(i).write(value) };
         }
         self.len = new_len;
     }
@@ -136,7 +147,7 @@ impl<T: Copy> FixedVec<T> {
         unsafe {
             core::ptr::copy_nonoverlapping(
                 values.as_ptr(),
-                self.ptr.add(self.len).as_ptr(),
+                self.base().add(self.len).as_ptr(),
                 values.len(),
             )
         };
@@ -150,15 +161,15 @@ impl<T> Deref for FixedVec<T> {
     fn deref(&self) -> &[T] {
         // SAFETY: the first `len` slots were written (`push`, `resize`,
         // `extend_from_slice`), lie inside the vector's memory and are
-        // reached only through it; `ptr` is aligned and non-null.
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // reached only through it; `base()` is aligned and non-null.
+        unsafe { core::slice::from_raw_parts(self.base().as_ptr(), self.len) }
     }
 }
 
 impl<T> DerefMut for FixedVec<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as for `deref`, and `&mut self` makes the access unique.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.base().as_ptr(), self.len) }
     }
 }
 

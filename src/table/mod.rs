@@ -105,7 +105,8 @@ pub(crate) struct Table {
     counters: Counters,
     /// The last fit [`find`](Self::find) or [`fits_at`](Self::fits_at)
     /// vouched for, (first page, start of the run that holds it), so that
-    /// [`claim`](Self::claim) finds that run without a search.
+    /// [`claim`](Self::claim) finds that run without a search; (0, 0)
+    /// before the first, which `claim` checks like any other.
     fit: Cell<(usize, usize)>,
 }
 
@@ -130,7 +131,7 @@ impl Table {
                 bytes_zero_skipped: 0,
                 sentinel_violations: 0,
             },
-            fit: Cell::new((usize::MAX, 0)),
+            fit: Cell::new((0, 0)),
         }
     }
 
@@ -281,10 +282,15 @@ impl Table {
     /// [`claim_batch`](Self::claim_batch).
     pub(crate) fn claim(&mut self, start: usize, len: usize) {
         let run = match self.fit.get() {
-            (at, holder) if at == start => self.free.at(holder),
-            _ => self.holder(start, usize::MAX),
+            (at, holder) if at == start => self
+                .free
+                .at(holder)
+                .filter(|r| r.start <= start && start + len <= r.end()),
+            _ => None,
         };
-        let run = run.expect("a free run holds the claim");
+        let run = run
+            .or_else(|| self.holder(start, usize::MAX))
+            .expect("a free run holds the claim");
         debug_assert!(run.start <= start && start + len <= run.end());
         let left = Run {
             start: run.start,

@@ -128,7 +128,9 @@ pub(crate) struct Runs {
     /// Per page the table describes: the node of the run that starts or
     /// ends there, when one does (else anything).
     tags: FixedVec<u32>,
-    /// Head of the list of freed slots (linked through `next`).
+    /// Head of the list of freed slots (linked through `next`), as its
+    /// index plus one: 0 when there is none, so that a new table is all
+    /// zero bytes (`FixedVec::ptr`).
     free_slot: u32,
     /// Bit `f`: some class `(f, _)` holds a run.
     first: u32,
@@ -146,7 +148,7 @@ impl Runs {
         Self {
             nodes: FixedVec::new(),
             tags: FixedVec::new(),
-            free_slot: NIL,
+            free_slot: 0,
             first: 0,
             second: [0; FL],
             heads: FixedVec::new(),
@@ -280,8 +282,8 @@ impl Runs {
     #[must_use]
     pub(crate) fn insert(&mut self, run: Run) -> bool {
         debug_assert!(run.len > 0 && run.end() <= self.tags.len());
-        let n = if self.free_slot != NIL {
-            let n = self.free_slot;
+        let n = if self.free_slot != 0 {
+            let n = self.free_slot - 1;
             self.free_slot = self.nodes[n as usize].next;
             n
         } else if self.nodes.push(Node::EMPTY).is_ok() {
@@ -309,7 +311,7 @@ impl Runs {
             next: self.free_slot,
             ..Node::EMPTY
         };
-        self.free_slot = n;
+        self.free_slot = n + 1;
         self.count -= 1;
     }
 

@@ -245,6 +245,23 @@ fn claim_splits_and_release_coalesces() {
     t.check_invariants();
 }
 
+/// `claim` takes the run that holds the claim whatever `fit` remembers: a
+/// new table's (0, 0) (all zero bytes, so that an instance in a `static`
+/// lies in `.bss`), or a fit whose holding run is not there.
+#[test]
+fn claim_checks_the_remembered_fit() {
+    let (mut t, _m) = table(64);
+    assert_eq!(t.fit.get(), (0, 0));
+    assert!(t.insert_grown(0, 16, true));
+    t.fit.set((10, 8));
+    take(&mut t, 10, 2);
+    assert_eq!(free(&t), [run(0, 10), run(12, 4)]);
+    t.fit.set((0, 0));
+    take(&mut t, 0, 2);
+    assert_eq!(free(&t), [run(2, 8), run(12, 4)]);
+    t.check_invariants();
+}
+
 #[test]
 fn dirty_pages_are_zeroed_once_and_zero_pages_skipped() {
     let (mut t, _m) = table(64);

@@ -1,7 +1,7 @@
 //! Carrying out plans outside the lock: zeroing, sentinel checks and
 //! writes on pages the calling operation owns, batch after batch.
 
-use super::{GenericVmem, SENTINEL};
+use super::{GenericVmem, Step, SENTINEL};
 use crate::policy::Policy;
 use crate::sys::LinearMemory;
 use crate::table::{Action, Fill, Plan, Run, Table};
@@ -23,7 +23,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         mut from: usize,
         end: usize,
         mut plan: Plan,
-        step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
+        step: Step<'_>,
     ) -> usize {
         let mut zeroed = 0;
         // Zeroing is carried over from batch to batch while it stays
@@ -67,7 +67,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     ) -> (NonNull<u8>, usize) {
         let step = |t: &mut Table, from, end, plan: &mut Plan| t.claim_batch(from, end, fill, plan);
         // SAFETY: the pages are this call's alone (caller).
-        let zeroed = unsafe { self.finish(arena, next, start + len, plan, step) };
+        let zeroed = unsafe { self.finish(arena, next, start + len, plan, &step) };
         (self.pointer(start), zeroed)
     }
 

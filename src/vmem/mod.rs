@@ -28,6 +28,14 @@ use core::ptr::NonNull;
 /// The byte written at each page boundary by a lazy decommit.
 pub const SENTINEL: u8 = 0xDC;
 
+/// One batch of a range operation (commit, decommit, release, claim) on an
+/// arena's table under its lock: plans the batch from the first page to
+/// at most the end, and says where the next starts. Passed by reference,
+/// not as a generic parameter, so that the batching loop is compiled once
+/// per instance type rather than once per operation (every kilobyte counts
+/// in a `.wasm`; the call is once per batch of 64 pages).
+pub(super) type Step<'a> = &'a dyn Fn(&mut Table, usize, usize, &mut Plan) -> usize;
+
 /// Growth attempts that plan to extend the free tail before falling back to
 /// a growth that fits on its own (another thread or foreign code may grow
 /// in between and break contiguity).

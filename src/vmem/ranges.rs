@@ -1,7 +1,7 @@
 //! The operations on reserved ranges: commit, decommit, reset, release
 //! and extend, validated and carried out batch by batch.
 
-use super::{not_reserved, round_to_pages, GenericVmem};
+use super::{not_reserved, round_to_pages, GenericVmem, Step};
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::sync::atomic::Ordering::SeqCst;
@@ -31,7 +31,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// the range during the call.
     pub unsafe fn commit(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         // SAFETY: the caller guarantees no concurrent access to the range.
-        unsafe { self.batched(ptr, size, Table::commit_batch) }.map(|_| ())
+        unsafe { self.batched(ptr, size, &Table::commit_batch) }.map(|_| ())
     }
 
     /// Decommits the reserved range: its contents are no longer needed and
@@ -54,7 +54,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     pub unsafe fn decommit(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         // SAFETY: the caller guarantees no concurrent access to the range.
         unsafe {
-            self.batched(ptr, size, |t, from, end, plan| {
+            self.batched(ptr, size, &|t, from, end, plan| {
                 t.decommit_batch(from, end, P::EAGER_DECOMMIT, plan)
             })
         }
@@ -100,7 +100,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     pub unsafe fn release(&self, ptr: *mut u8, size: usize) -> Result<(), Error> {
         // SAFETY: the caller guarantees that nothing accesses the range
         // from now on and no other thread operates on it.
-        let pages = unsafe { self.batched(ptr, size, Table::release_batch) }?;
+        let pages = unsafe { self.batched(ptr, size, &Table::release_batch) }?;
         self.counts.reserved.fetch_sub(pages, SeqCst);
         Ok(())
     }
@@ -251,7 +251,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         &self,
         ptr: *mut u8,
         size: usize,
-        step: impl Fn(&mut Table, usize, usize, &mut Plan) -> usize,
+        step: Step<'_>,
     ) -> Result<usize, Error> {
         let (start, len) = self.range(ptr, size)?;
         let end = start + len;
