@@ -77,7 +77,10 @@ def rustc():
 
 
 def machine_name(d):
-    """The machine next to every figure: this VM's cores, its CPU model, the compiler."""
+    """The machine next to every figure: this VM's cores, its CPU model, the
+    compiler; or the label a run on another machine was given (`--remote`)."""
+    if d.get("machine_label"):
+        return d["machine_label"]
     m = d["machine"]
     return (f"this {m['hardware_threads']}-core VM ({m['cpu'] or 'unknown CPU'}, "
             f"{platform.system()} {platform.release()}, {d.get('rustc') or rustc()})")
@@ -143,25 +146,11 @@ def churn_table(d):
     return L
 
 
-def tables(d, apps):
+def across_tables(d):
+    """(a) across threads, cross-thread frees and own frees: every backend
+    at every thread count, and wasm-vmem ÷ each other backend."""
     L = []
-    m = d["machine"]
-    L.append(f"Run: {machine_name(d)}, {m['hardware_threads']} hardware threads; "
-             f"{d['config']['reps']} interleaved repetitions, medians; "
-             f"load average at start {m.get('loadavg_at_start', '?')}, at end {m.get('loadavg_at_end', '?')}.")
-    L.append("")
-    if "steady" in d:
-        L += steady_tables(d)
-    # (a) single thread
     sm = d["small"]
-    single = {s["name"]: s["mops"] for s in sm["single"]}
-    L.append(f"#### (a) small objects (16–2048 B, batches of {sm['batch']}), one thread — million operations/s")
-    L.append("")
-    L.append("| backend | Mops/s | ÷ dlmalloc |")
-    L.append("|---|---|---|")
-    for n, v in single.items():
-        L.append(f"| {n} | {v:.1f} | {v / single['dlmalloc']:.2f} |")
-    L.append("")
     others = [b for b in ("dlmalloc", "talc", "mimalloc", "rusty_alloc", "system")
               if any(s["name"] == b for s in sm["cross"])]
     for mode, what in (("cross", "half of each batch freed by the next thread"),
@@ -182,6 +171,29 @@ def tables(d, apps):
             " / ".join(f"{vm['mops'][i] / next(s for s in sm[mode] if s['name'] == b)['mops'][i]:.2f}"
                        for b in others) for i in range(len(th))) + " |")
         L.append("")
+    return L
+
+
+def tables(d, apps):
+    L = []
+    m = d["machine"]
+    L.append(f"Run: {machine_name(d)}, {m['hardware_threads']} hardware threads; "
+             f"{d['config']['reps']} interleaved repetitions, medians; "
+             f"load average at start {m.get('loadavg_at_start', '?')}, at end {m.get('loadavg_at_end', '?')}.")
+    L.append("")
+    if "steady" in d:
+        L += steady_tables(d)
+    # (a) single thread
+    sm = d["small"]
+    single = {s["name"]: s["mops"] for s in sm["single"]}
+    L.append(f"#### (a) small objects (16–2048 B, batches of {sm['batch']}), one thread — million operations/s")
+    L.append("")
+    L.append("| backend | Mops/s | ÷ dlmalloc |")
+    L.append("|---|---|---|")
+    for n, v in single.items():
+        L.append(f"| {n} | {v:.1f} | {v / single['dlmalloc']:.2f} |")
+    L.append("")
+    L += across_tables(d)
     if "churn" in d:
         L += churn_table(d)
     # (b)
@@ -452,8 +464,9 @@ def done_table(d, w, cs):
                 rows.append((f"code size of the demo module with wasm-vmem's allocator ({k.upper()}) no larger than "
                              f"the talc-based engine's {CODE_SIZE_BEFORE[k]:,} bytes",
                              f"**{vm[k]:,}** bytes (dlmalloc {dl.get(k, 0):,}: {vm[k] - dl.get(k, 0):+,})"
-                             + (f"; without the bench page's rusty_alloc instance {cs['st_without_bench_rusty']:,}"
-                                if k == "st" and cs.get("st_without_bench_rusty") else ""),
+                             + (f"; with the bench page's rusty_alloc instance (bench builds only) "
+                                f"{cs['st_with_bench_rusty']:,}"
+                                if k == "st" and cs.get("st_with_bench_rusty") else ""),
                              met(vm[k] <= CODE_SIZE_BEFORE[k])))
     L = [f"Native figures: `scripts/bench-alloc.sh`, {machine_name(d)}, load average "
          f"{d['machine'].get('loadavg_at_start', '?').split(' ')[0]} at the start; Chromium: "
@@ -582,6 +595,20 @@ def main():
         d = json.loads((ROOT / "target" / "bench-alloc.json").read_text())
         md = done_table(d, load_optional("target/bench-wasm.json"), load_optional("target/code-size.json"))
         replace_between(DONE_BEGIN, DONE_END, md)
+        print(md)
+        return
+    if args and args[0] == "--remote":
+        # --remote FILE MARKER LABEL: the steady state and (a) across
+        # threads of a run on another machine (the binary carried there),
+        # between the markers <!-- ALLOC MARKER BEGIN/END -->.
+        d = json.loads(pathlib.Path(args[1]).read_text())
+        d["machine_label"] = args[3]
+        m = d["machine"]
+        md = "\n".join([f"Run: {args[3]}; {m['hardware_threads']} hardware threads; "
+                        f"{d['config']['reps']} interleaved repetitions, medians; load average at start "
+                        f"{m.get('loadavg_at_start', '?')}, at end {m.get('loadavg_at_end', '?')}.", ""]
+                       + steady_tables(d) + across_tables(d))
+        replace_between(f"<!-- ALLOC {args[2]} BEGIN -->", f"<!-- ALLOC {args[2]} END -->", md)
         print(md)
         return
     if args and args[0] == "--check":

@@ -15,6 +15,8 @@ markers.
   python3 scripts/bench-report.py           (needs matplotlib: scripts/bench.sh installs it)
   python3 scripts/bench-report.py --sweep   the thread sweep's section only
   python3 scripts/bench-report.py --sweep FILE   ... from another sweep JSON
+  python3 scripts/bench-report.py --sweep FILE SECTION PLOT   ... into the
+      SECTION markers and docs/bench/PLOT (a run on another machine)
 """
 import json
 import pathlib
@@ -74,8 +76,9 @@ def replace_section(name, md):
     bench_md.write_text(text[:a] + "\n" + "\n".join(md) + "\n" + text[b:])
 
 
-def sweep_report(path):
-    """Tables and a plot (docs/bench/sweep.png) from one run of the `sweep` binary."""
+def sweep_report(path, section="SWEEP", plot="sweep.png"):
+    """Tables and a plot (docs/bench/PLOT) from one run of the `sweep`
+    binary, between the SECTION markers of BENCHMARKS.md."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -128,15 +131,17 @@ def sweep_report(path):
         ax.set_title(f"{tr['trace']} trace: throughput against threads", fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(OUT / "sweep.png", dpi=110)
-    md += ["![throughput against threads](docs/bench/sweep.png)", ""]
-    replace_section("SWEEP", md)
+    fig.savefig(OUT / plot, dpi=110)
+    md += [f"![throughput against threads](docs/bench/{plot})", ""]
+    replace_section(section, md)
     print("\n".join(md))
 
 
 def main():
     if sys.argv[1:2] == ["--sweep"]:
-        sweep_report(sys.argv[2] if len(sys.argv) > 2 else TARGET / "sweep.json")
+        # --sweep [FILE [SECTION PLOT]]: another run (say, from a machine
+        # with more cores) into its own section and plot.
+        sweep_report(sys.argv[2] if len(sys.argv) > 2 else TARGET / "sweep.json", *sys.argv[3:5])
         return
     if (TARGET / "sweep.json").exists():
         sweep_report(TARGET / "sweep.json")

@@ -21,5 +21,6 @@ for a in "${allocs[@]}"; do
     variants+=("st-$a")
     [ "$a" = rusty ] || variants+=("mt-$a")
 done
-bash scripts/build-wasm.sh "${variants[@]}" st mt
+# Every module with the bench page's rusty_alloc instance (off as shipped).
+WASM_VMEM_BENCH_RUSTY=1 bash scripts/build-wasm.sh "${variants[@]}" st mt
 exec timeout 1200 node web/bench-run.mjs --allocs "vmem,$(IFS=,; echo "${allocs[*]}")" "$@"

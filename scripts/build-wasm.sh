@@ -20,15 +20,18 @@ export PATH="$PWD/.tools/bin:$PATH"
 for v in "$@"; do
     start=$SECONDS
     alloc=${v#*-}
+    # WASM_VMEM_BENCH_RUSTY=1 (scripts/bench-wasm.sh): rusty_alloc among the
+    # bench page's instances, in every variant; off in the module as shipped.
+    rusty=""
+    [ "${WASM_VMEM_BENCH_RUSTY:-0}" = 1 ] && rusty=",bench-rusty"
     features=()
+    [ -n "$rusty" ] && features=(--features bench-rusty)
     if [ "$alloc" != "$v" ]; then
         case $alloc in
-        # bench-rusty: rusty_alloc among the bench page's instances, as in
-        # the default build.
-        dlmalloc | talc | lol) features=(--no-default-features --features "alloc-$alloc,bench-rusty") ;;
+        dlmalloc | talc | lol) features=(--no-default-features --features "alloc-$alloc$rusty") ;;
         rusty)
             [ "${v%%-*}" = st ] || { echo "build-wasm: $v: rusty_alloc builds single-threaded only" >&2; exit 2; }
-            features=(--no-default-features --features "alloc-$alloc,bench-rusty")
+            features=(--no-default-features --features "alloc-$alloc$rusty")
             ;;
         *) echo "unknown allocator $alloc in $v (dlmalloc, talc, lol or rusty)" >&2; exit 2 ;;
         esac

@@ -15,7 +15,7 @@
 # other builds shared the cores (load average 13; less when idle):
 #   bound 2: pool 20,292 interleavings, ~22 s of models (storage race:
 #            6,591; storage in a free run: 1,783); allocator 2,096
-#            interleavings (own-arena free 37, remote free vs collecting 7,
+#            interleavings (own-heap free 37, remote free vs collecting 7,
 #            vs the span going back 12, trim racing both 2,001, realloc
 #            39), ~3 s; the whole script ~1 min 45 s
 #   bound 3: allocator 16,545 (192 + 7 + 19 + 16,143 + 184), ~24 s

@@ -455,28 +455,28 @@ fn small_in_use_stays_exact_as_spans_go_back<P: Policy>() {
 }
 
 fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
-    let arenas = P::ARENAS.max(1);
+    let heaps = P::HEAPS.max(1);
     let a = alloc::<P>(16 * MIB);
-    // Ten blocks of ~60 KB in every arena: three segments each.
+    // Ten blocks of ~60 KB in every heap: three segments each.
     let l = layout(60_000, 8);
     let mut blocks = Vec::new();
-    for arena in 0..arenas {
+    for heap in 0..heaps {
         for _ in 0..10 {
-            let p = a.alloc_in(arena, l);
+            let p = a.alloc_in(heap, l);
             assert!(!p.is_null());
             blocks.push(p);
         }
     }
     let held = a.stats().small_spans;
-    assert!(held >= 3 * arenas, "{held} segments");
-    // All freed by this thread: the blocks of every other arena are
-    // handed over (fewer than a batch each) and wait for their arena.
+    assert!(held >= 3 * heaps, "{held} segments");
+    // All freed by this thread: the blocks of every other heap are
+    // handed over (fewer than a batch each) and wait for their heap.
     for p in blocks {
         // SAFETY: live blocks of `l`.
         unsafe { a.dealloc(p, l) };
     }
-    let waiting = (0..arenas).filter(|&x| a.handed_over(x)).count();
-    assert!(waiting + 1 >= arenas, "{waiting} of {arenas} arenas wait");
+    let waiting = (0..heaps).filter(|&x| a.handed_over(x)).count();
+    assert!(waiting + 1 >= heaps, "{waiting} of {heaps} heaps wait");
     // Large blocks until the pool refuses: before it does, the blocks
     // handed over are freed, and the segments they emptied serve.
     let big = layout(MIB, 8);
@@ -490,12 +490,12 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
         got.push(p);
     }
     assert!(
-        (0..arenas).all(|x| !a.handed_over(x)),
+        (0..heaps).all(|x| !a.handed_over(x)),
         "blocks left handed over while memory ran out"
     );
     let s = a.stats();
     assert_eq!(s.small_in_use_bytes, 0);
-    assert!(s.small_spans <= 2 * arenas, "{s:?}");
+    assert!(s.small_spans <= 2 * heaps, "{s:?}");
     for p in got {
         // SAFETY: live blocks of `big`.
         unsafe { a.dealloc(p, big) };
@@ -504,19 +504,19 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
 }
 
 /// A span that left its queue full and then had blocks freed by another
-/// thread is taken back by its arena's next allocation (the notifying
-/// free put it on the arena's pending stack), its blocks reused before a
+/// thread is taken back by its heap's next allocation (the notifying
+/// free put it on the heap's pending stack), its blocks reused before a
 /// new span is reserved, and given back to the pool once empty.
 fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
     let a = alloc::<P>(64 * MIB);
     // 4 KiB blocks: 15 to a 64 KiB span.
     let l = layout(4096, 8);
-    for arena in 0..P::ARENAS.max(1) {
+    for heap in 0..P::HEAPS.max(1) {
         let reserved = || a.vmem().stats().reserved_bytes;
         let before = reserved();
         // Two spans' worth and one more block: the first two spans left
         // their queue full.
-        let blocks: Vec<_> = (0..31).map(|_| a.alloc_in(arena, l)).collect();
+        let blocks: Vec<_> = (0..31).map(|_| a.alloc_in(heap, l)).collect();
         assert!(blocks.iter().all(|p| !p.is_null()));
         let taken = reserved();
         assert_eq!(taken - before, u64b(3 * 64 * KIB));
@@ -524,15 +524,11 @@ fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
             // SAFETY: live blocks of `l`, freed once.
             unsafe { a.dealloc(p, l) };
         }
-        // This thread's own arena freed them at once; another arena was
+        // This thread's own heap freed them at once; another heap was
         // notified and takes them at its next allocation.
-        let again: Vec<_> = (0..31).map(|_| a.alloc_in(arena, l)).collect();
-        assert!(!a.handed_over(arena), "arena {arena}");
-        assert_eq!(
-            reserved(),
-            taken,
-            "arena {arena}: blocks reused, no new span"
-        );
+        let again: Vec<_> = (0..31).map(|_| a.alloc_in(heap, l)).collect();
+        assert!(!a.handed_over(heap), "heap {heap}");
+        assert_eq!(reserved(), taken, "heap {heap}: blocks reused, no new span");
         for &p in &again {
             // SAFETY: live blocks of `l`, freed once.
             unsafe { a.dealloc(p, l) };
@@ -550,14 +546,14 @@ fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
     let a = alloc::<P>(64 * MIB);
     // A few blocks per segment.
     let l = layout(LARGE_MIN - 1024, 8);
-    // An arena whose blocks this thread hands over (none in the
-    // single-threaded build: every block is its one arena's).
-    let Some(arena) = (0..P::ARENAS).find(|&arena| {
-        let p = a.alloc_in(arena, l);
+    // An heap whose blocks this thread hands over (none in the
+    // single-threaded build: every block is its one heap's).
+    let Some(heap) = (0..P::HEAPS).find(|&heap| {
+        let p = a.alloc_in(heap, l);
         assert!(!p.is_null());
         // SAFETY: a live block of `l`.
         unsafe { a.dealloc(p, l) };
-        let handed = a.handed_over(arena);
+        let handed = a.handed_over(heap);
         a.stats(); // frees it
         handed
     }) else {
@@ -571,7 +567,7 @@ fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
     let until_a_segment_is_added = |blocks: &mut Vec<*mut u8>| {
         let before = reserved();
         for n in 1.. {
-            let p = a.alloc_in(arena, l);
+            let p = a.alloc_in(heap, l);
             assert!(!p.is_null());
             blocks.push(p);
             if reserved() > before {
@@ -585,7 +581,7 @@ fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
     // next one after as many (both are not the first).
     let per_segment = until_a_segment_is_added(&mut blocks);
     for _ in 1..per_segment {
-        blocks.push(a.alloc_in(arena, l));
+        blocks.push(a.alloc_in(heap, l));
     }
     let full = reserved();
     // Three blocks of the older segments handed over, not freed yet.
@@ -593,13 +589,13 @@ fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
         // SAFETY: live blocks of `l`, not used again.
         unsafe { a.dealloc(p, l) };
     }
-    assert!(a.handed_over(arena));
+    assert!(a.handed_over(heap));
     for _ in 0..3 {
-        let p = a.alloc_in(arena, l);
+        let p = a.alloc_in(heap, l);
         assert!(!p.is_null());
         blocks.push(p);
     }
-    assert!(!a.handed_over(arena), "the allocations freed them");
+    assert!(!a.handed_over(heap), "the allocations freed them");
     assert_eq!(reserved(), full, "no segment added");
     for p in blocks {
         // SAFETY: live blocks of `l`.

@@ -2,22 +2,23 @@
 //! parking policy): allocator threads allocate mixed sizes (small, around
 //! `LARGE_MIN`, large), reallocate, free, and hand blocks over to the next
 //! thread through channels (which checks and frees them or keeps them:
-//! cross-thread frees and reallocs into the owner's arena), while another
+//! cross-thread frees and reallocs into the owner's heap), while another
 //! thread uses the page API (`reserve`, `decommit`, `commit`, `extend`,
 //! `release`) on the same instance. Every block is checked against its
 //! pattern whenever it changes hands, and at the end everything has come
-//! back: nothing in use, no large pages, at most two segments per arena, and
+//! back: nothing in use, no large pages, every span given back by `trim`, and
 //! the pool holds exactly the allocator's segments. Bounded in time; the
 //! loom models in `loom-tests/` prove what this samples.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+use common::blocks::{marks, Block};
 use common::*;
 use core::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use wasm_vmem::{GenericAlloc, LARGE_MIN, MAX_ARENAS};
+use wasm_vmem::{GenericAlloc, LARGE_MIN, MAX_HEAPS};
 
 /// Allocator threads (and one more for the page API).
 const THREADS: usize = 3;
@@ -25,55 +26,6 @@ const ITERATIONS: usize = 8000;
 const TIME: Duration = Duration::from_secs(5);
 
 type A<P> = GenericAlloc<SimMemory, P>;
-
-/// A live block: where, its layout, its pattern. Sent between threads.
-#[derive(Clone, Copy)]
-struct Block {
-    addr: usize,
-    layout: Layout,
-    seed: usize,
-}
-
-fn pattern(seed: usize, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i) % 251) as u8
-}
-
-/// Bytes of a block that carry the pattern: all of a small one, the ends
-/// and every 4 KiB of a large one (writing megabytes per step would make
-/// the test about memset).
-fn marks(size: usize) -> impl Iterator<Item = usize> {
-    let head = if size <= 4096 { size } else { 64 };
-    let tail = size.saturating_sub(64).max(head);
-    (0..head)
-        .chain((4096..tail).step_by(4096))
-        .chain(tail..size)
-}
-
-impl Block {
-    fn ptr(&self) -> *mut u8 {
-        self.addr as *mut u8
-    }
-
-    fn stamp_from(&self, from: usize) {
-        for i in marks(self.layout.size()).filter(|&i| i >= from) {
-            // SAFETY: inside the live block, owned by this thread.
-            unsafe { self.ptr().add(i).write(pattern(self.seed, i)) };
-        }
-    }
-
-    fn check(&self, upto: usize, what: &str) {
-        for i in marks(self.layout.size()).filter(|&i| i < upto) {
-            // SAFETY: inside the live block, owned by this thread.
-            let b = unsafe { self.ptr().add(i).read() };
-            assert_eq!(
-                b,
-                pattern(self.seed, i),
-                "{what}: byte {i} of {:?}",
-                self.layout
-            );
-        }
-    }
-}
 
 fn random_layout(rng: &mut Rng) -> Layout {
     let size = match rng.below(20) {
@@ -108,7 +60,7 @@ fn allocator_worker<P: Policy>(
         // Blocks handed over: checked, then freed here (a cross-thread
         // free) or kept.
         while let Ok(b) = inbox.try_recv() {
-            b.check(b.layout.size(), "received");
+            b.check("received");
             if rng.below(2) == 0 {
                 // SAFETY: a live block of that layout, handed to us.
                 unsafe { a.dealloc(b.ptr(), b.layout) };
@@ -142,7 +94,7 @@ fn allocator_worker<P: Policy>(
                     layout,
                     seed,
                 };
-                b.stamp_from(0);
+                b.stamp();
                 mine.push(b);
             }
             4..=5 if !mine.is_empty() => {
@@ -164,8 +116,8 @@ fn allocator_worker<P: Policy>(
                     addr: b.addr,
                     ..*old
                 };
-                moved.check(kept, "realloc");
-                b.stamp_from(0);
+                moved.check_upto(kept, "realloc");
+                b.stamp();
                 mine[i] = b;
             }
             6..=7 if !mine.is_empty() => {
@@ -174,7 +126,7 @@ fn allocator_worker<P: Policy>(
             }
             _ if !mine.is_empty() => {
                 let b = mine.swap_remove(rng.below(mine.len()));
-                b.check(b.layout.size(), "before free");
+                b.check("before free");
                 // SAFETY: a live block of ours.
                 unsafe { a.dealloc(b.ptr(), b.layout) };
             }
@@ -183,7 +135,7 @@ fn allocator_worker<P: Policy>(
     }
     drop(next);
     for b in mine.into_iter().chain(inbox) {
-        b.check(b.layout.size(), "at the end");
+        b.check("at the end");
         // SAFETY: live blocks of ours.
         unsafe { a.dealloc(b.ptr(), b.layout) };
     }
@@ -272,17 +224,17 @@ where
         (0, 0, 0),
         "{s:?}"
     );
-    // Each arena keeps at most one empty span per class and one cached per
+    // Each heap keeps at most one empty span per class and one cached per
     // span size, besides spans whose blocks other threads freed while the
-    // arena allocated nothing more; `trim` gives them all back.
-    let arenas = (THREADS + 1).min(MAX_ARENAS);
+    // heap allocated nothing more; `trim` gives them all back.
+    let heaps = (THREADS + 1).min(MAX_HEAPS);
     let kept = s.small_spans;
     assert!(a.trim() || kept == 0);
     let s = a.stats();
     assert_eq!(
         (s.small_spans, s.small_held_bytes),
         (0, 0),
-        "{kept} spans kept before: {s:?} ({arenas} arenas)"
+        "{kept} spans kept before: {s:?} ({heaps} heaps)"
     );
     let v = a.vmem().stats();
     assert_eq!(v.reserved_bytes, s.small_held_bytes, "{v:?}");

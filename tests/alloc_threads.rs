@@ -3,17 +3,18 @@
 //!
 //! - 10,000 threads, started and joined in waves of 16, each allocating
 //!   blocks of mixed sizes, freeing some of its own, some left by earlier
-//!   threads or by those of its wave (frees into other arenas' spans), and
+//!   threads or by those of its wave (frees into other heaps' spans), and
 //!   leaving some for later ones: the memory held stays under a fixed
 //!   bound after every wave, however many threads have come and gone, and
 //!   `trim` gives everything back at the end;
-//! - an owner freeing and allocating in its arena's spans while another
+//! - an owner freeing and allocating in its heap's spans while another
 //!   thread frees blocks of them remotely and a third trims: small enough
 //!   to run under Miri (`scripts/test-miri.sh`), whose data-race detector
 //!   then sees the span protocol with real threads.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+use common::blocks::{marks, pattern, Block};
 use common::*;
 use core::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -21,52 +22,6 @@ use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 use wasm_vmem::mt::Alloc;
 use wasm_vmem::LARGE_MIN;
-
-/// A live block: where, its layout, its pattern's seed.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    addr: usize,
-    layout: Layout,
-    seed: usize,
-}
-
-fn pattern(seed: usize, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i) % 251) as u8
-}
-
-/// The bytes of a block of `size` that carry its pattern: the first 64 and
-/// the last (so that a realloc's copy and every neighbour show).
-fn marks(size: usize) -> impl Iterator<Item = usize> {
-    (0..size.min(64)).chain(size.saturating_sub(8).max(64)..size)
-}
-
-impl Block {
-    fn ptr(&self) -> *mut u8 {
-        self.addr as *mut u8
-    }
-
-    fn stamp(&self) {
-        for i in marks(self.layout.size()) {
-            // SAFETY: inside the live block, owned by this thread.
-            unsafe { self.ptr().add(i).write(pattern(self.seed, i)) };
-        }
-    }
-
-    fn check(&self, what: &str) {
-        for i in marks(self.layout.size()) {
-            // SAFETY: inside the live block, owned by this thread.
-            let b = unsafe { self.ptr().add(i).read() };
-            assert_eq!(b, pattern(self.seed, i), "{what}: byte {i} of {self:?}");
-        }
-    }
-
-    /// Checks and frees the block.
-    fn free(self, a: &Alloc<SimMemory>, what: &str) {
-        self.check(what);
-        // SAFETY: a live block of that layout, given up by the caller.
-        unsafe { a.dealloc(self.ptr(), self.layout) };
-    }
-}
 
 /// Mostly small sizes across the classes of all three span sizes, some
 /// just under and over `LARGE_MIN`, a few alignments above 8.
@@ -105,7 +60,7 @@ const BOUND: u64 = 80 * MIB as u64;
 
 /// One thread of a wave: allocates `PER_THREAD` blocks, reallocates one,
 /// frees about a third of its own, frees up to 8 blocks of other threads
-/// from the shared pool (often of other arenas: remote frees), and leaves
+/// from the shared pool (often of other heaps: remote frees), and leaves
 /// the rest there while it has room (freeing them itself otherwise).
 fn short_lived_thread(a: &Alloc<SimMemory>, t: usize, shared: &Mutex<Vec<Block>>) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -216,10 +171,10 @@ fn ten_thousand_threads_keep_memory_bounded() {
 /// Rounds of the owner in [`remote_frees_race_the_owner_and_a_trim`].
 const ROUNDS: usize = if cfg!(miri) { 16 } else { 2000 };
 
-/// The owner of arena 1 allocates blocks of 8 KiB (seven to a 64 KiB
+/// The owner of heap 1 allocates blocks of 8 KiB (seven to a 64 KiB
 /// span, so spans fill and leave their queue often), frees half as the
 /// owner and sends the other half to a thread that frees them as another
-/// arena's (onto the spans' `thread_free`, notifying the owner when a span
+/// heap's (onto the spans' `thread_free`, notifying the owner when a span
 /// was full), while a third thread trims over and over. Each free is
 /// checked against its block's pattern, and at the end `trim` leaves no
 /// span held and the heaps and the pool agree.

@@ -3,17 +3,17 @@
 //! three threads using one allocator. Run with `scripts/test-loom.sh`.
 //!
 //! The small-object heaps are size-class spans (`src/allocator/span.rs`):
-//! a block freed by a thread of its span's arena goes on the span's local
-//! list under the arena's lock; one freed by a thread of another arena is
+//! a block freed by a thread of its span's heap goes on the span's local
+//! list under the heap's lock; one freed by a thread of another heap is
 //! pushed on the span's `thread_free` word with a compare-and-swap, no
 //! lock taken, and if the span had left its queue full, the freeing thread
-//! notifies the owner by pushing the span on the arena's pending stack.
-//! Under loom every thread's own arena is 0, so the models place blocks in
-//! arena 1 (`alloc_in`) and free them as its owner or as another arena
+//! notifies the owner by pushing the span on the heap's pending stack.
+//! Under loom every thread's own heap is 0, so the models place blocks in
+//! heap 1 (`alloc_in`) and free them as its owner or as another heap
 //! (`dealloc_from`).
 //!
-//! What loom checks here: the arena locks and every access to an arena's
-//! heap state (it sits in a loom cell inside `Locked`), the `thread_free`
+//! What loom checks here: the heap locks and every access to a heap's
+//! state (it sits in a loom cell inside `Locked`), the `thread_free`
 //! words and the pending stacks (loom atomics, even inside a span header),
 //! the page pool's locks and tables, and page contents written or read
 //! through the `SimMemory` seam (a loom cell per 16 KiB page). Blocks of
@@ -63,7 +63,7 @@ const BIG: usize = LARGE_MIN - 1024;
 /// The span size and alignment of that class.
 const SPAN: usize = 256 * 1024;
 
-/// The arena the models' spans belong to (every thread's own is 0).
+/// The heap the models' spans belong to (every thread's own is 0).
 const OWNER: usize = 1;
 
 /// An allocator over `wasm_pages` wasm pages for the scenario, plus one
@@ -94,21 +94,21 @@ fn dealloc(a: &Alloc<SimMemory>, p: usize, size: usize) {
     unsafe { a.dealloc(p as *mut u8, layout(size)) }
 }
 
-/// A block of `BIG` bytes in the owner arena's heap.
+/// A block of `BIG` bytes in the owner heap.
 fn alloc_owned(a: &Alloc<SimMemory>) -> usize {
     let p = a.alloc_in(OWNER, layout(BIG)) as usize;
     assert_ne!(p, 0, "out of memory");
     p
 }
 
-/// Frees a `BIG` block of the owner arena as its owner (onto the span's
-/// local list, under the arena's lock).
+/// Frees a `BIG` block of the owner heap as its owner (onto the span's
+/// local list, under the heap's lock).
 fn free_as_owner(a: &Alloc<SimMemory>, p: usize) {
     // SAFETY: callers pass a live block of theirs of that size.
     unsafe { a.dealloc_from(OWNER, p as *mut u8, layout(BIG)) }
 }
 
-/// Frees a `BIG` block of the owner arena as a thread of another arena
+/// Frees a `BIG` block of the owner heap as a thread of another heap
 /// (pushed on the span's `thread_free`, no lock).
 fn free_remotely(a: &Alloc<SimMemory>, p: usize) {
     // SAFETY: callers pass a live block of theirs of that size.
@@ -173,7 +173,7 @@ fn disjoint(blocks: &[(usize, usize)]) -> bool {
     })
 }
 
-/// A full span of the owner arena: its three blocks handed out, and a
+/// A full span of the owner heap: its three blocks handed out, and a
 /// fourth allocation, which finds it with nothing left, has marked it
 /// full and taken it out of its queue (the fourth block is in a second
 /// span). Returns the three blocks and the fourth.
@@ -188,16 +188,16 @@ fn full_span(a: &Alloc<SimMemory>) -> ([usize; 3], usize) {
 }
 
 /// (a0) A block allocated by one thread is freed by another of the same
-/// arena (under loom, arena 0 for both: into the span's local list, under
-/// the arena's lock) while the owner allocates in that arena: the heap is
+/// heap (under loom, heap 0 for both: into the span's local list, under
+/// the heap's lock) while the owner allocates in that heap: the heap is
 /// only ever touched under the lock and no live block is disturbed (the
 /// freed block is not handed out again here: allocation pops the span's
 /// `free` list first, its local list only once `free` runs dry).
-fn own_arena_free_racing_an_allocation() {
-    on_big_stack(own_arena_free_racing_an_allocation_on_its_thread);
+fn own_heap_free_racing_an_allocation() {
+    on_big_stack(own_heap_free_racing_an_allocation_on_its_thread);
 }
 
-fn own_arena_free_racing_an_allocation_on_its_thread() {
+fn own_heap_free_racing_an_allocation_on_its_thread() {
     let a = allocator(8);
     let keep = alloc(&a, 48);
     stamp(keep, 48, 0x11);
@@ -209,7 +209,7 @@ fn own_arena_free_racing_an_allocation_on_its_thread() {
             // Handed over by the spawn: it holds what the owner wrote.
             assert!(stamped(x, 100, 0xAA), "the block as handed over");
             dealloc(&a, x, 100);
-            // Then a block of its own, in the same arena, handed back to
+            // Then a block of its own, in the same heap, handed back to
             // the main thread.
             let w = alloc(&a, 24);
             stamp(w, 24, 0xCC);
@@ -235,23 +235,23 @@ fn own_arena_free_racing_an_allocation_on_its_thread() {
 }
 
 #[test]
-fn own_arena_free_racing_the_owners_allocation() {
+fn own_heap_free_racing_the_owners_allocation() {
     model(
-        "own_arena_free_racing_the_owners_allocation",
-        own_arena_free_racing_an_allocation,
+        "own_heap_free_racing_the_owners_allocation",
+        own_heap_free_racing_an_allocation,
     );
 }
 
-/// The broken variant: the free skips the arena's lock.
+/// The broken variant: the free skips the heap's lock.
 #[test]
 #[should_panic(expected = "Causality violation")]
-fn own_arena_free_without_the_lock_is_caught() {
+fn own_heap_free_without_the_lock_is_caught() {
     let _fault = inject(Fault::FreeWithoutOwnerLock);
-    loom::model(own_arena_free_racing_an_allocation);
+    loom::model(own_heap_free_racing_an_allocation);
 }
 
 /// (a) A remote free against the owner collecting: a span of the owner
-/// arena has one block left to format; a thread of another arena frees
+/// heap has one block left to format; a thread of another heap frees
 /// one of its blocks (a `thread_free` push) while the owner allocates
 /// twice in the span. The owner's second allocation finds the span's
 /// lists empty: it collects the pushed block if the push came first
@@ -383,8 +383,8 @@ fn full_span_emptied_remotely_then_trimmed() {
 }
 
 /// (b) A remote free against the span going back to the pool
-/// (mimalloc's delayed free): a full span of the owner arena, whose
-/// blocks `x1` and `x3` the owner holds and `x2` another arena's thread.
+/// (mimalloc's delayed free): a full span of the owner heap, whose
+/// blocks `x1` and `x3` the owner holds and `x2` another heap's thread.
 /// That thread frees `x2`: its push finds the span full, swaps the mark
 /// for "notified", and then pushes the span on the pending stack.
 /// Meanwhile the owner frees `x1`, allocates and frees a block (which
@@ -489,10 +489,10 @@ fn span_given_back_while_notified_is_caught() {
 }
 
 /// (c) A `trim` by another thread (what an out-of-memory path runs: it
-/// locks each arena in turn, takes its pending stack, collects every
+/// locks each heap in turn, takes its pending stack, collects every
 /// span's remotely freed blocks and gives every empty span back) racing a
 /// remote free and the owner. The span is full, its blocks `x1` and `x3`
-/// the owner's, `x2` another arena's thread's. That thread frees `x2`
+/// the owner's, `x2` another heap's thread's. That thread frees `x2`
 /// (notifying the owner), the owner frees `x1` and `x3` and allocates a
 /// block, and a third thread trims. `trim` gives the span back only when
 /// it holds no live block and is not waiting to be taken from the stack;

@@ -3,6 +3,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod alloc_harness;
+pub mod blocks;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod harness;
 
