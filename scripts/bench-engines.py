@@ -101,6 +101,14 @@ def summary(runs):
     row("allocator (a) one thread, mixed trace: wasm-vmem ÷ dlmalloc", lambda r: both(lambda b: steady(r, b, "wasm-vmem", "mixed")))
     row("allocator (a) one thread, batches: wasm-vmem ÷ dlmalloc", lambda r: both(lambda b: steady(r, b, "wasm-vmem", "batches")))
     row("allocator (a) one thread, batches: talc ÷ dlmalloc", lambda r: both(lambda b: steady(r, b, "talc", "batches")))
+
+    def vs_rusty(r, what):
+        s = r["builds"]["st"]["allocs"]["steady"]["series"]
+        if not any(x["name"].startswith("rusty_alloc") for x in s):
+            return "n/a"
+        return f"{pick(s, 'wasm-vmem')[what] / pick(s, 'rusty_alloc')[what]:.2f} (ST)"
+    row("allocator (a) one thread, mixed / batches: wasm-vmem ÷ rusty_alloc",
+        lambda r: f"{vs_rusty(r, 'mixed')} / {vs_rusty(r, 'batches')}")
     row("allocator (a) cross-thread frees, the most threads: wasm-vmem ÷ dlmalloc (MT)",
         lambda r: f"{small_at_top(r, 'mt', 'wasm-vmem'):.2f} at {r['builds']['mt']['allocs']['small']['threads'][-1]}")
     row("allocator (b) `vec![0u8; 64 MiB]`: dlmalloc µs ÷ wasm-vmem µs", lambda r: both(lambda b: large64(r, b, "wasm-vmem")))
@@ -133,20 +141,25 @@ def detail(e, r):
            "| allocator | (a) mixed | (a) batches | (a) cross-thread, MT: " +
            " → ".join(str(t) for t in r["builds"]["mt"]["allocs"]["small"]["threads"]) + " threads | (b) 64 MiB | (c) |",
            "|---|---:|---:|---:|---:|---:|"]
-    short = {"wasm-vmem": "vmem", "dlmalloc": "dlmalloc", "talc": "talc", "lol_alloc": "lol"}
+    short = {"wasm-vmem": "vmem", "dlmalloc": "dlmalloc", "talc": "talc", "lol_alloc": "lol", "rusty_alloc": "rusty"}
+    def has(b, n):
+        # rusty_alloc builds single-threaded only.
+        return any(s["name"].startswith(n) for s in r["builds"][b]["allocs"]["steady"]["series"])
+
     for x in r["builds"]["st"]["allocs"]["steady"]["series"]:
         n = x["name"]
+        builds = [b for b in ("st", "mt") if has(b, n)]
         cells = []
         for what in ("mixed", "batches"):
             cells.append(" / ".join(
                 f"{pick(r['builds'][b]['allocs']['steady']['series'], n)[what]:.1f} ({steady(r, b, n, what):.2f})"
-                for b in ("st", "mt")))
-        mt_small = pick(r["builds"]["mt"]["allocs"]["small"]["series"], n)["mops"]
-        cells.append(" → ".join(f"{v:.1f}" for v in mt_small))
+                for b in builds))
+        mt_small = pick(r["builds"]["mt"]["allocs"]["small"]["series"], n)["mops"] if has("mt", n) else None
+        cells.append(" → ".join(f"{v:.1f}" for v in mt_small) if mt_small else "— (single-threaded only)")
         cells.append(" / ".join(
             f"{pick(r['builds'][b]['allocs']['large']['series'], n)['us'][-1]:.0f} "
-            f"({pick(r['builds'][b]['allocs']['large']['series'], n)['first_us'][-1]:.0f})" for b in ("st", "mt")))
-        cells.append(" / ".join(r2(phase(r, b, short.get(n, n))) for b in ("st", "mt")))
+            f"({pick(r['builds'][b]['allocs']['large']['series'], n)['first_us'][-1]:.0f})" for b in builds))
+        cells.append(" / ".join(r2(phase(r, b, short.get(n, n))) for b in builds))
         md.append(f"| {n} | " + " | ".join(cells) + " |")
     return md + [""]
 
