@@ -620,12 +620,7 @@ def main():
     check(d, apps)
     md = tables(d, apps)
     (ROOT / "target" / "bench-alloc.md").write_text(md + "\n")
-    bm = ROOT / "BENCHMARKS.md"
-    text = bm.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        bm.write_text(head + BEGIN + "\n" + md + "\n" + END + tail)
+    replace_between(BEGIN, END, md)
     plots(d)
     if "steady" in d:
         plot_steady(d, load_optional("target/bench-wasm.json"))

@@ -34,8 +34,6 @@ if printf '%s\n' "${variants[@]}" | grep -qx st; then
     cargo wasm-st --features bench-rusty
     rm -rf "$withrusty"
     wasm-bindgen --target web --out-dir "$withrusty" target/wasm32-unknown-unknown/release/wasm_vmem_web.wasm
-    # Leave the shipped module's build behind, as build-wasm.sh made it.
-    cargo wasm-st
 fi
 
 python3 - "$MD" "$withrusty" "${variants[@]}" <<'PY'

@@ -30,6 +30,17 @@ pub const MAX_ARENAS: usize = 8;
 /// contend where threads sharing an arena rarely do.
 pub const MAX_HEAPS: usize = 16;
 
+/// The arenas or heaps a policy's count `asked` gives, within 1 ..= `max`.
+pub(crate) const fn slots_in_use(asked: usize, max: usize) -> usize {
+    if asked == 0 {
+        1
+    } else if asked > max {
+        max
+    } else {
+        asked
+    }
+}
+
 /// Rounds `x` up to a multiple of `align`, a power of two.
 pub(crate) fn align_up(x: usize, align: usize) -> usize {
     (x + align - 1) & !(align - 1)

@@ -17,7 +17,7 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{array_of, const_fn};
 use crate::sys::LinearMemory;
 use crate::table::Fill;
-use crate::units::{MAX_HEAPS, PAGE_SIZE};
+use crate::units::{slots_in_use, MAX_HEAPS, PAGE_SIZE};
 use crate::vmem::GenericVmem;
 use class::{class_of, INFO};
 use core::alloc::{GlobalAlloc, Layout};
@@ -185,13 +185,7 @@ fn settled(sum: usize) -> u64 {
 
 impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// Small-object heaps in use: `P::HEAPS`, within 1 ..= [`MAX_HEAPS`].
-    const HEAPS: usize = if P::HEAPS == 0 {
-        1
-    } else if P::HEAPS > MAX_HEAPS {
-        MAX_HEAPS
-    } else {
-        P::HEAPS
-    };
+    const HEAPS: usize = slots_in_use(P::HEAPS, MAX_HEAPS);
 
     /// Whether the policy has one heap (the single-threaded build): then
     /// every block is the calling thread's heap's, no block is ever freed
@@ -202,15 +196,11 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// Whether blocks may be freed by threads of other heaps.
     const REMOTE: bool = !Self::ONE_HEAP;
 
-    /// The calling thread's heap: its number modulo the heaps (0 under
-    /// loom and Miri, whose threads the tests place in heaps themselves,
-    /// as for arenas).
+    /// The calling thread's heap: its number modulo the heaps, as its
+    /// arena is modulo the arenas (`policy::thread::slot`).
     #[inline]
     fn home(&self) -> usize {
-        if Self::ONE_HEAP || cfg!(loom) || cfg!(miri) {
-            return 0;
-        }
-        crate::policy::thread::number() % Self::HEAPS
+        crate::policy::thread::slot(Self::HEAPS)
     }
 
     /// Figures of the allocator (see [`AllocStats`]); the pool's own are in

@@ -23,6 +23,19 @@
 //! Either way the number is only a preference: any thread may use any
 //! arena, so a collision costs contention, never correctness.
 
+/// The calling thread's slot among `slots` (arenas of the pool, heaps of
+/// the allocator): its number modulo `slots`; 0 with one slot, and 0 under
+/// loom and Miri, whose tests place work in chosen slots themselves (loom
+/// models with `reserve_in` and `alloc_in`), so that executions replay
+/// exactly.
+#[inline]
+pub(crate) fn slot(slots: usize) -> usize {
+    if slots == 1 || cfg!(loom) || cfg!(miri) {
+        return 0;
+    }
+    number() % slots
+}
+
 /// The calling thread's number, `0, 1, 2, …` in the order threads first
 /// asked (with `std`, once the thread's TLS exists), or a hash of its
 /// stack address.

@@ -96,15 +96,10 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// in a thread-local, or a hash of its stack address where none can be
     /// used), modulo the arenas; 0 with one arena. Only a preference: any
     /// thread may use any arena, so a collision costs contention, never
-    /// correctness. Under loom it is 0 (models choose arenas with
-    /// `reserve_in`), so executions replay exactly; under Miri too, so that
-    /// its runs stay those of one arena per test thread as before.
+    /// correctness. Under loom and Miri it is 0 (`policy::thread::slot`).
     #[inline]
     pub(crate) fn home(&self) -> usize {
-        if Self::ARENAS == 1 || cfg!(loom) || cfg!(miri) {
-            return 0;
-        }
-        crate::policy::thread::number() % Self::ARENAS
+        crate::policy::thread::slot(Self::ARENAS)
     }
 
     /// The arenas other than `home`, in order after it.

@@ -21,7 +21,7 @@ use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{array_of, const_fn};
 use crate::sys::LinearMemory;
 use crate::table::{Fill, Plan, Table};
-use crate::units::{align_up, MAX_ARENAS, PAGES_PER_WASM_PAGE, PAGE_SIZE};
+use crate::units::{align_up, slots_in_use, MAX_ARENAS, PAGES_PER_WASM_PAGE, PAGE_SIZE};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -107,13 +107,7 @@ impl<M, P: Policy> GenericVmem<M, P> {
 
 impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Arenas in use: `P::ARENAS`, within 1 ..= [`MAX_ARENAS`].
-    pub(crate) const ARENAS: usize = if P::ARENAS == 0 {
-        1
-    } else if P::ARENAS > MAX_ARENAS {
-        MAX_ARENAS
-    } else {
-        P::ARENAS
-    };
+    pub(crate) const ARENAS: usize = slots_in_use(P::ARENAS, MAX_ARENAS);
 
     /// Reserves `size` bytes (rounded up to whole pages) aligned to
     /// `max(align, PAGE_SIZE)`. The range is committed and **reads zero**.
