@@ -189,10 +189,11 @@ impl Table {
     /// A free run for `len` pages whose address is a multiple of `align`
     /// pages, `base` being the page number of offset 0: the shortest run
     /// that fits below 32 pages, a run of the shortest fitting size class
-    /// above (`runs.rs`). Returns the first page of the fit, and remembers
-    /// the run that holds it for [`claim`](Self::claim).
+    /// above (`runs.rs`), and the run at the end of the pages described
+    /// only when no other holds a fit. Returns the first page of the fit,
+    /// and remembers the run that holds it for [`claim`](Self::claim).
     pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<usize> {
-        let (start, holder) = self.free.find(len, align, base)?;
+        let (start, holder) = self.free.find(len, align, base, self.pages.len())?;
         self.fit.set((start, holder));
         Some(start)
     }

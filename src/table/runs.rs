@@ -415,15 +415,42 @@ impl Runs {
     /// A fit for `len` pages at a multiple of `align` pages (`base` being
     /// the page number of offset 0): the first run, in class order, that
     /// holds them, or a shorter or lower one of its class ([`PICK`]); see
-    /// [`FIT_TRIES`]. Returns the first page of the fit and the start of
-    /// the run that holds it.
-    pub(crate) fn find(&self, len: usize, align: usize, base: usize) -> Option<(usize, usize)> {
-        let len32 = u32::try_from(len.max(1)).ok()?;
-        let fits = |n: u32| {
+    /// [`FIT_TRIES`]. The run ending at page `top` (the memory's end) is
+    /// taken last, only when no other run holds a fit, as dlmalloc takes
+    /// its top chunk last: what stays free at the end is stitched to the
+    /// next growth, where a hole lower down is not. Returns the first page
+    /// of the fit and the start of the run that holds it.
+    pub(crate) fn find(
+        &self,
+        len: usize,
+        align: usize,
+        base: usize,
+        top: usize,
+    ) -> Option<(usize, usize)> {
+        let fit_in = |n: u32| {
             let node = &self.nodes[n as usize];
             let start = align_up(base + node.start as usize, align) - base;
             (start + len <= node.end()).then_some((start, node.start as usize))
         };
+        let is_top = |n: u32| self.nodes[n as usize].end() == top;
+        let fits = |n: u32| if is_top(n) { None } else { fit_in(n) };
+        let below_top = self.find_by(len, align, fits, is_top);
+        below_top.or_else(|| {
+            let n = self.node_at(self.ending_at(top)?.start);
+            fit_in(n)
+        })
+    }
+
+    /// [`find`](Self::find) over the runs that `fits` accepts (`is_top`
+    /// names the one it refuses whatever its length).
+    fn find_by(
+        &self,
+        len: usize,
+        align: usize,
+        fits: impl Fn(u32) -> Option<(usize, usize)>,
+        is_top: impl Fn(u32) -> bool,
+    ) -> Option<(usize, usize)> {
+        let len32 = u32::try_from(len.max(1)).ok()?;
         let from = class_of(len32);
         for (tried, n) in self.in_class_order(from).enumerate() {
             if let Some(fit) = fits(n) {
@@ -431,11 +458,14 @@ impl Runs {
             }
             if tried + 1 == FIT_TRIES {
                 // A run of `len + align - 1` pages fits at any alignment:
-                // the head of the first class of such runs.
+                // the first of the classes of such runs, past the top.
                 let sure = class_at_least(len as u64 + align as u64 - 1)
                     .and_then(|(f, s)| self.class_from(f, s));
-                if let Some((f, s)) = sure {
-                    return fits(self.head(f, s));
+                if let Some(sure) = sure {
+                    return self
+                        .in_class_order(sure)
+                        .find(|&n| !is_top(n))
+                        .and_then(&fits);
                 }
                 // None: every run that may fit is tried (the slow path),
                 // so that a fit that exists is always found.

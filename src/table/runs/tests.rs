@@ -44,7 +44,7 @@ fn run(start: usize, len: usize) -> Run {
 }
 
 fn starts(r: &Runs, len: usize, align: usize) -> Option<usize> {
-    r.find(len, align, 0).map(|(start, _)| start)
+    r.find(len, align, 0, usize::MAX).map(|(start, _)| start)
 }
 
 #[test]
@@ -66,6 +66,41 @@ fn classes_cover_every_length_in_order() {
 }
 
 #[test]
+fn the_run_at_the_top_is_taken_last() {
+    let mut b = bufs();
+    let mut r = runs(&mut b, 16, 4096);
+    // The shortest fit for 3 pages is the top run (3000 .. 3004), the end
+    // of the memory: any other fit comes first, however long.
+    for (s, l) in [(0, 100), (200, 40), (3000, 4)] {
+        assert!(r.insert(run(s, l)));
+    }
+    r.check();
+    let top = 3004;
+    assert_eq!(r.find(3, 1, 0, usize::MAX), Some((3000, 3000)), "no top");
+    assert_eq!(r.find(3, 1, 0, top), Some((200, 200)));
+    assert_eq!(r.find(41, 1, 0, top), Some((0, 0)));
+    assert_eq!(r.find(101, 1, 0, top), None, "no run holds it");
+    r.remove(0);
+    r.remove(200);
+    assert_eq!(r.find(3, 1, 0, top), Some((3000, 3000)), "only the top");
+    // Past the tries of the first classes, the classes that fit at any
+    // alignment: the top is still passed over while another run fits.
+    let mut b = bufs();
+    let mut r = runs(&mut b, 64, 1 << 16);
+    for i in 0..40 {
+        // Runs of 9 pages at odd pages: none holds 8 at a multiple of 8.
+        assert!(r.insert(run(17 + 20 * i, 9)));
+    }
+    assert!(r.insert(run(2000, 64)));
+    assert!(r.insert(run(4000, 64)));
+    r.check();
+    assert_eq!(r.find(8, 8, 0, 4064), Some((2000, 2000)));
+    assert_eq!(r.find(8, 8, 0, 2064), Some((4000, 4000)));
+    r.remove(2000);
+    assert_eq!(r.find(8, 8, 0, 4064), Some((4000, 4000)), "only the top");
+}
+
+#[test]
 fn shortest_fit_below_32_pages_lowest_address_among_equals() {
     let mut b = bufs();
     let mut r = runs(&mut b, 16, 64);
@@ -80,9 +115,9 @@ fn shortest_fit_below_32_pages_lowest_address_among_equals() {
         Some(0),
         "5 pages at 30 cannot hold 4 at a multiple of 4"
     );
-    assert_eq!(r.find(4, 4, 0), Some((0, 0)));
+    assert_eq!(r.find(4, 4, 0, usize::MAX), Some((0, 0)));
     assert_eq!(
-        r.find(4, 4, 2),
+        r.find(4, 4, 2, usize::MAX),
         Some((30, 30)),
         "alignment counts from the base"
     );
@@ -156,7 +191,7 @@ fn a_fit_beyond_many_misaligned_near_fits_is_found_without_a_long_run() {
         assert!(r.insert(run(8 * i + 1, 5)));
     }
     assert!(r.insert(run(1002, 6)));
-    assert_eq!(r.find(4, 4, 0), Some((1004, 1002)));
+    assert_eq!(r.find(4, 4, 0, usize::MAX), Some((1004, 1002)));
 }
 
 #[test]
@@ -207,7 +242,7 @@ fn agrees_with_a_sorted_vector_on_random_operations() {
             .iter()
             .filter(|m| fits(m))
             .min_by_key(|m| (m.len, m.start));
-        match (r.find(want, align, 0), best) {
+        match (r.find(want, align, 0, usize::MAX), best) {
             (None, None) => {}
             (Some((start, holder)), Some(best)) => {
                 let m = model.iter().find(|m| m.start == holder).expect("a run");
