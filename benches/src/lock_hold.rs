@@ -96,10 +96,13 @@ fn holds() -> Holds {
 /// every run would grow with `runs`), over `reps` cycles.
 pub fn lock_hold_free_runs(runs: usize, reps: usize) -> Holds {
     let vm = GenericVmem::<Mem, TimedMt>::new(memory());
-    // 2 × runs single pages, then every other one released: `runs` runs.
-    let pages: Vec<_> = (0..2 * runs)
+    // 2 × runs single pages, then every other one in address order
+    // released: `runs` runs (the pool fills holes below the memory's end
+    // before its end, so the order of the reservations is not theirs).
+    let mut pages: Vec<_> = (0..2 * runs)
         .map(|_| vm.reserve(PAGE_SIZE, PAGE_SIZE).unwrap().as_ptr())
         .collect();
+    pages.sort_unstable();
     for p in pages.iter().step_by(2) {
         // SAFETY: ours, not used again.
         unsafe { vm.release(*p, PAGE_SIZE).unwrap() };
