@@ -546,7 +546,7 @@ fn blocks_handed_over_are_reused_before_a_new_segment<P: Policy>() {
     let a = alloc::<P>(64 * MIB);
     // A few blocks per segment.
     let l = layout(LARGE_MIN - 1024, 8);
-    // An heap whose blocks this thread hands over (none in the
+    // A heap whose blocks this thread hands over (none in the
     // single-threaded build: every block is its one heap's).
     let Some(heap) = (0..P::HEAPS).find(|&heap| {
         let p = a.alloc_in(heap, l);

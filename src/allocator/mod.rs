@@ -419,7 +419,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     ///
     /// # Safety
     ///
-    /// As for [`dealloc_small`](Self::dealloc_small); `home` is an heap
+    /// As for [`dealloc_small`](Self::dealloc_small); `home` is a heap
     /// of the instance.
     #[inline]
     unsafe fn dealloc_small_from(&self, home: usize, ptr: NonNull<u8>, layout: Layout) {

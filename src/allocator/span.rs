@@ -468,7 +468,7 @@ fn no_notify() -> bool {
     false
 }
 
-/// An heap's stack of spans that left their queue full and had a block
+/// A heap's stack of spans that left their queue full and had a block
 /// freed since by another thread: pushed by that thread, taken whole by
 /// the owner. On a line of its own.
 #[derive(Debug)]

@@ -354,9 +354,15 @@ impl Runs {
 
     /// The run ending at `end` (its last page `end - 1`), if any.
     pub(crate) fn ending_at(&self, end: usize) -> Option<Run> {
+        self.node_ending_at(end)
+            .map(|n| self.nodes[n as usize].run())
+    }
+
+    /// The node of the run ending at `end`, if any.
+    fn node_ending_at(&self, end: usize) -> Option<u32> {
         let n = *self.tags.get(end.checked_sub(1)?)?;
         let node = self.nodes.get(n as usize)?;
-        (node.len > 0 && node.end() == end).then(|| node.run())
+        (node.len > 0 && node.end() == end).then_some(n)
     }
 
     /// An upper bound of the longest run's length (0 if there is none):
@@ -415,8 +421,9 @@ impl Runs {
     /// A fit for `len` pages at a multiple of `align` pages (`base` being
     /// the page number of offset 0): the first run, in class order, that
     /// holds them, or a shorter or lower one of its class ([`PICK`]); see
-    /// [`FIT_TRIES`]. The run ending at page `top` (the memory's end) is
-    /// taken last, only when no other run holds a fit, as dlmalloc takes
+    /// [`FIT_TRIES`]. The run ending at page `top` (the end of the pages
+    /// the table describes: the memory's end, if it grew last) is taken
+    /// last, only when no other run holds a fit, as dlmalloc takes
     /// its top chunk last: what stays free at the end is stitched to the
     /// next growth, where a hole lower down is not. Returns the first page
     /// of the fit and the start of the run that holds it.
@@ -432,23 +439,25 @@ impl Runs {
             let start = align_up(base + node.start as usize, align) - base;
             (start + len <= node.end()).then_some((start, node.start as usize))
         };
-        let is_top = |n: u32| self.nodes[n as usize].end() == top;
-        let fits = |n: u32| if is_top(n) { None } else { fit_in(n) };
-        let below_top = self.find_by(len, align, fits, is_top);
-        below_top.or_else(|| {
-            let n = self.node_at(self.ending_at(top)?.start);
-            fit_in(n)
-        })
+        let below_top = |n: u32| {
+            if self.nodes[n as usize].end() == top {
+                None
+            } else {
+                fit_in(n)
+            }
+        };
+        self.find_by(len, align, below_top)
+            .or_else(|| self.node_ending_at(top).and_then(fit_in))
     }
 
-    /// [`find`](Self::find) over the runs that `fits` accepts (`is_top`
-    /// names the one it refuses whatever its length).
+    /// [`find`](Self::find) over the runs that `fits` accepts: it refuses
+    /// the top whatever its length, and any other run only if the fit
+    /// does not lie in it.
     fn find_by(
         &self,
         len: usize,
         align: usize,
         fits: impl Fn(u32) -> Option<(usize, usize)>,
-        is_top: impl Fn(u32) -> bool,
     ) -> Option<(usize, usize)> {
         let len32 = u32::try_from(len.max(1)).ok()?;
         let from = class_of(len32);
@@ -458,14 +467,12 @@ impl Runs {
             }
             if tried + 1 == FIT_TRIES {
                 // A run of `len + align - 1` pages fits at any alignment:
-                // the first of the classes of such runs, past the top.
+                // the first of the classes of such runs that `fits` takes
+                // (every one but the top).
                 let sure = class_at_least(len as u64 + align as u64 - 1)
                     .and_then(|(f, s)| self.class_from(f, s));
                 if let Some(sure) = sure {
-                    return self
-                        .in_class_order(sure)
-                        .find(|&n| !is_top(n))
-                        .and_then(&fits);
+                    return self.in_class_order(sure).find_map(&fits);
                 }
                 // None: every run that may fit is tried (the slow path),
                 // so that a fit that exists is always found.
