@@ -38,8 +38,10 @@ def load(alloc_path, apps_path):
 
 
 def check(d, apps):
-    for part in ("small", "large", "phase", "realloc", "threshold", "steady", "churn"):
+    for part in ("small", "large", "phase", "realloc", "threshold", "steady", "mid", "churn"):
         assert part in d, part
+    for s in d["mid"]["series"]:
+        assert len(s["mops"]) == len(d["mid"]["batches"]) and all(x > 0 for x in s["mops"]), s
     names = {s["name"] for s in d["small"]["cross"]}
     assert {VMEM, "dlmalloc", "talc", "system", "mimalloc", "rusty_alloc"} <= names, names
     steady = {s["name"]: s for s in d["steady"]["series"]}
@@ -123,6 +125,26 @@ def steady_tables(d):
     return L
 
 
+def mid_table(d):
+    """Blocks of a few KiB in batches, steady state: ratios to dlmalloc and to mimalloc."""
+    md = d["mid"]
+    ser = {s["name"]: s["mops"] for s in md["series"]}
+    dl, mi = ser["dlmalloc"], ser.get("mimalloc")
+    lo, hi = (x // 1024 for x in md["sizes"])
+    L = [f"#### Blocks of {lo}–{hi} KiB in batches, one thread, steady state — million operations/s, {machine_name(d)}",
+         "",
+         f"Batches of {', '.join(str(b) for b in md['batches'])} blocks (log-uniform sizes, first and last byte "
+         f"written) allocated then all freed, about {md['blocks']} blocks per batch size; every backend warmed up, "
+         f"interleaved, medians of {md['reps']} in the thread's CPU time (`alloc::mid_steady`).",
+         "",
+         "| backend | " + " | ".join(f"batches of {b} | ÷ dlmalloc | ÷ mimalloc" for b in md["batches"]) + " |",
+         "|---|" + "---:|---:|---:|" * len(md["batches"])]
+    for n, v in ser.items():
+        L.append(f"| {n} | " + " | ".join(f"{x:.1f} | {x / dl[i]:.2f} | {x / mi[i]:.2f}" for i, x in enumerate(v)) + " |")
+    L.append("")
+    return L
+
+
 def churn_table(d):
     ch = d["churn"]
     L = [f"#### Small-object churn: peak memory ÷ peak live bytes, {machine_name(d)}",
@@ -183,6 +205,8 @@ def tables(d, apps):
     L.append("")
     if "steady" in d:
         L += steady_tables(d)
+    if "mid" in d:
+        L += mid_table(d)
     # (a) single thread
     sm = d["small"]
     single = {s["name"]: s["mops"] for s in sm["single"]}

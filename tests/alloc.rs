@@ -30,6 +30,8 @@ both_builds!(
     blocks_handed_over_are_reused_before_a_new_segment,
     out_of_memory_is_null,
     stats_follow_allocations,
+    spans_on_pages_that_held_data_are_not_zeroed_for_them,
+    large_blocks_of_few_pages_are_kept_for_reuse,
 );
 
 type A<P> = GenericAlloc<SimMemory, P>;
@@ -321,9 +323,12 @@ fn empty_spans_go_back_to_the_pool<P: Policy>() {
         unsafe { a.dealloc(p, l) };
     }
     let s = a.stats();
-    // One class of 64 KiB spans: its queue keeps one empty span, the heap
-    // caches one.
-    assert!(s.small_spans <= 2, "{} spans kept", s.small_spans);
+    // One class of 16 KiB spans: its queue keeps one empty span, the heap
+    // caches up to its reserve; every other span went back.
+    assert!(
+        s.small_held_bytes <= u64b(16 * KIB + A::<P>::SPAN_RESERVE_BYTES),
+        "{s:?}"
+    );
     assert_eq!(s.small_in_use_bytes, 0);
     assert_eq!(
         a.vmem().stats().reserved_bytes,
@@ -335,14 +340,11 @@ fn empty_spans_go_back_to_the_pool<P: Policy>() {
 
 /// Empty spans a heap keeps are bounded: one per class queue (the only
 /// span there, so that one block allocated and freed in a loop takes no
-/// span each time) and one per span size in its cache, whatever order the
-/// blocks of every class are freed in; the rest goes back to the pool.
+/// span each time) and its reserve, whatever order the blocks of every
+/// class are freed in; the rest goes back to the pool.
 fn empty_spans_kept_are_bounded<P: Policy>() {
-    /// Size classes and span sizes (`src/allocator/class.rs`).
-    const CLASSES: usize = 48;
-    /// Classes carved from 16 and 64 KiB spans (blocks to 8 KiB).
-    const SMALL_SPAN_CLASSES: usize = 36;
-    const SPAN_SIZES: usize = 3;
+    /// Size classes (`src/allocator/class.rs`).
+    const CLASSES: usize = 44;
     let a = alloc::<P>(256 * MB);
     let per_size = if cfg!(miri) { 3 } else { 40 };
     // Every class, several spans' worth of the small ones.
@@ -376,7 +378,10 @@ fn empty_spans_kept_are_bounded<P: Policy>() {
     }
     let s = a.stats();
     assert_eq!(s.small_in_use_bytes, 0);
-    assert!(s.small_spans <= SMALL_SPAN_CLASSES + SPAN_SIZES, "{s:?}");
+    assert!(
+        s.small_held_bytes <= u64b(A::<P>::KEPT_EMPTY_BYTES),
+        "{s:?}"
+    );
     assert_eq!(a.vmem().stats().reserved_bytes, s.small_held_bytes);
     a.vmem().check_invariants();
 }
@@ -436,9 +441,11 @@ fn small_in_use_stays_exact_as_spans_go_back<P: Policy>() {
     }
     let s = a.stats();
     assert_eq!(s.small_in_use_bytes, 0);
-    // One empty span per class of 16 and 64 KiB spans (36), one cached
-    // per span size.
-    assert!(s.small_spans <= 36 + 3, "{} spans kept", s.small_spans);
+    // One empty span per class, and the heap's reserve.
+    assert!(
+        s.small_held_bytes <= u64b(A::<P>::KEPT_EMPTY_BYTES),
+        "{s:?}"
+    );
     assert!(blocks.is_empty(), "every segment was freed");
     // The heap still serves after its list lost segments on every side.
     // SAFETY: non-zero sizes; then live blocks of these layouts.
@@ -457,8 +464,9 @@ fn small_in_use_stays_exact_as_spans_go_back<P: Policy>() {
 fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
     let heaps = P::HEAPS.max(1);
     let a = alloc::<P>(16 * MIB);
-    // Ten blocks of ~60 KB in every heap: three segments each.
-    let l = layout(60_000, 8);
+    // Ten blocks of ~30 KB in every heap (three to a 128 KiB span): four
+    // spans each.
+    let l = layout(30_000, 8);
     let mut blocks = Vec::new();
     for heap in 0..heaps {
         for _ in 0..10 {
@@ -468,7 +476,7 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
         }
     }
     let held = a.stats().small_spans;
-    assert!(held >= 3 * heaps, "{held} segments");
+    assert!(held >= 4 * heaps, "{held} spans");
     // All freed by this thread: the blocks of every other heap are
     // handed over (fewer than a batch each) and wait for their heap.
     for p in blocks {
@@ -509,8 +517,8 @@ fn blocks_handed_over_are_freed_before_memory_runs_out<P: Policy>() {
 /// new span is reserved, and given back to the pool once empty.
 fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
     let a = alloc::<P>(64 * MIB);
-    // 4 KiB blocks: 15 to a 64 KiB span.
-    let l = layout(4096, 8);
+    // 1 KiB blocks: 15 to a 16 KiB span.
+    let l = layout(1024, 8);
     for heap in 0..P::HEAPS.max(1) {
         let reserved = || a.vmem().stats().reserved_bytes;
         let before = reserved();
@@ -519,7 +527,7 @@ fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
         let blocks: Vec<_> = (0..31).map(|_| a.alloc_in(heap, l)).collect();
         assert!(blocks.iter().all(|p| !p.is_null()));
         let taken = reserved();
-        assert_eq!(taken - before, u64b(3 * 64 * KIB));
+        assert_eq!(taken - before, u64b(3 * 16 * KIB));
         for &p in &blocks {
             // SAFETY: live blocks of `l`, freed once.
             unsafe { a.dealloc(p, l) };
@@ -668,4 +676,125 @@ fn stats_follow_allocations<P: Policy>() {
         a.dealloc(b, layout(LARGE_MIN + 1, 8));
     }
     assert_eq!(a.stats().in_use_bytes, 0);
+}
+
+/// A span reserved on pages that held data is taken as they are: the pool
+/// zeroes nothing for it, `alloc_zeroed` zeroes each block it hands out
+/// from it, and `alloc` writes nothing. On fresh pages, `alloc_zeroed`
+/// writes only a block's link word.
+fn spans_on_pages_that_held_data_are_not_zeroed_for_them<P: Policy>() {
+    let l = layout(1000, 8);
+    let n = if cfg!(miri) { 32 } else { 256 };
+    let link = size_of::<usize>();
+    // Fresh memory: the blocks read zero but for their link word.
+    let a = alloc::<P>(256 * MB);
+    // SAFETY: non-zero sizes.
+    let fresh: Vec<_> = (0..n).map(|_| unsafe { a.alloc_zeroed(l) }).collect();
+    let s = a.stats();
+    assert_eq!(s.zeroed_bytes, u64b(n * link), "{s:?}");
+    assert_eq!(s.zeroing_skipped_bytes, u64b(n * (1000 - link)), "{s:?}");
+    for &p in &fresh {
+        // SAFETY: live blocks of `l`.
+        assert!(unsafe { zeroes(p, 1000) });
+    }
+    // A memory whose every free page held data: each page reserved
+    // through the page API, written, released.
+    let a = alloc::<P>(2 * MIB);
+    let mut pages = Vec::new();
+    while let Ok(p) = a.vmem().reserve(PAGE_SIZE, 1) {
+        // SAFETY: a page just reserved.
+        unsafe { fill(p.as_ptr(), PAGE_SIZE, 0x5A) };
+        pages.push(p);
+    }
+    assert!(pages.len() >= 100, "{} pages", pages.len());
+    for p in pages {
+        // SAFETY: reserved above, not used any more.
+        unsafe { a.vmem().release(p.as_ptr(), PAGE_SIZE).unwrap() };
+    }
+    let pool_zeroed = a.vmem().stats().bytes_zeroed;
+    // SAFETY: non-zero sizes.
+    let dirty: Vec<_> = (0..n).map(|_| unsafe { a.alloc_zeroed(l) }).collect();
+    for &p in &dirty {
+        assert!(!p.is_null());
+        // SAFETY: live blocks of `l`.
+        assert!(unsafe { zeroes(p, 1000) });
+    }
+    assert_eq!(
+        a.vmem().stats().bytes_zeroed,
+        pool_zeroed,
+        "the pool zeroed no span"
+    );
+    let s = a.stats();
+    assert_eq!(
+        s.zeroed_bytes,
+        u64b(n * 1000),
+        "each block zeroed whole, once: {s:?}"
+    );
+    assert_eq!(s.zeroing_skipped_bytes, 0, "{s:?}");
+    // `alloc` on such pages writes nothing.
+    // SAFETY: live blocks of `l`; then non-zero sizes and their blocks.
+    unsafe {
+        for &p in &dirty {
+            a.dealloc(p, l);
+        }
+        let again: Vec<_> = (0..n).map(|_| a.alloc(l)).collect();
+        assert_eq!(a.stats().zeroed_bytes, u64b(n * 1000));
+        for p in again {
+            a.dealloc(p, l);
+        }
+    }
+    a.vmem().check_invariants();
+}
+
+/// A freed large block of a few pages is kept by the freeing thread's heap
+/// and serves its next `alloc` of as many pages without a call to the
+/// pool; `alloc_zeroed` does not take it (it holds data). What a heap keeps
+/// is bounded by its reserve, and `trim` gives it all back.
+fn large_blocks_of_few_pages_are_kept_for_reuse<P: Policy>() {
+    let a = alloc::<P>(256 * MB);
+    let l = layout(40 * KIB, 8);
+    let reserved = || a.vmem().stats().reserved_bytes;
+    // SAFETY: non-zero sizes; blocks freed once, with their layouts.
+    unsafe {
+        let p = a.alloc(l);
+        fill(p, l.size(), 0x77);
+        a.dealloc(p, l);
+        let s = a.stats();
+        assert_eq!((s.in_use_bytes, s.large_bytes), (0, 0), "{s:?}");
+        assert_eq!(s.small_held_bytes, u64b(48 * KIB), "kept: {s:?}");
+        assert_eq!(reserved(), u64b(48 * KIB));
+        // The next of as many pages is the block kept.
+        let q = a.alloc(layout(33 * KIB, 16));
+        assert_eq!(q, p, "the kept block serves");
+        assert_eq!(a.stats().small_held_bytes, 0);
+        assert_eq!(a.stats().large_bytes, u64b(48 * KIB));
+        // `alloc_zeroed` does not take a kept block (it holds data): the
+        // pool serves it, zero, from free pages or, before the memory
+        // would grow, from the kept block the heap gives back.
+        a.dealloc(q, layout(33 * KIB, 16));
+        let grows = a.vmem().stats().grows;
+        let z = a.alloc_zeroed(l);
+        assert!(zeroes(z, l.size()));
+        assert_eq!(a.vmem().stats().grows, grows, "no growth");
+        a.dealloc(z, l);
+        // Many freed: the heap keeps at most its reserve.
+        let big = layout(64 * KIB, 8);
+        let n = if cfg!(miri) { 24 } else { 64 };
+        let blocks: Vec<_> = (0..n).map(|_| a.alloc(big)).collect();
+        assert!(blocks.iter().all(|b| !b.is_null()));
+        for b in blocks {
+            a.dealloc(b, big);
+        }
+    }
+    let s = a.stats();
+    assert_eq!(s.in_use_bytes, 0);
+    assert!(
+        s.small_held_bytes <= u64b(A::<P>::SPAN_RESERVE_BYTES),
+        "{s:?}"
+    );
+    assert_eq!(reserved(), s.small_held_bytes);
+    a.check_invariants();
+    assert!(a.trim());
+    assert_eq!((a.stats().small_held_bytes, reserved()), (0, 0));
+    a.vmem().check_invariants();
 }

@@ -49,12 +49,11 @@ const PER_THREAD: usize = 24;
 const SHARED: usize = 256;
 /// The bound on the pool's reserved bytes (and so on the spans the heaps
 /// hold) after every wave. What a heap keeps without a live block is
-/// bounded: one empty span per class of 16 or 64 KiB spans (24 of 16 KiB,
-/// 12 of 64 KiB) and one cached per span size (16, 64 and 256 KiB), 1.45
-/// MiB per heap, 23 MiB for 16 heaps (threads come and go, and their
-/// numbers visit every heap). Besides, at most `WAVE * PER_THREAD +
+/// bounded: one empty span per class and a reserve of 1 MiB, 2.45 MiB per
+/// heap, 39 MiB for 16 heaps (threads come and go, and their numbers
+/// visit every heap). Besides, at most `WAVE * PER_THREAD +
 /// SHARED` blocks (640) are live at a time, and their spans. Measured:
-/// 51-53 MiB reserved at the peak (debug and release builds, 2 cores); the
+/// 23-24 MiB reserved at the peak (debug and release builds, 2 cores); the
 /// bound does not depend on how many threads have come and gone.
 const BOUND: u64 = 80 * MIB as u64;
 
@@ -171,7 +170,7 @@ fn ten_thousand_threads_keep_memory_bounded() {
 /// Rounds of the owner in [`remote_frees_race_the_owner_and_a_trim`].
 const ROUNDS: usize = if cfg!(miri) { 16 } else { 2000 };
 
-/// The owner of heap 1 allocates blocks of 8 KiB (seven to a 64 KiB
+/// The owner of heap 1 allocates blocks of 8 KiB (three to a 32 KiB
 /// span, so spans fill and leave their queue often), frees half as the
 /// owner and sends the other half to a thread that frees them as another
 /// heap's (onto the spans' `thread_free`, notifying the owner when a span

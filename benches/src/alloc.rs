@@ -601,6 +601,62 @@ pub fn small_steady(
         .collect()
 }
 
+// ------------------------------------------------- blocks of a few KiB
+
+/// Sizes of [`mid_batches`]: log-uniform from 2 KiB (past the small
+/// traces) to 64 KiB, across wasm-vmem's `LARGE_MIN`.
+pub const MID: (usize, usize) = (2 * 1024, 64 * 1024);
+
+/// Blocks of a few KiB (buffers, strings, nodes of wide trees): `rounds`
+/// rounds of a batch of `batch` blocks of [`MID`] sizes, each written at
+/// its first and last byte, then all freed. Returns the operations.
+pub fn mid_batches<A: GlobalAlloc + ?Sized>(a: &A, rounds: usize, batch: usize) -> u64 {
+    let mut rng = Rng::new(23);
+    let mut live: Vec<Block> = Vec::with_capacity(batch);
+    for _ in 0..rounds {
+        for _ in 0..batch {
+            live.push(alloc_touch(a, rng.log_uniform(MID.0, MID.1)));
+        }
+        for b in live.drain(..) {
+            // SAFETY: a live block of `a`.
+            unsafe { free(a, b) };
+        }
+    }
+    (rounds * batch * 2) as u64
+}
+
+/// [`mid_batches`] in the steady state, million operations per second of
+/// each backend for each batch size in `batches`: each backend warmed up
+/// (a round of each batch size), then `reps` repetitions of about
+/// `blocks` blocks per batch size, interleaved over the backends; each
+/// figure is the median.
+pub fn mid_steady(
+    backends: &[&(dyn Instance + Sync)],
+    batches: &[usize],
+    blocks: usize,
+    reps: usize,
+    clock: crate::figures::Clock,
+) -> Vec<Vec<f64>> {
+    for a in backends {
+        for &b in batches {
+            mid_batches(*a, 1, b);
+        }
+    }
+    let mut runs = vec![vec![Vec::new(); batches.len()]; backends.len()];
+    for _ in 0..reps.max(1) {
+        for (i, a) in backends.iter().enumerate() {
+            for (j, &b) in batches.iter().enumerate() {
+                let t = clock();
+                let ops = mid_batches(*a, (blocks / b).max(1), b);
+                runs[i][j].push(ops as f64 / (clock() - t).max(1e-9) / 1e6);
+            }
+        }
+    }
+    runs.iter_mut()
+        .map(|r| r.iter_mut().map(|v| median(v)).collect())
+        .collect()
+}
+
 // ------------------------------------------------------- small-object churn
 
 /// Parameters of [`small_churn`].

@@ -57,11 +57,11 @@ use wasm_vmem::mt::Alloc;
 use wasm_vmem::sys::{LinearMemory, SimMemory};
 use wasm_vmem::{Stats, LARGE_MIN, PAGE_SIZE, WASM_PAGE_SIZE};
 
-/// Blocks of the largest small class (64 KiB): three per span.
+/// Blocks of the largest small class (32 KiB): three per span.
 const BIG: usize = LARGE_MIN - 1024;
 
 /// The span size and alignment of that class.
-const SPAN: usize = 256 * 1024;
+const SPAN: usize = 128 * 1024;
 
 /// The heap the models' spans belong to (every thread's own is 0).
 const OWNER: usize = 1;
@@ -592,15 +592,12 @@ fn realloc_in_place_racing_a_reservation() {
         let a = allocator(4);
         let l = alloc(&a, LARGE_MIN);
         write(&a, l, LARGE_MIN, 0xAB);
-        let q = a
-            .vmem()
-            .reserve(WASM_PAGE_SIZE, PAGE_SIZE)
-            .unwrap()
-            .as_ptr();
+        let q = a.vmem().reserve(LARGE_MIN, PAGE_SIZE).unwrap().as_ptr();
         assert_eq!(q as usize, l + LARGE_MIN, "right behind the block");
-        write(&a, q as usize, WASM_PAGE_SIZE, 0xFF);
-        // SAFETY: ours, not used again: 4 dirty free pages behind `l`.
-        unsafe { a.vmem().release(q, WASM_PAGE_SIZE).unwrap() };
+        write(&a, q as usize, LARGE_MIN, 0xFF);
+        // SAFETY: ours, not used again: dirty free pages behind `l`, as
+        // many as `realloc` grows it by.
+        unsafe { a.vmem().release(q, LARGE_MIN).unwrap() };
         let grower = {
             let a = a.clone();
             thread::spawn(move || {
@@ -613,22 +610,12 @@ fn realloc_in_place_racing_a_reservation() {
                 p
             })
         };
-        let r = a
-            .vmem()
-            .reserve(WASM_PAGE_SIZE, PAGE_SIZE)
-            .unwrap()
-            .as_ptr() as usize;
-        assert!(
-            reads(&a, r, WASM_PAGE_SIZE, 0),
-            "the reservation reads zero"
-        );
-        write(&a, r, WASM_PAGE_SIZE, 0x33);
+        let r = a.vmem().reserve(LARGE_MIN, PAGE_SIZE).unwrap().as_ptr() as usize;
+        assert!(reads(&a, r, LARGE_MIN, 0), "the reservation reads zero");
+        write(&a, r, LARGE_MIN, 0x33);
         let p = grower.join().unwrap();
-        assert!(
-            p + 2 * LARGE_MIN <= r || r + WASM_PAGE_SIZE <= p,
-            "disjoint"
-        );
-        assert!(reads(&a, r, WASM_PAGE_SIZE, 0x33) && reads(&a, p, 2 * LARGE_MIN, 0xCD));
+        assert!(p + 2 * LARGE_MIN <= r || r + LARGE_MIN <= p, "disjoint");
+        assert!(reads(&a, r, LARGE_MIN, 0x33) && reads(&a, p, 2 * LARGE_MIN, 0xCD));
         // In place exactly when the reservation did not take the pages.
         assert_eq!(
             p == l,
@@ -641,12 +628,12 @@ fn realloc_in_place_racing_a_reservation() {
             (s.in_use_bytes, s.large_bytes),
             (2 * LARGE_MIN as u64, 2 * LARGE_MIN as u64)
         );
-        balanced(&a, WASM_PAGE_SIZE as u64);
+        balanced(&a, LARGE_MIN as u64);
         let v = a.vmem().stats();
         // The dirty pages were zeroed once if the reservation took them,
         // not at all if `realloc` did (it leaves what it grows into as it
         // is).
-        let zeroed = if p == l { 0 } else { WASM_PAGE_SIZE as u64 };
+        let zeroed = if p == l { 0 } else { LARGE_MIN as u64 };
         assert_eq!(v.bytes_zeroed, zeroed, "{v:?}");
         dealloc(&a, p, 2 * LARGE_MIN);
     }

@@ -10,20 +10,28 @@
 //!
 //! Each class is carved from spans of one size, reserved from the page
 //! pool at their own alignment, so that the span of a block is its address
-//! masked: 16 KiB (one pool page) up to 1 KiB blocks, 64 KiB up to 8 KiB,
-//! 256 KiB above. A span holds at least three blocks of its largest class.
+//! masked: 16 KiB (one pool page) up to 1 KiB blocks, 64 KiB up to 2 KiB,
+//! and above, the smallest power of two from 16 KiB that holds three
+//! blocks (16 to 128 KiB). A span holds at least three blocks.
 
 use core::alloc::Layout;
 
-/// Number of size classes.
-pub(crate) const CLASSES: usize = 48;
+/// Number of size classes: eight to 64 bytes, then four per doubling to
+/// [`LARGE_MIN`](super::LARGE_MIN) (a power of two).
+pub(crate) const CLASSES: usize = 8 + 4 * (super::LARGE_MIN.trailing_zeros() as usize - 6);
 
 /// Blocks are multiples of this, and every block is aligned to it.
 pub(crate) const GRANULE: usize = 8;
 
 /// Room at the start of each span for its header, before any block (a
-/// block is placed further if its class asks: `first_of_class`).
+/// block is placed further if its class asks: `first_of_size`).
 pub(crate) const SPAN_HEADER: usize = 128;
+
+/// The smallest span: one pool page.
+pub(crate) const MIN_SPAN: u32 = 16 * 1024;
+
+/// The largest span, that of the last class.
+pub(crate) const MAX_SPAN: u32 = INFO[CLASSES - 1].span;
 
 /// Block size of class `c`.
 const fn size_of_class(c: usize) -> usize {
@@ -36,23 +44,31 @@ const fn size_of_class(c: usize) -> usize {
     }
 }
 
-/// Span size (a power of two) for blocks of `size` bytes.
+/// Span size (a power of two) for blocks of `size` bytes: 16 KiB up to
+/// 1 KiB blocks, 64 KiB up to 2 KiB (so that a batch of a few dozen blocks
+/// of one class fits one span), and above, the smallest from 16 KiB that
+/// holds three blocks: a class used for a few large blocks holds little
+/// more than they need (the (c) phase workload; decision 0041).
 const fn span_for(size: usize) -> usize {
     if size <= 1024 {
-        16 * 1024
-    } else if size <= 8 * 1024 {
+        MIN_SPAN as usize
+    } else if size <= 2048 {
         64 * 1024
     } else {
-        256 * 1024
+        let first = first_of_size(size);
+        let mut span = MIN_SPAN as usize;
+        while span < first + 3 * size {
+            span *= 2;
+        }
+        span
     }
 }
 
-/// Where the first block of a span of class `c` starts: past the header,
-/// at a multiple of the largest power of two dividing the block size, so
-/// that every block is aligned to that power of two (spans are aligned to
-/// their size).
-const fn first_of_class(c: usize) -> usize {
-    let size = size_of_class(c);
+/// Where the first block of a span of blocks of `size` bytes starts: past
+/// the header, at a multiple of the largest power of two dividing `size`,
+/// so that every block is aligned to that power of two (spans are aligned
+/// to their size).
+const fn first_of_size(size: usize) -> usize {
     let low = 1 << size.trailing_zeros();
     if SPAN_HEADER > low {
         SPAN_HEADER.div_ceil(low) * low
@@ -83,7 +99,7 @@ pub(crate) const INFO: [ClassInfo; CLASSES] = {
     while c < CLASSES {
         let block = size_of_class(c);
         let span = span_for(block);
-        let first = first_of_class(c);
+        let first = first_of_size(block);
         t[c] = ClassInfo {
             block: block as u32,
             span: span as u32,

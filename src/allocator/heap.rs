@@ -6,29 +6,51 @@
 //! [`span`](super::span): no page-pool call, no `memory.grow`, no global
 //! allocator. New spans are reserved by the caller outside the lock
 //! ([`Heap::add_span`]); spans the heap gives up wait on a chain
-//! ([`Heap::take_released`]) to be released after the lock is.
+//! ([`Heap::take_released`]) to be released after the lock is. Large
+//! blocks of a few pages that a thread of the heap frees may be kept here
+//! too, for the next large block of as many pages ([`Heap::keep_large`]).
 //!
 //! `remote` (a constant of the policy: whether there are other heaps)
 //! says whether blocks can be freed by other threads; without, no atomic
 //! read-modify-write is made.
 
-use super::class::{ClassInfo, CLASSES, INFO};
+use super::class::{ClassInfo, CLASSES, INFO, MAX_SPAN, MIN_SPAN};
 use super::span::{Block, Pending, Span};
+use crate::units::PAGE_SIZE;
 use core::ptr::{self, NonNull};
 
-/// Empty spans a heap keeps for reuse by any class of the same span size,
-/// per span size, besides one empty span per class queue.
-const CACHED: usize = 1;
+/// Bytes of empty spans a heap keeps for reuse by any class of the same
+/// span size, besides one empty span per class queue, and of freed large
+/// blocks of up to [`KEPT_PAGES`] pages kept for the next of as many pages:
+/// blocks of the larger classes, and large blocks of a few pages,
+/// allocated and freed in batches take few spans and pages from the pool
+/// (decision 0041).
+pub(crate) const RESERVE: usize = 1 << 20;
 
-/// The three span sizes, as an index into [`Heap::cache`].
+/// Large blocks of up to this many pages may be kept ([`RESERVE`]).
+pub(crate) const KEPT_PAGES: usize = 4;
+
+/// Bytes of spans a heap holds with no live block, at most: one per class
+/// queue, and [`RESERVE`].
+pub(crate) const KEPT_EMPTY: usize = {
+    let mut bytes = RESERVE;
+    let mut c = 0;
+    while c < CLASSES {
+        bytes += INFO[c].span as usize;
+        c += 1;
+    }
+    bytes
+};
+
+/// The span sizes, as an index into [`Heap::cache`]: 16 KiB is 0, each
+/// doubling one more.
 #[inline]
 fn kind(info: ClassInfo) -> usize {
-    match info.span {
-        0x4000 => 0,
-        0x1_0000 => 1,
-        _ => 2,
-    }
+    (info.span.trailing_zeros() - MIN_SPAN.trailing_zeros()) as usize
 }
+
+/// Span sizes: powers of two from [`MIN_SPAN`].
+const KINDS: usize = (MAX_SPAN.trailing_zeros() - MIN_SPAN.trailing_zeros() + 1) as usize;
 
 /// Whether `s`, holding no live block, may be given up: unless a remote
 /// free notified its owner and the span waits on the pending stack (the
@@ -60,8 +82,15 @@ struct Queue {
 #[derive(Debug)]
 pub(crate) struct Heap {
     queues: [Queue; CLASSES],
-    /// Empty spans kept for reuse, per span size ([`kind`]).
-    cache: [[*mut Span; CACHED]; 3],
+    /// Empty spans kept for reuse, per span size ([`kind`]): chains
+    /// through `next`, the last one given first.
+    cache: [*mut Span; KINDS],
+    /// Freed large blocks kept for reuse, by pages less one: chains
+    /// through their first bytes ([`Gone`]), the last one given first.
+    kept: [*mut Gone; KEPT_PAGES],
+    /// Bytes of the spans in `cache` and of the blocks in `kept`, at most
+    /// [`RESERVE`].
+    cached: usize,
     /// Spans held (in queues, full, cached).
     pub(super) spans: usize,
     /// Bytes of those spans.
@@ -69,9 +98,9 @@ pub(crate) struct Heap {
     /// Bytes of blocks allocated here, as their layouts say, less those
     /// freed here (blocks freed by other threads are counted by them).
     pub(super) in_use: usize,
-    /// Spans given up and not yet taken by
-    /// [`take_released`](Self::take_released), a chain through `next`.
-    released: *mut Span,
+    /// Spans and blocks given up and not yet taken by
+    /// [`take_released`](Self::take_released).
+    released: *mut Gone,
 }
 
 // SAFETY: the pointers all point into spans this heap owns; the heap is
@@ -79,10 +108,19 @@ pub(crate) struct Heap {
 // holds it.
 unsafe impl Send for Heap {}
 
-/// Spans a heap gave up, to be released to the pool after its lock is
-/// released: a chain through their headers.
+/// What a heap gave up, a span or a large block it kept, to be released to
+/// the pool once its lock is: written over the first bytes of it (nothing
+/// reads them any more), linking a chain.
+#[repr(C)]
+pub(crate) struct Gone {
+    next: *mut Gone,
+    bytes: usize,
+}
+
+/// Spans and blocks a heap gave up, to be released to the pool after its
+/// lock is released: a chain of [`Gone`].
 #[must_use]
-pub(crate) struct Released(*mut Span);
+pub(crate) struct Released(*mut Gone);
 
 impl Released {
     /// Whether no span was given up.
@@ -93,15 +131,16 @@ impl Released {
 }
 
 impl Iterator for Released {
-    /// A span's start and size.
+    /// A span's or block's start and size.
     type Item = (NonNull<u8>, usize);
 
     fn next(&mut self) -> Option<(NonNull<u8>, usize)> {
-        let s = NonNull::new(self.0)?;
-        // SAFETY: a span on the chain was given up by its heap under its
+        let g = NonNull::new(self.0)?;
+        // SAFETY: what is on the chain was given up by its heap under its
         // lock and is reached only through this chain now.
-        self.0 = unsafe { (*s.as_ptr()).next };
-        Some((s.cast(), Span::bytes(s.as_ptr())))
+        let (next, bytes) = unsafe { ((*g.as_ptr()).next, (*g.as_ptr()).bytes) };
+        self.0 = next;
+        Some((g.cast(), bytes))
     }
 }
 
@@ -112,7 +151,9 @@ impl Heap {
                 first: ptr::null_mut(),
                 last: ptr::null_mut(),
             }; CLASSES],
-            cache: [[ptr::null_mut(); CACHED]; 3],
+            cache: [ptr::null_mut(); KINDS],
+            kept: [ptr::null_mut(); KEPT_PAGES],
+            cached: 0,
             spans: 0,
             held: 0,
             in_use: 0,
@@ -181,8 +222,13 @@ impl Heap {
             }
         }
         let info = INFO[class];
-        let cached = self.cache[kind(info)].iter_mut().find(|s| !s.is_null())?;
-        let at = core::mem::replace(cached, ptr::null_mut());
+        let at = self.cache[kind(info)];
+        if at.is_null() {
+            return None;
+        }
+        // SAFETY: a cached span, this heap's: its `next` links the chain.
+        self.cache[kind(info)] = unsafe { (*at).next };
+        self.cached -= info.span as usize;
         self.spans -= 1;
         self.held -= info.span as usize;
         // SAFETY: a cached span is this heap's, empty, of the class's span
@@ -303,13 +349,12 @@ impl Heap {
     }
 
     /// Gives up `s`, which holds no live block and is not waiting on the
-    /// pending stack: a span of 16 or 64 KiB (blocks up to 8 KiB) stays in
-    /// its queue if it is the only span there, so that blocks allocated
-    /// and freed in a loop, one or a batch, take no span from the pool
-    /// each time; any other is cached for any class of its span size
-    /// ([`CACHED`] per size), else released. A heap thus keeps at most one
-    /// empty span per class of those (24 of 16 KiB, 12 of 64 KiB) and one
-    /// cached per span size: 1.5 MiB.
+    /// pending stack: it stays in its queue if it is the only span there,
+    /// so that blocks allocated and freed in a loop, one or a batch, take
+    /// no span from the pool each time; any other is cached for any class
+    /// of its span size while the cache holds at most [`RESERVE`] bytes,
+    /// else released. A heap thus keeps at most [`KEPT_EMPTY`] bytes of
+    /// empty spans (2.5 MiB).
     ///
     /// # Safety
     ///
@@ -318,26 +363,90 @@ impl Heap {
         let info = Span::info(s);
         // SAFETY: the owner's fields (caller).
         let q = self.queues[unsafe { (*s).class } as usize];
-        if q.first == s && q.last == s && kind(info) < 2 {
+        if q.first == s && q.last == s {
             return;
         }
         // SAFETY: in its queue (caller).
         unsafe { self.unqueue(s) };
-        let k = kind(info);
-        if let Some(slot) = self.cache[k].iter_mut().find(|c| c.is_null()) {
-            *slot = s;
+        let bytes = info.span as usize;
+        if self.cached + bytes <= RESERVE {
+            let k = kind(info);
+            // SAFETY: out of its queue, the owner's: `next` is free.
+            unsafe { (*s).next = self.cache[k] };
+            self.cache[k] = s;
+            self.cached += bytes;
             return;
         }
         self.give_up(s);
     }
 
-    /// Puts `s` on the chain of spans to release.
+    /// Puts `s` on the chain to release.
     fn give_up(&mut self, s: *mut Span) {
+        let bytes = Span::bytes(s);
         self.spans -= 1;
-        self.held -= Span::bytes(s);
-        // SAFETY: out of every queue, the owner's.
-        unsafe { (*s).next = self.released };
-        self.released = s;
+        self.held -= bytes;
+        // SAFETY: out of every queue and no block of it live: its header
+        // is the owner's, and nothing reads it any more.
+        unsafe { self.release(s.cast(), bytes) };
+    }
+
+    /// Puts `bytes` at `at` on the chain to release.
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `at` starts that many bytes the heap
+    /// gave up, page-aligned, that nothing accesses any more.
+    unsafe fn release(&mut self, at: *mut u8, bytes: usize) {
+        let g = at.cast::<Gone>();
+        // SAFETY: as the caller guarantees (aligned, room for two words).
+        unsafe {
+            g.write(Gone {
+                next: self.released,
+                bytes,
+            })
+        };
+        self.released = g;
+    }
+
+    /// Keeps the large block at `at`, `pages` pages freed by a thread of
+    /// this heap, for a later large block of as many pages, if the reserve
+    /// has room; whether it does (else the caller releases it).
+    ///
+    /// # Safety
+    ///
+    /// Callers must guarantee that `at` is a large block of `pages` pages
+    /// (at most [`KEPT_PAGES`]), reserved for the allocator, that nothing
+    /// accesses any more.
+    pub(crate) unsafe fn keep_large(&mut self, at: NonNull<u8>, pages: usize) -> bool {
+        let bytes = pages * PAGE_SIZE;
+        if self.cached + bytes > RESERVE {
+            return false;
+        }
+        let g = at.cast::<Gone>().as_ptr();
+        // SAFETY: as the caller guarantees (page-aligned, unshared).
+        unsafe {
+            g.write(Gone {
+                next: self.kept[pages - 1],
+                bytes,
+            })
+        };
+        self.kept[pages - 1] = g;
+        self.cached += bytes;
+        self.held += bytes;
+        true
+    }
+
+    /// A large block of `pages` pages (at most [`KEPT_PAGES`]) kept by
+    /// [`keep_large`](Self::keep_large), if there is one: the caller's
+    /// now. Its bytes are as its last user left them.
+    pub(crate) fn take_large(&mut self, pages: usize) -> Option<NonNull<u8>> {
+        let g = NonNull::new(self.kept[pages - 1])?;
+        // SAFETY: a block kept by this heap: its first bytes link the chain.
+        self.kept[pages - 1] = unsafe { (*g.as_ptr()).next };
+        let bytes = pages * PAGE_SIZE;
+        self.cached -= bytes;
+        self.held -= bytes;
+        Some(g.cast())
     }
 
     /// Takes the spans on `pending` (this heap's stack): each is given
@@ -413,14 +522,24 @@ impl Heap {
                 }
             }
         }
-        for k in 0..3 {
-            for i in 0..CACHED {
-                let c = core::mem::replace(&mut self.cache[k][i], ptr::null_mut());
-                if !c.is_null() {
-                    self.give_up(c);
-                }
+        for k in 0..KINDS {
+            let mut c = core::mem::replace(&mut self.cache[k], ptr::null_mut());
+            while !c.is_null() {
+                // SAFETY: a cached span, this heap's: `next` links the
+                // chain until `give_up` reuses it.
+                let next = unsafe { (*c).next };
+                self.cached -= Span::bytes(c);
+                self.give_up(c);
+                c = next;
             }
         }
+        for pages in 1..=KEPT_PAGES {
+            while let Some(b) = self.take_large(pages) {
+                // SAFETY: a kept block, now this heap's to give up.
+                unsafe { self.release(b.as_ptr(), pages * PAGE_SIZE) };
+            }
+        }
+        debug_assert_eq!(self.cached, 0);
     }
 
     /// Checks this heap, number `index` (its lock held), panicking if an
@@ -477,12 +596,36 @@ impl Heap {
                 }
             }
         }
-        for &c in self.cache.iter().flatten().filter(|c| !c.is_null()) {
-            held(c, "cached");
-            // SAFETY: a header of this heap's cache (checked above).
-            let (queued, used) = unsafe { ((*c).in_queue, (*c).used) };
-            assert!(!queued && used == 0, "cached span {c:p} in use");
+        let mut cached = 0;
+        for (k, &first) in self.cache.iter().enumerate() {
+            let mut c = first;
+            while !c.is_null() {
+                held(c, "cached");
+                // SAFETY: a header of this heap's cache (checked above).
+                let (queued, used, next) = unsafe { ((*c).in_queue, (*c).used, (*c).next) };
+                assert!(!queued && used == 0, "cached span {c:p} in use");
+                assert_eq!(
+                    kind(Span::info(c)),
+                    k,
+                    "span {c:p} cached with another size"
+                );
+                cached += Span::bytes(c);
+                c = next;
+            }
         }
+        for (i, &first) in self.kept.iter().enumerate() {
+            let bytes = (i + 1) * PAGE_SIZE;
+            let mut g = first;
+            while !g.is_null() {
+                assert!(reserved(g.cast(), bytes), "kept block {g:p} not reserved");
+                // SAFETY: a block of this heap's chain, reserved (above).
+                let (next, b) = unsafe { ((*g).next, (*g).bytes) };
+                assert_eq!(b, bytes, "kept block {g:p} on the wrong chain");
+                cached += bytes;
+                g = next;
+            }
+        }
+        assert_eq!(cached, self.cached, "bytes of cached spans and kept blocks");
     }
 
     /// The spans given up since the last call, to release to the pool once

@@ -2,7 +2,11 @@
 //! blocks"). A request of `LARGE_MIN` bytes or more, or aligned to a page
 //! or more, is reserved; `realloc` grows it in place when the pages behind
 //! it are free, shrinks it by releasing its tail, and moves it otherwise.
+//! A freed block of up to [`KEPT_PAGES`] pages is kept by the freeing
+//! thread's heap while its reserve has room, and serves that heap's next
+//! `alloc` of as many pages without a call to the pool.
 
+use super::heap::KEPT_PAGES;
 use super::GenericAlloc;
 use crate::policy::Policy;
 use crate::sync::atomic::Ordering::Relaxed;
@@ -23,10 +27,22 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// enough to be inlined into its callers (entry 31).
     #[inline(never)]
     pub(super) fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
+        let pages = pages_of(layout.size());
+        // A kept block holds old data: it serves `alloc` only, and
+        // `alloc_zeroed` asks the pool, which writes only pages that held
+        // data.
+        if fill == Fill::Any && pages <= KEPT_PAGES * PAGE_SIZE && layout.align() <= PAGE_SIZE {
+            let home = self.home();
+            if let Some(p) = self.with_heap(home, |h| h.take_large(pages / PAGE_SIZE)) {
+                let counts = &self.counts[home];
+                counts.in_use.fetch_add(layout.size(), Relaxed);
+                counts.pages.fetch_add(pages, Relaxed);
+                return p.as_ptr();
+            }
+        }
         match self.reserve_or_reclaim(layout.size(), layout.align(), fill, true) {
             Ok((p, zeroed)) => {
                 let counts = self.counts();
-                let pages = pages_of(layout.size());
                 counts.in_use.fetch_add(layout.size(), Relaxed);
                 counts.pages.fetch_add(pages, Relaxed);
                 if fill == Fill::Zero {
@@ -41,7 +57,8 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         }
     }
 
-    /// Frees a large block: its pages go back to the pool.
+    /// Frees a large block: its pages go back to the pool, or are kept by
+    /// this thread's heap if few and its reserve has room.
     ///
     /// # Safety
     ///
@@ -49,11 +66,21 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// with `layout`.
     #[inline(never)]
     pub(super) unsafe fn dealloc_large(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: a live large block of that layout (caller).
-        unsafe { self.release_pages(ptr.as_ptr(), layout.size()) };
-        let counts = self.counts();
+        let pages = pages_of(layout.size());
+        let home = self.home();
+        let kept = pages <= KEPT_PAGES * PAGE_SIZE
+            && self.with_heap(home, |h| {
+                // SAFETY: a live large block of that many pages (caller),
+                // given up.
+                unsafe { h.keep_large(ptr, pages / PAGE_SIZE) }
+            });
+        if !kept {
+            // SAFETY: a live large block of that layout (caller).
+            unsafe { self.release_pages(ptr.as_ptr(), layout.size()) };
+        }
+        let counts = &self.counts[home];
         counts.in_use.fetch_sub(layout.size(), Relaxed);
-        counts.pages.fetch_sub(pages_of(layout.size()), Relaxed);
+        counts.pages.fetch_sub(pages, Relaxed);
     }
 
     /// Reallocates a large block, in place when the pool can.

@@ -26,10 +26,11 @@ use heap::{Heap, Released};
 use span::{Pending, Span};
 
 /// Requests of this many bytes or more are page reservations; smaller ones
-/// come from the small-object heaps. 64 KiB: from there a reservation
-/// rounds up by at most a quarter, and a freed block is whole pages that go
-/// back to the pool at once (BENCHMARKS.md, "`LARGE_MIN` threshold").
-pub const LARGE_MIN: usize = 64 * 1024;
+/// come from the small-object heaps. 32 KiB, two pages: a freed block is
+/// whole pages that serve any later reservation, where a block in a span
+/// of three or more would keep the span's other blocks' room from it; a
+/// reservation rounds up by less than half (decision 0041).
+pub const LARGE_MIN: usize = 32 * 1024;
 
 /// A `GlobalAlloc` over a linear memory `M` with threading policy `P`: use
 /// it as [`st::Alloc`](crate::st::Alloc), [`mt::Alloc`](crate::mt::Alloc) or
@@ -91,7 +92,8 @@ pub struct AllocStats {
     pub in_use_bytes: u64,
     /// Of them, in small blocks.
     pub small_in_use_bytes: u64,
-    /// Bytes of spans held by the small-object heaps.
+    /// Bytes the small-object heaps hold: their spans, and the freed large
+    /// blocks of a few pages they keep for reuse (at most a reserve each).
     pub small_held_bytes: u64,
     /// Spans held by the small-object heaps.
     pub small_spans: usize,
@@ -144,15 +146,17 @@ impl Counts {
 ///
 /// `size >= LARGE_MIN || align >= PAGE_SIZE` in one comparison (on every
 /// allocation and free): both bounds are powers of two and `LARGE_MIN` is
-/// `4 * PAGE_SIZE`, so `size / 4` or `align` reaches `PAGE_SIZE` exactly
-/// when their bitwise or does.
+/// a power of two times `PAGE_SIZE` (twice), so `size / 2` or `align`
+/// reaches `PAGE_SIZE` exactly when their bitwise or does.
 #[inline]
 fn is_large(layout: Layout) -> bool {
     ((layout.size() / (LARGE_MIN / PAGE_SIZE)) | layout.align()) >= PAGE_SIZE
 }
 
 const _: () = assert!(
-    PAGE_SIZE.is_power_of_two() && LARGE_MIN == 4 * PAGE_SIZE,
+    PAGE_SIZE.is_power_of_two()
+        && LARGE_MIN >= PAGE_SIZE
+        && (LARGE_MIN / PAGE_SIZE).is_power_of_two(),
     "is_large relies on both"
 );
 
@@ -310,6 +314,19 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         }
     }
 
+    /// Bytes of empty spans each heap keeps for reuse by any class of the
+    /// same span size (besides one per class, see
+    /// [`KEPT_EMPTY_BYTES`](Self::KEPT_EMPTY_BYTES)).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub const SPAN_RESERVE_BYTES: usize = heap::RESERVE;
+
+    /// Bytes of spans a heap holds with no live block, at most: one empty
+    /// span per size class, and [`SPAN_RESERVE_BYTES`](Self::SPAN_RESERVE_BYTES).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub const KEPT_EMPTY_BYTES: usize = heap::KEPT_EMPTY;
+
     /// Checks the small-object heaps (each under its lock) and the page
     /// pool, panicking if an invariant is broken: every span a heap holds
     /// in a queue, in its cache or on its pending stack is reserved in the
@@ -372,18 +389,19 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             return (p.as_ptr(), zero);
         }
         let bytes = INFO[class].span as usize;
-        // Outside the lock: the pool may grow the memory. Zero, so that
-        // blocks never written read zero (`alloc_zeroed` skips them); the
-        // pool writes only pages that held data.
-        let Ok((span, _)) = self.reserve_or_reclaim(bytes, bytes, Fill::Zero, false) else {
+        // Outside the lock: the pool may grow the memory. Taken as the
+        // pages are, nothing zeroed: if none held data (fresh memory, pages
+        // known zero), blocks never written read zero and `alloc_zeroed`
+        // skips them; otherwise it zeroes each block it hands out.
+        let Ok((span, held_data)) = self.reserve_or_reclaim(bytes, bytes, Fill::Any, false) else {
             // No span to be had: room left in another heap (its
             // threads idle, say) is used rather than refused.
             return self.alloc_small_elsewhere(heap, class, size);
         };
         let got = self.with_heap(heap, |h| {
-            // SAFETY: just reserved, zero, this call's alone; it stays
-            // reserved until the heap gives it back.
-            unsafe { h.add_span(span, class, heap, true, Self::REMOTE) };
+            // SAFETY: just reserved, this call's alone, zero if no page
+            // held data; it stays reserved until the heap gives it back.
+            unsafe { h.add_span(span, class, heap, held_data == 0, Self::REMOTE) };
             h.alloc(class, size, Self::REMOTE)
         });
         // A span just added has a free block, and the lock was held from
@@ -479,13 +497,15 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         self.counts[home].small_freed.fetch_add(size, Relaxed);
     }
 
-    /// Gives every small-object span that holds no live block back to the
-    /// pool (`malloc_trim`), after collecting the blocks other threads
-    /// freed into them, locking each heap in turn; whether any span went
-    /// back. Heaps otherwise keep a few empty spans for reuse, and spans
-    /// whose blocks other threads freed while their heap allocated
-    /// nothing more. The allocator calls it itself before it reports out
-    /// of memory.
+    /// Gives every small-object span that holds no live block, and every
+    /// freed large block a heap keeps, back to the pool (`malloc_trim`),
+    /// after collecting the blocks other threads freed into the spans,
+    /// locking each heap in turn; whether anything went back. Heaps
+    /// otherwise keep empty spans and freed large blocks up to a reserve
+    /// for reuse, and spans whose blocks other threads freed while their
+    /// heap allocated nothing more. The allocator calls it itself before
+    /// it reports out of memory, and before the memory grows for a large
+    /// block.
     pub fn trim(&self) -> bool {
         self.reclaim()
     }

@@ -330,7 +330,8 @@ impl Table {
     /// Commits claimed pages `from .. end`, at most [`BATCH_PAGES`] and until
     /// the plan is full; returns where it stopped. Pages that read zero are
     /// committed as they are; dirty ones are planned for zeroing, unless
-    /// the claimer takes them as they are ([`Fill::Any`]).
+    /// the claimer takes them as they are ([`Fill::Any`]): then the plan
+    /// counts them, so that the claimer learns whether its pages read zero.
     pub(crate) fn claim_batch(
         &mut self,
         from: usize,
@@ -341,6 +342,9 @@ impl Table {
         for page in from..end.min(from + BATCH_PAGES) {
             if fill == Fill::Any {
                 // Nothing to write, nothing skipped: no zero was asked for.
+                if self.pages[page] == PageState::FreeDirty {
+                    plan.take_dirty();
+                }
             } else if self.pages[page] == PageState::FreeZero {
                 self.counters.bytes_zero_skipped += PAGE_BYTES;
             } else {

@@ -45,6 +45,8 @@ pub(crate) const PLAN_STEPS: usize = 16;
 pub(crate) struct Plan {
     steps: [Step; PLAN_STEPS],
     len: usize,
+    /// Pages that held data, taken as they are (no step: nothing to do).
+    dirty: usize,
 }
 
 impl Plan {
@@ -56,6 +58,7 @@ impl Plan {
         Self {
             steps: [EMPTY; PLAN_STEPS],
             len: 0,
+            dirty: 0,
         }
     }
 
@@ -65,6 +68,17 @@ impl Plan {
 
     pub(crate) fn clear(&mut self) {
         self.len = 0;
+        self.dirty = 0;
+    }
+
+    /// Counts a page that held data, taken as it is.
+    pub(crate) fn take_dirty(&mut self) {
+        self.dirty += 1;
+    }
+
+    /// Pages counted by [`take_dirty`](Self::take_dirty).
+    pub(crate) fn dirty(&self) -> usize {
+        self.dirty
     }
 
     /// Adds `page` with `action`, extending the last step when contiguous.

@@ -10,7 +10,9 @@ use core::ptr::NonNull;
 
 impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Carries out `plan`, then the batches `step` plans for `from .. end`,
-    /// each planned under the lock and carried out outside it.
+    /// each planned under the lock and carried out outside it. Returns the
+    /// pages that held data: zeroed, or counted as taken as they were
+    /// ([`Plan::take_dirty`], a claim with [`Fill::Any`]).
     ///
     /// # Safety
     ///
@@ -25,7 +27,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         mut plan: Plan,
         step: Step<'_>,
     ) -> usize {
-        let mut zeroed = 0;
+        let mut held_data = 0;
         // Zeroing is carried over from batch to batch while it stays
         // contiguous, so that a long range is zeroed with one `fill` (one
         // `memory.fill`, one large `memset`), not one per batch.
@@ -33,14 +35,14 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         loop {
             // SAFETY: the plan's pages are owned by this call (caller).
             let (violations, pages) = unsafe { self.carry_out(&plan, &mut pending) };
-            zeroed += pages;
+            held_data += pages + plan.dirty();
             if violations > 0 {
                 self.arenas[arena].with(|t| t.add_sentinel_violations(violations));
             }
             if from == end {
                 // SAFETY: pages of the plans above, owned by this call.
                 unsafe { self.zero(pending) };
-                return zeroed;
+                return held_data;
             }
             plan.clear();
             from = self.in_arena(arena, |t| step(t, from, end, &mut plan));
@@ -50,7 +52,7 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// Finishes a reservation of `start .. start + len` claimed in `arena`,
     /// whose batch before `next` is planned in `plan`: zeroes what must be,
     /// commits the rest batch by batch, and returns its address and the
-    /// pages zeroed.
+    /// pages that held data (zeroed, unless `fill` is [`Fill::Any`]).
     ///
     /// # Safety
     ///

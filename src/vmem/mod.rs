@@ -131,7 +131,9 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
 
     /// [`reserve`](Self::reserve) for the global allocator: with
     /// [`Fill::Any`] nothing is written (`alloc` need not initialise);
-    /// returns the address and how many bytes this call zeroed. Before the
+    /// returns the address and how many of its bytes held data: this call
+    /// zeroed them, or with [`Fill::Any`] left them as they were (none: the
+    /// reservation reads zero). Before the
     /// first growth of the memory it calls `before_grow`, with no lock
     /// held; if that gave pages back to the pool (it returns `true`), the
     /// pool looks again before it grows.
@@ -169,8 +171,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
         self.arenas[arena % Self::ARENAS].with(|_| f())
     }
 
-    /// Reserves for `home`'s thread; returns the address and the pages this
-    /// call zeroed.
+    /// Reserves for `home`'s thread; returns the address and the pages that
+    /// held data (zeroed unless `fill` is [`Fill::Any`]).
     fn reserve_from(
         &self,
         home: usize,
@@ -229,7 +231,8 @@ impl<M: LinearMemory, P: Policy> GenericVmem<M, P> {
     /// in any other arena that has room and whose lock is free (free pages
     /// never wait in an idle arena while the memory grows), else in pages
     /// grown for `home`, and if the memory refuses to grow, in any arena.
-    /// Returns the address and the pages zeroed.
+    /// Returns the address and the pages that held data (zeroed unless
+    /// `fill` is [`Fill::Any`]).
     fn reserve_pages(
         &self,
         home: usize,

@@ -3,9 +3,9 @@
 //! `scripts/bench-alloc.py` turns into tables and plots.
 
 use super::{
-    large_zeroed, median, phase_beside, phase_one_pool, realloc_growth, small_churn, small_steady,
-    threshold, threshold_fresh, AssertSync, Block, ChurnConfig, Counted, DirtyOracle, Dlmalloc,
-    GrowSys, Instance, PhasePeak, Ring, Vmem,
+    large_zeroed, median, mid_steady, phase_beside, phase_one_pool, realloc_growth, small_churn,
+    small_steady, threshold, threshold_fresh, AssertSync, Block, ChurnConfig, Counted, DirtyOracle,
+    Dlmalloc, GrowSys, Instance, PhasePeak, Ring, Vmem, MID,
 };
 use crate::figures::{native_clock, thread_cpu_clock};
 use core::alloc::Layout;
@@ -106,8 +106,11 @@ pub struct Config {
     pub only: Vec<String>,
     /// Rounds of each single-thread trace in the steady state.
     pub steady_rounds: usize,
-    /// Interleaved repetitions of the steady state.
+    /// Interleaved repetitions of the steady state (and of the blocks of a
+    /// few KiB).
     pub steady_reps: usize,
+    /// Blocks per batch size and repetition of the blocks of a few KiB.
+    pub mid_blocks: usize,
     /// The small-object churn trace.
     pub churn: ChurnConfig,
     /// Repetitions of the churn trace (one process per backend each).
@@ -144,6 +147,7 @@ impl Config {
             only: Vec::new(),
             steady_rounds: 4000,
             steady_reps: 11,
+            mid_blocks: 100_000,
             churn: ChurnConfig {
                 max_live: 64 << 20,
                 cycles: 8,
@@ -166,6 +170,7 @@ impl Config {
             only: Vec::new(),
             steady_rounds: 5,
             steady_reps: 1,
+            mid_blocks: 256,
             churn: ChurnConfig {
                 max_live: 1 << 20,
                 cycles: 2,
@@ -504,6 +509,31 @@ fn steady(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
            "clock": "thread CPU time", "loadavg_at_end": loadavg(), "series": series})
 }
 
+/// Blocks of a few KiB in the steady state ([`mid_steady`]): batches of
+/// 4, 16 and 64 blocks of 2–64 KiB, every backend, interleaved, medians of
+/// `steady_reps`, timed in the thread's CPU time.
+fn mid(cfg: &Config, log: &mut dyn FnMut(&str)) -> Value {
+    const BATCHES: [usize; 3] = [4, 16, 64];
+    let names = cfg.backends();
+    let all: Vec<_> = names.iter().map(|&b| backend(b)).collect();
+    let refs: Vec<&(dyn Instance + Sync)> = all.iter().map(|a| &**a).collect();
+    let figures = mid_steady(
+        &refs,
+        &BATCHES,
+        cfg.mid_blocks,
+        cfg.steady_reps,
+        thread_cpu_clock,
+    );
+    log("blocks of a few KiB");
+    let series: Vec<Value> = names
+        .iter()
+        .zip(&figures)
+        .map(|(name, mops)| json!({"name": name, "mops": mops}))
+        .collect();
+    json!({"batches": BATCHES, "blocks": cfg.mid_blocks, "reps": cfg.steady_reps,
+           "sizes": [MID.0, MID.1], "clock": "thread CPU time", "series": series})
+}
+
 /// The small-object churn trace ([`small_churn`]) on backend `name`, alone
 /// in this process, and its peak memory: the growth of the resident set
 /// from just before the trace to its high-water mark (`VmHWM`, reset
@@ -611,6 +641,7 @@ pub fn run(cfg: &Config, parts: &[&str], log: &mut dyn FnMut(&str)) -> Value {
             "realloc" => realloc(cfg, log),
             "threshold" => thresholds(cfg, log),
             "steady" => steady(cfg, log),
+            "mid" => mid(cfg, log),
             "churn" => churn(cfg, log),
             _ => panic!("no part {p}"),
         };
@@ -658,13 +689,28 @@ mod tests {
         let cfg = Config::smoke(2);
         let v = run(
             &cfg,
-            &["small", "large", "phase", "realloc", "threshold", "steady"],
+            &[
+                "small",
+                "large",
+                "phase",
+                "realloc",
+                "threshold",
+                "steady",
+                "mid",
+            ],
             &mut |_| {},
         );
         assert_eq!(
             v["steady"]["series"].as_array().unwrap().len(),
             BACKENDS.len()
         );
+        for s in v["mid"]["series"].as_array().unwrap() {
+            let mops = s["mops"].as_array().unwrap();
+            assert!(
+                mops.len() == 3 && mops.iter().all(|m| m.as_f64().unwrap() > 0.0),
+                "{s}"
+            );
+        }
         for mode in ["cross", "local"] {
             for s in v["small"][mode].as_array().unwrap() {
                 assert!(s["mops"]

@@ -1,12 +1,13 @@
 //! The global-allocator benchmarks (BENCHMARKS.md, "Global allocator"):
 //! (a) small objects in the steady state on one thread and across threads,
-//! the small-object churn trace's peak memory, (b) large zeroed vectors,
+//! blocks of a few KiB in the steady state, the small-object churn trace's
+//! peak memory, (b) large zeroed vectors,
 //! (c) the phase workload's peak memory, realloc growth, and the
 //! `LARGE_MIN` threshold, for wasm-vmem's allocator and its baselines as
 //! instances, interleaved.
 //!
 //! ```text
-//! alloc [--smoke] [--reps N] [--parts steady,small,churn,large,phase,realloc,threshold]
+//! alloc [--smoke] [--reps N] [--parts steady,mid,small,churn,large,phase,realloc,threshold]
 //!       [--out PATH] [--only BACKEND,...]
 //! alloc --churn-child BACKEND --churn MAX_LIVE,CYCLES,SEED
 //! ```
@@ -20,10 +21,11 @@
 fn main() {
     use wasm_vmem_bench::alloc::native::{churn_child, hardware_threads, run, Config};
 
-    let usage = "usage: alloc [--smoke] [--reps N] [--parts steady,small,churn,large,phase,realloc,threshold] [--out PATH] [--only BACKEND,...]";
+    let usage = "usage: alloc [--smoke] [--reps N] [--parts steady,mid,small,churn,large,phase,realloc,threshold] [--out PATH] [--only BACKEND,...]";
     let mut cfg = Config::full(hardware_threads());
     let mut parts = vec![
         "steady",
+        "mid",
         "small",
         "churn",
         "large",
