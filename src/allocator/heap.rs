@@ -31,7 +31,8 @@ pub(crate) const RESERVE: usize = 1 << 20;
 pub(crate) const KEPT_PAGES: usize = 4;
 
 /// Bytes of spans a heap holds with no live block, at most: one per class
-/// queue, and [`RESERVE`].
+/// queue, and [`RESERVE`] (tests read it).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) const KEPT_EMPTY: usize = {
     let mut bytes = RESERVE;
     let mut c = 0;
@@ -93,7 +94,7 @@ pub(crate) struct Heap {
     cached: usize,
     /// Spans held (in queues, full, cached).
     pub(super) spans: usize,
-    /// Bytes of those spans.
+    /// Bytes of those spans, and of the large blocks in `kept`.
     pub(super) held: usize,
     /// Bytes of blocks allocated here, as their layouts say, less those
     /// freed here (blocks freed by other threads are counted by them).
@@ -123,7 +124,7 @@ pub(crate) struct Gone {
 pub(crate) struct Released(*mut Gone);
 
 impl Released {
-    /// Whether no span was given up.
+    /// Whether nothing was given up.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_null()
@@ -353,8 +354,8 @@ impl Heap {
     /// so that blocks allocated and freed in a loop, one or a batch, take
     /// no span from the pool each time; any other is cached for any class
     /// of its span size while the cache holds at most [`RESERVE`] bytes,
-    /// else released. A heap thus keeps at most [`KEPT_EMPTY`] bytes of
-    /// empty spans (2.5 MiB).
+    /// else released. A heap thus keeps at most `KEPT_EMPTY` bytes of
+    /// empty spans and kept large blocks (2.45 MiB).
     ///
     /// # Safety
     ///

@@ -21,6 +21,12 @@ fn pages_of(size: usize) -> usize {
     size.next_multiple_of(PAGE_SIZE)
 }
 
+/// Whether a heap may keep a freed large block of `bytes` bytes of pages
+/// (none for a zero-size layout, which the pool refuses).
+fn kept_size(bytes: usize) -> bool {
+    (PAGE_SIZE..=KEPT_PAGES * PAGE_SIZE).contains(&bytes)
+}
+
 impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// A large block: pages of the pool, zero if `fill` says so. Out of
     /// line, as every large path: a small allocation or free stays small
@@ -31,7 +37,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // A kept block holds old data: it serves `alloc` only, and
         // `alloc_zeroed` asks the pool, which writes only pages that held
         // data.
-        if fill == Fill::Any && pages <= KEPT_PAGES * PAGE_SIZE && layout.align() <= PAGE_SIZE {
+        if fill == Fill::Any && kept_size(pages) && layout.align() <= PAGE_SIZE {
             let home = self.home();
             if let Some(p) = self.with_heap(home, |h| h.take_large(pages / PAGE_SIZE)) {
                 let counts = &self.counts[home];
@@ -68,7 +74,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     pub(super) unsafe fn dealloc_large(&self, ptr: NonNull<u8>, layout: Layout) {
         let pages = pages_of(layout.size());
         let home = self.home();
-        let kept = pages <= KEPT_PAGES * PAGE_SIZE
+        let kept = kept_size(pages)
             && self.with_heap(home, |h| {
                 // SAFETY: a live large block of that many pages (caller),
                 // given up.
