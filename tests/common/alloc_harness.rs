@@ -133,7 +133,8 @@ pub fn size(r: u8, v: u16) -> usize {
     match r {
         2 => 1 + v % 1024,
         3 => 1 + v % 8192,
-        // The whole small range, `LARGE_MIN` itself included (large).
+        // 1 B to 64 KiB: the whole small range, and the large blocks of
+        // up to four pages that a heap may keep.
         4 => 1 + v,
         // Around `LARGE_MIN`.
         5 => LARGE_MIN - 256 + v % 512,
