@@ -314,15 +314,16 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         }
     }
 
-    /// Bytes of empty spans each heap keeps for reuse by any class of the
-    /// same span size (besides one per class, see
+    /// Bytes each heap keeps for reuse, at most: empty spans for any class
+    /// of the same span size, and freed large blocks of up to four pages
+    /// (besides one empty span per class, see
     /// [`KEPT_EMPTY_BYTES`](Self::KEPT_EMPTY_BYTES)).
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub const SPAN_RESERVE_BYTES: usize = heap::RESERVE;
 
-    /// Bytes of spans a heap holds with no live block, at most: one empty
-    /// span per size class, and [`SPAN_RESERVE_BYTES`](Self::SPAN_RESERVE_BYTES).
+    /// Bytes a heap holds with no live block, at most: one empty span per
+    /// size class, and [`SPAN_RESERVE_BYTES`](Self::SPAN_RESERVE_BYTES).
     #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub const KEPT_EMPTY_BYTES: usize = heap::KEPT_EMPTY;
