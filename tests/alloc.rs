@@ -32,6 +32,7 @@ both_builds!(
     stats_follow_allocations,
     spans_on_pages_that_held_data_are_not_zeroed_for_them,
     large_blocks_of_few_pages_are_kept_for_reuse,
+    the_reserve_serves_a_span_before_the_memory_grows,
 );
 
 type A<P> = GenericAlloc<SimMemory, P>;
@@ -521,6 +522,10 @@ fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
     let l = layout(1024, 8);
     for heap in 0..P::HEAPS.max(1) {
         let reserved = || a.vmem().stats().reserved_bytes;
+        // What the heaps before this one keep goes back first: else the
+        // spans below could take it in place of growth, and the count of
+        // reserved bytes would be theirs too.
+        a.trim();
         let before = reserved();
         // Two spans' worth and one more block: the first two spans left
         // their queue full.
@@ -796,5 +801,41 @@ fn large_blocks_of_few_pages_are_kept_for_reuse<P: Policy>() {
     a.check_invariants();
     assert!(a.trim());
     assert_eq!((a.stats().small_held_bytes, reserved()), (0, 0));
+    a.vmem().check_invariants();
+}
+
+/// A span wanted when the pool has no free page: the heaps give back their
+/// reserve (here large blocks kept) before the memory grows, and the span
+/// comes from those pages.
+fn the_reserve_serves_a_span_before_the_memory_grows<P: Policy>() {
+    let a = alloc::<P>(256 * MB);
+    let big = layout(64 * KIB, 8);
+    let small = layout(64, 8);
+    let free = || {
+        let s = a.vmem().stats();
+        s.free_zero_bytes + s.free_dirty_bytes
+    };
+    // SAFETY: non-zero sizes; blocks freed once, with their layouts.
+    unsafe {
+        let blocks: Vec<_> = (0..4).map(|_| a.alloc(big)).collect();
+        assert!(blocks.iter().all(|b| !b.is_null()));
+        for &b in &blocks {
+            a.dealloc(b, big);
+        }
+        // Every page the memory has is kept by the heap.
+        assert_eq!(a.stats().small_held_bytes, u64b(4 * big.size()));
+        assert_eq!(free(), 0, "{:?}", a.vmem().stats());
+        let grows = a.vmem().stats().grows;
+        let p = a.alloc(small);
+        assert!(!p.is_null());
+        assert_eq!(a.vmem().stats().grows, grows, "no growth for the span");
+        // The span holds the block; the kept blocks went back to the pool.
+        let span = a.vmem().stats().reserved_bytes;
+        assert!(span > 0 && span < u64b(big.size()), "{span}");
+        assert_eq!(a.stats().small_held_bytes, span);
+        assert_eq!(free(), u64b(4 * big.size()) - span);
+        a.dealloc(p, small);
+    }
+    a.check_invariants();
     a.vmem().check_invariants();
 }

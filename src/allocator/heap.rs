@@ -523,6 +523,13 @@ impl Heap {
                 }
             }
         }
+        self.give_back_reserve();
+    }
+
+    /// Gives back the reserve (the cached empty spans and the kept large
+    /// blocks), not the spans of the class queues: what the heap may give
+    /// back without walking its spans, before the memory grows.
+    pub(crate) fn give_back_reserve(&mut self) {
         for k in 0..KINDS {
             let mut c = core::mem::replace(&mut self.cache[k], ptr::null_mut());
             while !c.is_null() {

@@ -46,7 +46,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
                 return p.as_ptr();
             }
         }
-        match self.reserve_or_reclaim(layout.size(), layout.align(), fill, true) {
+        match self.reserve_or_reclaim(layout.size(), layout.align(), fill, Self::reclaim) {
             Ok((p, zeroed)) => {
                 let counts = self.counts();
                 counts.in_use.fetch_add(layout.size(), Relaxed);

@@ -394,7 +394,9 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         // pages are, nothing zeroed: if none held data (fresh memory, pages
         // known zero), blocks never written read zero and `alloc_zeroed`
         // skips them; otherwise it zeroes each block it hands out.
-        let Ok((span, held_data)) = self.reserve_or_reclaim(bytes, bytes, Fill::Any, false) else {
+        let Ok((span, held_data)) =
+            self.reserve_or_reclaim(bytes, bytes, Fill::Any, Self::reclaim_reserves)
+        else {
             // No span to be had: room left in another heap (its
             // threads idle, say) is used rather than refused.
             return self.alloc_small_elsewhere(heap, class, size);
@@ -506,20 +508,38 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     /// for reuse, and spans whose blocks other threads freed while their
     /// heap allocated nothing more. The allocator calls it itself before
     /// it reports out of memory, and before the memory grows for a large
-    /// block.
+    /// block; before it grows for a span, the heaps give back their
+    /// reserves only.
     pub fn trim(&self) -> bool {
         self.reclaim()
     }
 
     /// [`trim`](Self::trim): the out-of-memory paths call it before they
-    /// give up.
+    /// give up, and a large block's before the memory grows.
     fn reclaim(&self) -> bool {
-        let heaps = Self::HEAPS;
+        self.give_back(true)
+    }
+
+    /// What every heap keeps in reserve, cached empty spans and kept
+    /// large blocks, given back before the memory grows for a span: a few
+    /// chains a heap, where [`reclaim`](Self::reclaim) walks every span.
+    fn reclaim_reserves(&self) -> bool {
+        self.give_back(false)
+    }
+
+    /// Locks each heap in turn and gives back its reserve, and with
+    /// `spans` its empty spans too ([`Heap::trim`]); whether anything went
+    /// back.
+    fn give_back(&self, spans: bool) -> bool {
         let mut any = false;
-        for heap in 0..heaps {
+        for heap in 0..Self::HEAPS {
             let released = self.small[heap].with(|h| {
-                // SAFETY: the heap's own stack.
-                unsafe { h.trim(&self.pending[heap], Self::REMOTE) };
+                if spans {
+                    // SAFETY: the heap's own stack.
+                    unsafe { h.trim(&self.pending[heap], Self::REMOTE) };
+                } else {
+                    h.give_back_reserve();
+                }
                 h.take_released()
             });
             any |= !released.is_empty();
@@ -528,19 +548,20 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
         any
     }
 
-    /// Pages from the pool; when it has none, the heaps give back their
-    /// empty spans first ([`reclaim`](Self::reclaim)) and the pool is asked
-    /// again. With `trim_first` (large blocks) they do so also before the
-    /// pool grows the memory, which never shrinks: spans the heaps hold
-    /// empty serve the block rather than new memory.
+    /// Pages from the pool; before the pool grows the memory, which never
+    /// shrinks, the heaps give back what `before_grow` takes from them
+    /// ([`reclaim`](Self::reclaim) or
+    /// [`reclaim_reserves`](Self::reclaim_reserves)) and the pool is
+    /// searched again; when it has none, they give back their empty spans
+    /// too and the pool is asked again.
     fn reserve_or_reclaim(
         &self,
         size: usize,
         align: usize,
         fill: Fill,
-        trim_first: bool,
+        before_grow: fn(&Self) -> bool,
     ) -> Result<(NonNull<u8>, usize), crate::Error> {
-        let mut before_grow = || trim_first && self.reclaim();
+        let mut before_grow = || before_grow(self);
         match self
             .vmem
             .reserve_filled(size, align, fill, &mut before_grow)
