@@ -34,33 +34,33 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
     #[inline(never)]
     pub(super) fn alloc_large(&self, layout: Layout, fill: Fill) -> *mut u8 {
         let pages = pages_of(layout.size());
+        let home = self.home();
+        let counts = &self.counts[home];
         // A kept block holds old data: it serves `alloc` only, and
         // `alloc_zeroed` asks the pool, which writes only pages that held
         // data.
-        if fill == Fill::Any && kept_size(pages) && layout.align() <= PAGE_SIZE {
-            let home = self.home();
-            if let Some(p) = self.with_heap(home, |h| h.take_large(pages / PAGE_SIZE)) {
-                let counts = &self.counts[home];
-                counts.in_use.fetch_add(layout.size(), Relaxed);
-                counts.pages.fetch_add(pages, Relaxed);
-                return p.as_ptr();
-            }
-        }
-        match self.reserve_or_reclaim(layout.size(), layout.align(), fill, Self::reclaim) {
-            Ok((p, zeroed)) => {
-                let counts = self.counts();
-                counts.in_use.fetch_add(layout.size(), Relaxed);
-                counts.pages.fetch_add(pages, Relaxed);
+        let kept = (fill == Fill::Any && kept_size(pages) && layout.align() <= PAGE_SIZE)
+            .then(|| self.with_heap(home, |h| h.take_large(pages / PAGE_SIZE)))
+            .flatten();
+        let p = match kept {
+            Some(p) => p,
+            None => {
+                let Ok((p, zeroed)) =
+                    self.reserve_or_reclaim(layout.size(), layout.align(), fill, Self::reclaim)
+                else {
+                    return ptr::null_mut();
+                };
                 if fill == Fill::Zero {
                     counts.zeroed.fetch_add(zeroed as u64, Relaxed);
                     counts
                         .zero_skipped
                         .fetch_add((pages - zeroed) as u64, Relaxed);
                 }
-                p.as_ptr()
+                p
             }
-            Err(_) => ptr::null_mut(),
-        }
+        };
+        counts.large_out(layout.size(), pages);
+        p.as_ptr()
     }
 
     /// Frees a large block: its pages go back to the pool, or are kept by
@@ -84,9 +84,7 @@ impl<M: LinearMemory, P: Policy> GenericAlloc<M, P> {
             // SAFETY: a live large block of that layout (caller).
             unsafe { self.release_pages(ptr.as_ptr(), layout.size()) };
         }
-        let counts = &self.counts[home];
-        counts.in_use.fetch_sub(layout.size(), Relaxed);
-        counts.pages.fetch_sub(pages, Relaxed);
+        self.counts[home].large_back(layout.size(), pages);
     }
 
     /// Reallocates a large block, in place when the pool can.

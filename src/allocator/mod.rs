@@ -139,6 +139,18 @@ impl Counts {
             }
         }
     }
+
+    /// A large block of `size` bytes in `pages` bytes of pages handed out.
+    fn large_out(&self, size: usize, pages: usize) {
+        self.in_use.fetch_add(size, Relaxed);
+        self.pages.fetch_add(pages, Relaxed);
+    }
+
+    /// A large block of `size` bytes in `pages` bytes of pages freed.
+    fn large_back(&self, size: usize, pages: usize) {
+        self.in_use.fetch_sub(size, Relaxed);
+        self.pages.fetch_sub(pages, Relaxed);
+    }
 }
 
 /// Whether `layout` is served by pages rather than a small heap. A function
