@@ -1,6 +1,7 @@
 //! A workload of ordinary Rust code for the global allocator: collecting
 //! and sorting a million `u64`, `HashMap` churn over `String` keys, string
-//! building and large zeroed vectors — on rayon's threads in the
+//! building and large zeroed vectors (allocated by the calling thread,
+//! read and written by the workers) — on rayon's threads in the
 //! multithreaded build (blocks allocated on one worker and freed on
 //! another), in sequence in the single-threaded one. Every part checks its
 //! result. It knows nothing of the allocator: the demo runs it with
