@@ -793,13 +793,16 @@ impl<'m, P: Policy> Model<'m, P> {
                 let Some((p, _)) = self.pick(which, page, 1) else {
                     return;
                 };
-                if let Page::Decommitted { zero, sentinel } = self.pages[p] {
+                if let Page::Decommitted { zero, .. } = self.pages[p] {
                     // SAFETY: a page of a live reservation of ours, inside
                     // the memory; nothing else accesses it.
                     unsafe { self.ptr(p).write(byte) };
                     self.pages[p] = Page::Decommitted {
                         zero: zero && byte == 0,
-                        sentinel: sentinel && byte == SENTINEL,
+                        // The sentinel is the page's first byte, the one
+                        // written: a write of the sentinel's value
+                        // restores it, whatever was there.
+                        sentinel: byte == SENTINEL,
                     };
                 }
             }
