@@ -25,7 +25,7 @@
 //! owner waits for that push to land on the stack (it takes the span from
 //! there) before it can give the span back.
 
-use super::class::{ClassInfo, INFO};
+use super::class::{ClassInfo, GRANULE, INFO, MAX_SPAN, SPAN_HEADER};
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use core::ptr::{self, NonNull};
 
@@ -37,6 +37,29 @@ pub(super) const FULL: usize = 1;
 /// from there.
 pub(super) const NOTIFIED: usize = 2;
 const FLAGS: usize = FULL | NOTIFIED;
+
+/// `thread_free` holds its list without a walk: the offset in the span of
+/// the list's first block in its low [`OFFSET_BITS`] (a multiple of
+/// [`GRANULE`], clear of the flags; 0, where the header lies, for an empty
+/// list) and the list's length above, so that the owner takes the list
+/// and learns how many blocks it holds in one exchange, without reading
+/// the blocks, which the freeing threads wrote last.
+const OFFSET_BITS: u32 = MAX_SPAN.trailing_zeros();
+/// The offset of the list's first block in `thread_free`.
+const OFFSET: usize = (1 << OFFSET_BITS) - 1 - FLAGS;
+/// One block more on the list, in `thread_free`.
+const ONE: usize = 1 << OFFSET_BITS;
+
+const _: () = {
+    assert!(MAX_SPAN.is_power_of_two() && FLAGS < GRANULE);
+    // Every class's span fits the offset, and its blocks the count.
+    let mut c = 0;
+    while c < INFO.len() {
+        assert!(INFO[c].span <= MAX_SPAN && INFO[c].first >= SPAN_HEADER as u32);
+        assert!((INFO[c].blocks as u64) < 1u64 << (usize::BITS - OFFSET_BITS));
+        c += 1;
+    }
+};
 
 /// How many bytes of blocks a span's free list is extended by at a time
 /// (at least one block): a fresh span is written only as far as it is
@@ -56,8 +79,8 @@ pub(super) struct Span {
     pub(super) free: *mut Block,
     /// Blocks freed by the owning heap's threads (owner only).
     pub(super) local_free: *mut Block,
-    /// Blocks freed by other heaps' threads, and the flags [`FULL`] and
-    /// [`NOTIFIED`] in the low bits.
+    /// Blocks freed by other heaps' threads (see [`OFFSET_BITS`]), and the
+    /// flags [`FULL`] and [`NOTIFIED`] in the low bits.
     pub(super) thread_free: AtomicUsize,
     /// Neighbours in the heap's queue of its class (owner only), or in the
     /// chain of spans to release.
@@ -224,7 +247,18 @@ impl Span {
             }
         }
         // SAFETY: the list just taken is this thread's alone.
-        unsafe { Self::take_list(s, (w & !FLAGS) as *mut Block) }
+        unsafe { Self::take_list(s, w) }
+    }
+
+    /// The first block and the length of the list in the `thread_free`
+    /// word `w` of span `s`.
+    #[inline]
+    fn list_of(s: *mut Span, w: usize) -> (*mut Block, u32) {
+        let head = match w & OFFSET {
+            0 => ptr::null_mut(),
+            offset => s.cast::<u8>().wrapping_add(offset).cast(),
+        };
+        (head, (w >> OFFSET_BITS) as u32)
     }
 
     /// Takes the blocks other threads freed onto `local_free` (flags
@@ -247,14 +281,13 @@ impl Span {
                 Err(seen) => w = seen,
             }
         }
-        let head = (w & !FLAGS) as *mut Block;
-        let (mut n, mut tail) = (1, head);
+        let (head, n) = Self::list_of(s, w);
+        let mut tail = head;
         // SAFETY: the list just taken is this thread's alone; the owner's
         // fields (caller).
         unsafe {
             while !(*tail).next.is_null() {
                 tail = (*tail).next;
-                n += 1;
             }
             (*tail).next = (*s).local_free;
             (*s).local_free = head;
@@ -262,20 +295,25 @@ impl Span {
         }
     }
 
-    /// Puts the list at `head` (blocks freed by other threads, taken from
-    /// `thread_free`) on `free`, and counts them no longer live; returns
-    /// how many.
+    /// Puts the list of the `thread_free` word `w` (blocks freed by other
+    /// threads, just taken) on `free`, and counts them no longer live;
+    /// returns how many. The blocks are not read: the word holds their
+    /// number.
     ///
     /// # Safety
     ///
     /// Callers must own the span, find `free` empty, and own the list.
-    pub(super) unsafe fn take_list(s: *mut Span, head: *mut Block) -> u32 {
-        let mut n = 0;
-        let mut b = head;
-        while !b.is_null() {
-            n += 1;
-            // SAFETY: a block of the list, linked by its freeing thread.
-            b = unsafe { (*b).next };
+    pub(super) unsafe fn take_list(s: *mut Span, w: usize) -> u32 {
+        let (head, n) = Self::list_of(s, w);
+        #[cfg(debug_assertions)]
+        {
+            let (mut b, mut walked) = (head, 0);
+            while !b.is_null() {
+                walked += 1;
+                // SAFETY: a block of the list, linked by its freeing thread.
+                b = unsafe { (*b).next };
+            }
+            debug_assert_eq!(walked, n, "thread_free counts its list");
         }
         // SAFETY: the owner's fields (caller).
         unsafe {
@@ -398,7 +436,7 @@ impl Span {
             let w = word.swap(0, Ordering::Acquire);
             debug_assert!(w & FULL == 0, "a notified span is not full");
             // SAFETY: the list just taken is this thread's alone.
-            unsafe { Self::take_list(s, (w & !FLAGS) as *mut Block) }
+            unsafe { Self::take_list(s, w) }
         } else {
             word.fetch_and(!NOTIFIED, Ordering::Relaxed);
             0
@@ -419,13 +457,15 @@ impl Span {
         // SAFETY: a live block keeps its span held (caller), so the header
         // lives until this thread's last access below.
         let word = unsafe { Self::rmw_word(s) };
+        let offset = b.as_ptr().addr() - s.addr();
+        debug_assert!(offset & !OFFSET == 0 && offset >= SPAN_HEADER);
         let mut w = word.load(Ordering::Relaxed);
         loop {
             // SAFETY: the block is the caller's to give up; nobody reads
             // it until the exchange publishes it.
             unsafe {
                 b.write(Block {
-                    next: (w & !FLAGS) as *mut Block,
+                    next: Self::list_of(s, w).0,
                 })
             };
             let flags = if w & FULL != 0 && !no_notify() {
@@ -439,7 +479,7 @@ impl Span {
             // (`mark_full`'s release).
             match word.compare_exchange_weak(
                 w,
-                b.as_ptr() as usize | flags,
+                offset | ((w & !OFFSET & !FLAGS) + ONE) | flags,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
