@@ -6,7 +6,8 @@
 //!   lock; moved to `free` when `free` runs dry;
 //! - `thread_free`: blocks freed by threads of other heaps, pushed with
 //!   one compare-and-swap and no lock; the owner takes the whole list when
-//!   its own lists run dry.
+//!   its own lists run dry. The word counts its list ([`OFFSET_BITS`]), so
+//!   taking it reads no block.
 //!
 //! Blocks are formatted lazily: a fresh span's free list is extended a
 //! few blocks at a time ([`EXTEND_BYTES`]) as they are handed out, so the
