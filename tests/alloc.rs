@@ -27,6 +27,7 @@ both_builds!(
     small_in_use_stays_exact_as_spans_go_back,
     blocks_handed_over_are_freed_before_memory_runs_out,
     a_full_span_freed_by_other_threads_is_taken_back,
+    a_span_freed_whole_by_another_heap_is_taken_back_at_once,
     blocks_handed_over_are_reused_before_a_new_segment,
     out_of_memory_is_null,
     stats_follow_allocations,
@@ -549,6 +550,47 @@ fn a_full_span_freed_by_other_threads_is_taken_back<P: Policy>() {
         let s = a.stats();
         assert_eq!(s.small_in_use_bytes, 0, "{s:?}");
     }
+    a.vmem().check_invariants();
+}
+
+/// Every block of a span freed by a thread of another heap: the span's
+/// list of remotely freed blocks then holds as many as a span has (2,032
+/// blocks of 8 bytes), its length kept in the list's one word; the owner
+/// takes them back in one exchange, allocates them all again without a
+/// new span, and once they are freed the span goes back whole (its count
+/// of live blocks exact). In the single-threaded build every free is the
+/// heap's own.
+fn a_span_freed_whole_by_another_heap_is_taken_back_at_once<P: Policy>() {
+    let a = alloc::<P>(16 * MIB);
+    let l = layout(8, 8);
+    let reserved = || a.vmem().stats().reserved_bytes;
+    let before = reserved();
+    let per_span = (16 * KIB - 128) / 8;
+    let blocks: Vec<_> = (0..per_span).map(|_| a.alloc_in(0, l)).collect();
+    assert!(blocks.iter().all(|p| !p.is_null()));
+    assert_eq!(reserved() - before, u64b(16 * KIB), "one span");
+    for &p in &blocks {
+        // SAFETY: live blocks of `l`, freed once, by a thread of heap 1.
+        unsafe { a.dealloc_from(1, p, l) };
+    }
+    let again: Vec<_> = (0..per_span).map(|_| a.alloc_in(0, l)).collect();
+    assert!(again.iter().all(|p| !p.is_null()));
+    assert_eq!(reserved() - before, u64b(16 * KIB), "the same span");
+    let mut sorted = again.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), per_span, "every block once");
+    for &p in &again {
+        // SAFETY: live blocks of `l`, freed once.
+        unsafe { a.dealloc_from(0, p, l) };
+    }
+    assert_eq!(a.stats().small_in_use_bytes, 0);
+    a.trim();
+    assert_eq!(
+        reserved(),
+        before,
+        "the span went back: no block counted live"
+    );
     a.vmem().check_invariants();
 }
 
