@@ -45,6 +45,12 @@ function runBuild(kind, alloc) {
   return new Promise((ok, fail) => {
     const worker = new Worker('bench-worker.js', { type: 'module' });
     worker.onmessage = ({ data }) => {
+      if (data.step) {
+        window.__benchStep = data.step;
+        window.__benchStepAt = performance.now();
+        $('state').textContent = `running: ${data.step}…`;
+        return;
+      }
       worker.terminate();
       if (data.error) fail(new Error(`${kind}: ${data.error}`));
       else ok(data);

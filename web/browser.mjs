@@ -95,7 +95,7 @@ function driverPage(page, version) {
     version,
     goto: (url) => page.goto(url, { waitUntil: 'load' }),
     evaluate: async (fn, arg) => JSON.parse(await page.evaluate(call(fn, arg))),
-    waitFor: (fn, timeoutMs, pollMs = 250) => poll(self, fn, timeoutMs, pollMs),
+    waitFor: (fn, timeoutMs, pollMs = 250, arg) => poll(self, fn, timeoutMs, pollMs, arg),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
     errors: async () => [...native, ...await self.evaluate(errorsFn).catch(() => [])],
     close: () => page.close(),
@@ -103,13 +103,13 @@ function driverPage(page, version) {
   return self;
 }
 
-// Polls fn() in the page until it returns something truthy (returned), or
+// Polls fn(arg) in the page until it returns something truthy (returned), or
 // throws after timeoutMs. Polling, not a page-side wait, so that every
 // engine waits the same way (WebDriver has no waitForFunction).
-async function poll(page, fn, timeoutMs, pollMs) {
+async function poll(page, fn, timeoutMs, pollMs, arg) {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = await page.evaluate(fn);
+    const v = await page.evaluate(fn, arg);
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${fn}`);
     await sleep(pollMs);
@@ -319,7 +319,7 @@ async function launchWebKit() {
             if (v && typeof v === 'object' && '__evaluateError' in v) throw new Error(v.__evaluateError);
             return v;
           },
-          waitFor: (fn, timeoutMs, pollMs = 250) => poll(self, fn, timeoutMs, pollMs),
+          waitFor: (fn, timeoutMs, pollMs = 250, arg) => poll(self, fn, timeoutMs, pollMs, arg),
           async screenshot(path) {
             writeFileSync(path, Buffer.from(await wd('GET', `${session}/screenshot`), 'base64'));
           },

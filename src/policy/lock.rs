@@ -353,9 +353,9 @@ impl<L: TableLock, T> Locked<L, T> {
             //   closure the crate passes is table code only (`table/`: no
             //   calls into the memory seam or out of the crate, nor back
             //   into `with`),
-            //   or small-heap code (`allocator/small.rs`: talc with a
-            //   `Manual` source and segment headers, no calls into the pool,
-            //   the seam or the global allocator), or, in
+            //   or small-object heap code (`allocator/heap.rs` and
+            //   `span.rs`: lists and counters of spans already owned, no
+            //   calls into the pool, the seam or the global allocator), or, in
             //   `GenericVmem::with_all_arenas`, takes the lock of a later
             //   arena, never this one; so this is the only reference to the
             //   data.
