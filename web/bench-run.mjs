@@ -90,9 +90,11 @@ async function runPageOnce(engine) {
     await page.goto(`${server.url}bench.html?${query}`);
     let state;
     try {
+      // 'ok' or 'error' when the page is done, { stalled: step } for a
+      // pool that has not started in time.
       state = await page.waitFor((stallMs) => document.body.dataset.done
         ?? (window.__benchStep?.endsWith(': thread pool') && performance.now() - window.__benchStepAt > stallMs
-          ? 'pool stall' : null), TIMEOUT_MS, 1000, POOL_STALL_MS);
+          ? { stalled: window.__benchStep } : null), TIMEOUT_MS, 1000, POOL_STALL_MS);
     } catch (e) {
       // Where the page stopped: the worker's last step and what the
       // engine reported, then the screenshot.
@@ -101,10 +103,7 @@ async function runPageOnce(engine) {
       await page.screenshot(join(ROOT, 'target', `bench-wasm-${engine}-timeout.png`)).catch(() => {});
       throw new Error(`${e.message}; last step: ${step ?? 'none'}${errs.length ? `; errors: ${errs.join(' | ')}` : ''}`);
     }
-    if (state === 'pool stall') {
-      const step = await page.evaluate(() => window.__benchStep);
-      throw new PoolStall(`${step}: the rayon pool did not start in ${POOL_STALL_MS / 1000} s`);
-    }
+    if (state.stalled) throw new PoolStall(`${state.stalled}: the rayon pool did not start in ${POOL_STALL_MS / 1000} s`);
     report = await page.evaluate(() => window.__bench);
     errors = await page.errors();
     mkdirSync(join(ROOT, 'target'), { recursive: true });
