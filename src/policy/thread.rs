@@ -38,23 +38,37 @@ pub(crate) fn slot(slots: usize) -> usize {
 
 /// The calling thread's number, `0, 1, 2, …` in the order threads first
 /// asked (with `std`, once the thread's TLS exists), or a hash of its
-/// stack address.
+/// stack address. The number already kept is read inline; taking one, and
+/// the stack's hash, are out of line.
 #[inline]
 pub(crate) fn number() -> usize {
     #[cfg(feature = "std")]
-    if let Some(n) = counted() {
+    if let Some(n) = counted::kept() {
+        return n;
+    }
+    number_first()
+}
+
+/// [`number`] when the thread has none kept yet: takes one (with `std`,
+/// once the thread's TLS exists), else hashes the stack's address.
+#[cold]
+#[inline(never)]
+fn number_first() -> usize {
+    #[cfg(feature = "std")]
+    if let Some(n) = counted::take() {
         return n;
     }
     stack_hash()
 }
 
-/// The thread's number from the global counter, or `None` if the
-/// thread-local cannot be used: on wasm32 before the thread's TLS block
-/// exists, or if `try_with` refuses (never for a `const` one without a
-/// destructor, but it says so rather than panicking).
+/// The thread's number from the global counter, kept in a thread-local,
+/// which is used only where it can be: on wasm32 not before the thread's
+/// TLS block exists, and nowhere if `try_with` refuses (never for a
+/// `const` one without a destructor, but it says so rather than
+/// panicking).
 #[cfg(feature = "std")]
-#[inline]
-fn counted() -> Option<usize> {
+mod counted {
+    use super::tls_ready;
     use core::cell::Cell;
     // Not loom's atomics: the counter only spreads threads over arenas and
     // is no part of any modelled race (under loom every thread is arena 0).
@@ -65,23 +79,47 @@ fn counted() -> Option<usize> {
     std::thread_local! {
         static NUMBER: Cell<usize> = const { Cell::new(UNSET) };
     }
-    NUMBER
-        .try_with(|n| {
-            if !tls_ready(n) {
-                return None;
-            }
-            Some(match n.get() {
-                UNSET => {
-                    // Wraps after usize::MAX threads; UNSET is skipped.
-                    let v = NEXT.fetch_add(1, Relaxed) % UNSET;
-                    n.set(v);
-                    v
+
+    /// The number this thread took, if it took one.
+    #[inline]
+    pub(super) fn kept() -> Option<usize> {
+        NUMBER
+            .try_with(|n| {
+                // Read only in the thread's own block: before it exists,
+                // the address is not the thread's.
+                if !tls_ready(n) {
+                    return None;
                 }
-                v => v,
+                match n.get() {
+                    UNSET => None,
+                    v => Some(v),
+                }
             })
-        })
-        .ok()
-        .flatten()
+            .ok()
+            .flatten()
+    }
+
+    /// The number this thread took, taking the next one if it has none;
+    /// `None` if the thread-local cannot be used yet.
+    pub(super) fn take() -> Option<usize> {
+        NUMBER
+            .try_with(|n| {
+                if !tls_ready(n) {
+                    return None;
+                }
+                Some(match n.get() {
+                    UNSET => {
+                        // Wraps after usize::MAX threads; UNSET is skipped.
+                        let v = NEXT.fetch_add(1, Relaxed) % UNSET;
+                        n.set(v);
+                        v
+                    }
+                    v => v,
+                })
+            })
+            .ok()
+            .flatten()
+    }
 }
 
 /// Whether `local`, a thread-local, lies in the thread's own TLS block: on
