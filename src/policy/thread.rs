@@ -80,45 +80,33 @@ mod counted {
         static NUMBER: Cell<usize> = const { Cell::new(UNSET) };
     }
 
+    /// `f` on the thread-local, if it can be used: in the thread's own
+    /// block (before it exists, the address is not the thread's) and
+    /// while `try_with` accepts.
+    #[inline]
+    fn local(f: impl FnOnce(&Cell<usize>) -> Option<usize>) -> Option<usize> {
+        NUMBER
+            .try_with(|n| if tls_ready(n) { f(n) } else { None })
+            .ok()
+            .flatten()
+    }
+
     /// The number this thread took, if it took one.
     #[inline]
     pub(super) fn kept() -> Option<usize> {
-        NUMBER
-            .try_with(|n| {
-                // Read only in the thread's own block: before it exists,
-                // the address is not the thread's.
-                if !tls_ready(n) {
-                    return None;
-                }
-                match n.get() {
-                    UNSET => None,
-                    v => Some(v),
-                }
-            })
-            .ok()
-            .flatten()
+        local(|n| Some(n.get()).filter(|&v| v != UNSET))
     }
 
     /// The number this thread took, taking the next one if it has none;
     /// `None` if the thread-local cannot be used yet.
     pub(super) fn take() -> Option<usize> {
-        NUMBER
-            .try_with(|n| {
-                if !tls_ready(n) {
-                    return None;
-                }
-                Some(match n.get() {
-                    UNSET => {
-                        // Wraps after usize::MAX threads; UNSET is skipped.
-                        let v = NEXT.fetch_add(1, Relaxed) % UNSET;
-                        n.set(v);
-                        v
-                    }
-                    v => v,
-                })
-            })
-            .ok()
-            .flatten()
+        local(|n| {
+            if n.get() == UNSET {
+                // Wraps after usize::MAX threads; UNSET is skipped.
+                n.set(NEXT.fetch_add(1, Relaxed) % UNSET);
+            }
+            Some(n.get())
+        })
     }
 }
 
